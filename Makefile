@@ -1,0 +1,56 @@
+# OctoStore — run `make help` for the targets.
+SQLC    := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+GOOSE   := go run github.com/pressly/goose/v3/cmd/goose@v3.30.0
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test test-deps generate check-generated lint openapi bench migration clean bench-compare
+
+help: ## show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+run: build ## run the server on 127.0.0.1:3000 with ./octostore.db (no configuration needed)
+	./bin/octostore serve
+
+build: ## build bin/octostore (pure Go, no cgo), version stamped from git
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o bin/octostore ./cmd/octostore
+
+test: test-deps ## run every test with the race detector (installs Chromium for the browser test if missing)
+	go vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	go test -race -count=1 ./...
+
+test-deps: ## install what the tests need beyond Go (headless Chromium for the /docs test)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+generate: ## regenerate sqlc code and openapi.yaml
+	$(SQLC) generate
+	go run ./cmd/octostore openapi > openapi.yaml
+
+check-generated: ## fail if generated code or openapi.yaml drift from their sources
+	$(SQLC) diff
+	go run ./cmd/octostore openapi | diff -u openapi.yaml - 
+
+lint: ## go vet, gofmt, and the dependency rule
+	go vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	go test -count=1 -run TestDependencyRule .
+
+openapi: ## write openapi.yaml from the handlers
+	go run ./cmd/octostore openapi > openapi.yaml
+
+bench: ## run the Go benchmarks once
+	go test -run '^$$' -bench . -benchtime 2s ./application/ ./adapters/sqlite/
+
+migration: ## create a new SQL migration: make migration name=add_x
+	$(GOOSE) -dir sql/migrations -s create $(name) sql
+
+clean: ## remove build output
+	rm -rf bin
+
+bench-compare: build ## load OctoStore, etcd and a no-op HTTP server alike (64 clients, uncontended) and print a table
+	go run ./cmd/octobench compare -bin bin/octostore

@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+// RequestID returns the request id of ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// acceptableRequestID reports whether a client-supplied X-Request-Id is short
+// and plain enough to echo and log.
+func acceptableRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusRecorder remembers the status for the access log. It unwraps to
+// the underlying writer so http.ResponseController keeps Flush working for
+// streams.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// edge wraps every request: request id, body limit, panic recovery and one
+// access-log line. Tokens never reach the log: only method, path, status,
+// timing, request id and the caller's org/user.
+func (s *Server) edge(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		began := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !acceptableRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		who := &caller{}
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = context.WithValue(ctx, principalKey, who)
+		r = r.WithContext(ctx)
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(ctx, "panic in handler", "request_id", id, "panic", v)
+				if rec.status == 0 {
+					writeProblem(rec, r, newProblem(http.StatusInternalServerError, "internal", "internal error"))
+				}
+			}
+			level := slog.LevelInfo
+			if rec.status >= 500 {
+				level = slog.LevelError
+			}
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"bytes", rec.bytes, "duration", time.Since(began).String(), "request_id", id}
+			if who.org != "" || who.user != "" {
+				attrs = append(attrs, "org", who.org, "user", who.user)
+			}
+			s.log.Log(ctx, level, "request", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// caller is filled in by authentication for the access log.
+type caller struct{ org, user string }
+
+// fallback answers requests no route matched with problem+json: 405 when the
+// path exists under another method, 404 otherwise.
+func (s *Server) fallback(mux *http.ServeMux) http.Handler {
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range methods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			p := newProblem(http.StatusMethodNotAllowed, "method_not_allowed",
+				r.Method+" is not allowed here; allowed: "+strings.Join(allowed, ", "))
+			p.headers = http.Header{"Allow": {strings.Join(allowed, ", ")}}
+			writeProblem(w, r, p)
+			return
+		}
+		detail := "no route for " + r.URL.Path
+		if strings.HasPrefix(r.URL.Path, "/locks/") {
+			detail += "; a '/' inside a lock name must be sent as %2F (e.g. /locks/db%2Fprimary/acquire)"
+		}
+		writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", detail))
+	})
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}

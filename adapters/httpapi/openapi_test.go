@@ -1,0 +1,25 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"os"
+	"testing"
+
+	"github.com/octostore/octostore/adapters/httpapi"
+)
+
+// TestOpenAPIGolden fails when the committed openapi.yaml drifts from the
+// handlers; regenerate it with `make openapi`.
+func TestOpenAPIGolden(t *testing.T) {
+	got, err := httpapi.New(httpapi.Config{}, nil, nil, nil).API().OpenAPI().YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("openapi.yaml is out of date with the handlers: run `make openapi` and commit it")
+	}
+}

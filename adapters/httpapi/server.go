@@ -1,0 +1,178 @@
+// Package httpapi is the HTTP adapter: huma operations on the standard
+// library mux, the error mapping to problem+json, authentication, request
+// ids and the access log.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/octostore/octostore/adapters/httpapi/docsui"
+	"github.com/octostore/octostore/application"
+	"github.com/octostore/octostore/domain"
+)
+
+// APIVersion is the version of the HTTP contract, independent of the build.
+const APIVersion = "0.1.0"
+
+// MaxBodyBytes is the largest request body accepted (413 above it).
+const MaxBodyBytes = 1 << 20
+
+// Pinger checks that storage can be read.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config configures the HTTP adapter.
+type Config struct {
+	// Version is the build version reported by /health.
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server is the HTTP API of OctoStore.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	locks   *application.LockService
+	auth    *application.AuthService
+	db      Pinger
+	api     huma.API
+	handler http.Handler
+}
+
+// New builds the API and its routes. It starts nothing; serve Handler with
+// an http.Server.
+func New(cfg Config, locks *application.LockService, auth *application.AuthService, db Pinger) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, locks: locks, auth: auth, db: db}
+	mux := http.NewServeMux()
+	hc := huma.DefaultConfig("OctoStore", APIVersion)
+	// No $schema field, Link header or /schemas route: clients see plain
+	// JSON, and every route but the public ones needs a token.
+	hc.CreateHooks = nil
+	hc.SchemasPath = ""
+	hc.DocsPath = "" // served below from embedded assets, no CDN
+	hc.Info.Description = apiDescription
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "A user token (`org/user:token` in OCTOSTORE_STATIC_TOKENS, or the token printed at first start)."},
+	}
+	hc.Transformers = append(hc.Transformers, s.transformErrors)
+	api := humago.New(mux, hc)
+	api.UseMiddleware(s.authenticate)
+	s.api = api
+
+	s.registerHealth()
+	s.registerLocks()
+	// huma registers its ErrorModel while learning error shapes; every
+	// error response here is a Problem, so drop the unused schemas.
+	schemas := api.OpenAPI().Components.Schemas.Map()
+	delete(schemas, "ErrorModel")
+	delete(schemas, "ErrorDetail")
+
+	docs := docsui.Handler("/openapi.json")
+	mux.Handle("GET /docs", docs)
+	mux.Handle("GET "+docsui.AssetsPrefix, docs)
+	mux.Handle("/", s.fallback(mux))
+	s.handler = s.edge(mux)
+	return s
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// API returns the huma API, for dumping the OpenAPI document.
+func (s *Server) API() huma.API { return s.api }
+
+const apiDescription = `OctoStore is a coarse-grained lock service: leader election, one worker per job, small config values.
+
+A lock is advisory; safety comes from **fencing tokens**, which only ever grow (also across restarts): pass the token to the resource you protect and have it refuse a token lower than one it has seen.
+
+Every route except /health, /docs and /openapi.* needs ` + "`Authorization: Bearer <token>`" + `. All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
+
+Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `.`
+
+// authenticate is huma middleware: operations with a security requirement
+// need a valid user token; the principal travels in the context.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	if len(ctx.Operation().Security) == 0 {
+		next(ctx)
+		return
+	}
+	scheme, token, ok := strings.Cut(ctx.Header("Authorization"), " ")
+	ok = ok && strings.EqualFold(scheme, "Bearer") // auth schemes are case-insensitive (RFC 9110)
+	p, err := s.auth.Authenticate(strings.TrimSpace(token))
+	if !ok || err != nil {
+		s.writeHumaProblem(ctx, s.problemFor(ctx.Context(), domain.ErrUnauthenticated))
+		return
+	}
+	if c, ok := ctx.Context().Value(principalKey).(*caller); ok {
+		c.org, c.user = string(p.Org), p.User
+	}
+	next(huma.WithValue(ctx, principalKey, p))
+}
+
+// principal returns the authenticated caller of an operation.
+func principal(ctx context.Context) domain.Principal {
+	p, _ := ctx.Value(principalKey).(domain.Principal)
+	return p
+}
+
+func (s *Server) writeHumaProblem(ctx huma.Context, p *Problem) {
+	p.Instance = escapedPath(ctx)
+	p.RequestID = RequestID(ctx.Context())
+	for k, vs := range p.headers {
+		for _, v := range vs {
+			ctx.AppendHeader(k, v)
+		}
+	}
+	ctx.SetHeader("Content-Type", ProblemContentType)
+	ctx.SetStatus(p.Status)
+	_ = jsonEncode(ctx.BodyWriter(), p)
+}
+
+// errorDoc documents one error status and the codes it carries.
+type errorDoc struct {
+	status int
+	codes  string
+}
+
+var (
+	errUnauthorized = errorDoc{http.StatusUnauthorized, "`unauthenticated`: missing or unknown bearer token."}
+	errForbidden    = errorDoc{http.StatusForbidden, "`admin_not_tenant`: the admin token cannot act on locks."}
+	errInvalid      = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_name`: bad lock name; `invalid_ttl`, `invalid_metadata`, `invalid_cursor`."}
+	errMalformed    = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON."}
+	errTooLarge     = errorDoc{http.StatusRequestEntityTooLarge, "`body_too_large`: the body exceeds 1 MiB."}
+	errMediaType    = errorDoc{http.StatusUnsupportedMediaType, "`unsupported_media_type`: send `Content-Type: application/json`."}
+	errUnavailable  = errorDoc{http.StatusServiceUnavailable, "`unavailable`: the change could not be made durable; nothing was changed. Retry."}
+	errInternal     = errorDoc{http.StatusInternalServerError, "`internal`: internal error; the server log has the cause under the request id."}
+)
+
+// withErrors documents op's error responses with the Problem schema.
+func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation {
+	reg := s.api.OpenAPI().Components.Schemas
+	schema := reg.Schema(reflect.TypeFor[Problem](), true, "Problem")
+	if op.Responses == nil {
+		op.Responses = map[string]*huma.Response{}
+	}
+	docs = append(docs, errInternal)
+	for _, d := range docs {
+		op.Responses[strconv.Itoa(d.status)] = &huma.Response{
+			Description: http.StatusText(d.status) + ". " + d.codes,
+			Content:     map[string]*huma.MediaType{ProblemContentType: {Schema: schema}},
+		}
+	}
+	op.MaxBodyBytes = MaxBodyBytes
+	return op
+}
+
+var bearer = []map[string][]string{{"bearer": {}}}

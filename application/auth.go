@@ -1,0 +1,97 @@
+package application
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+
+	"github.com/octostore/octostore/domain"
+)
+
+// AuthService authenticates bearer tokens. Configured tokens arrive hashed
+// and are never stored; generated tokens are stored as
+// hashes only. A token is shown once, when it is generated.
+type AuthService struct {
+	e      *Engine
+	static map[domain.TokenHash]domain.Principal
+}
+
+// NewAuthService returns an authenticator for the configured credentials
+// (static user tokens and the admin token, already hashed) plus the
+// credentials stored in e.
+func NewAuthService(e *Engine, configured []domain.Credential) *AuthService {
+	m := make(map[domain.TokenHash]domain.Principal, len(configured))
+	for _, c := range configured {
+		m[c.Hash] = c.Principal
+	}
+	return &AuthService{e: e, static: m}
+}
+
+// AdminPrincipal is the principal of an admin token.
+var AdminPrincipal = domain.Principal{User: "admin", Admin: true}
+
+// Authenticate returns the principal of token, or ErrUnauthenticated. The
+// token is looked up by its SHA-256 hash and the hash compared in constant
+// time, so neither the stored value nor the timing reveals the token.
+func (a *AuthService) Authenticate(token string) (domain.Principal, error) {
+	if token == "" {
+		return domain.Principal{}, domain.ErrUnauthenticated
+	}
+	h := domain.HashToken(token)
+	if p, ok := a.static[h]; ok {
+		return p, nil
+	}
+	if c, ok := a.e.creds.lookup(h); ok && c.Hash.Equal(h) {
+		return c.Principal, nil
+	}
+	return domain.Principal{}, domain.ErrUnauthenticated
+}
+
+// GeneratedToken is a token made at first start, shown to the operator once.
+type GeneratedToken struct {
+	Principal domain.Principal
+	Token     string
+}
+
+// errAlreadyConfigured stops first-start generation when credentials exist.
+var errAlreadyConfigured = errors.New("credentials exist")
+
+// EnsureCredentials makes the service usable with zero configuration: when
+// no token is configured and none is stored, it generates an admin token and
+// a token for user "admin" of org "default", stores their hashes durably and
+// returns the tokens so the caller can show them once. Otherwise it returns
+// nil. The check and the store happen in one writer decision, so two
+// starts can never both generate.
+func (a *AuthService) EnsureCredentials(ctx context.Context) ([]GeneratedToken, error) {
+	if len(a.static) > 0 {
+		return nil, nil
+	}
+	gen := []GeneratedToken{
+		{Principal: AdminPrincipal, Token: newToken()},
+		{Principal: domain.Principal{Org: domain.DefaultOrg, User: "admin"}, Token: newToken()},
+	}
+	_, err := a.e.submit(ctx, func(x *txn) (any, error) {
+		if a.e.creds.len() > 0 {
+			return nil, errAlreadyConfigured
+		}
+		for _, g := range gen {
+			x.add(domain.CredentialAdded{Credential: domain.Credential{Hash: domain.HashToken(g.Token), Principal: g.Principal}})
+		}
+		return nil, nil
+	})
+	if errors.Is(err, errAlreadyConfigured) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gen, nil
+}
+
+// newToken returns a 256-bit random bearer token.
+func newToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return "octo_" + base64.RawURLEncoding.EncodeToString(b[:])
+}

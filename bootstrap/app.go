@@ -1,0 +1,175 @@
+// Package bootstrap wires adapters to ports with fx and loads configuration
+// with koanf. It is the only package that imports either, and the only one
+// that knows every adapter.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/octostore/octostore/adapters/clock"
+	"github.com/octostore/octostore/adapters/httpapi"
+	"github.com/octostore/octostore/adapters/sqlite"
+	"github.com/octostore/octostore/application"
+	"github.com/octostore/octostore/ports"
+)
+
+// Env is what the process gives the application besides its configuration.
+type Env struct {
+	Version string
+	Logger  *slog.Logger
+	// Console receives the one-time banner with generated tokens. It is
+	// never a log sink: tokens must not reach log files.
+	Console io.Writer
+}
+
+// Options returns the application graph; cmd/octostore and the tests share it.
+// Start-up order (fx runs OnStart hooks in Invoke order, OnStop in reverse):
+// open and migrate the database, restore state and start the writer,
+// make sure a credential exists, then listen.
+func Options(cfg Config, env Env) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, env),
+		fx.WithLogger(func() fxevent.Logger { return fxLogger(env.Logger) }),
+		fx.Provide(
+			func() *slog.Logger { return env.Logger },
+			openDatabase,
+			fx.Annotate(sqlite.NewJournal, fx.As(new(ports.Journal))),
+			fx.Annotate(func() clock.System { return clock.System{} }, fx.As(new(ports.Clock))),
+			newEngine,
+			application.NewLockService,
+			newAuth,
+			newHTTPAPI,
+			newHTTPServer,
+		),
+		fx.Invoke(startEngine, ensureCredentials, func(*HTTPServer) {}),
+	)
+}
+
+// openDatabase opens the SQLite file and migrates it before anything else
+// starts; it closes last.
+func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, error) {
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.DB, err)
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if err := db.Migrate(ctx); err != nil {
+				return fmt.Errorf("migrate %s: %w", cfg.DB, err)
+			}
+			log.Info("database ready", "path", cfg.DB, "sync", cfg.Storage.Sync)
+			return nil
+		},
+		OnStop: func(context.Context) error { return db.Close() },
+	})
+	return db, nil
+}
+
+func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *application.Engine {
+	return application.NewEngine(j, clk, application.EngineConfig{SweepInterval: cfg.Locks.SweepInterval, Logger: log})
+}
+
+func startEngine(lc fx.Lifecycle, e *application.Engine) {
+	lc.Append(fx.Hook{OnStart: e.Start, OnStop: e.Stop})
+}
+
+func newAuth(e *application.Engine, cfg Config) (*application.AuthService, error) {
+	creds, err := cfg.StaticPrincipals()
+	if err != nil {
+		return nil, err
+	}
+	if admin, ok := cfg.AdminCredential(); ok {
+		creds = append(creds, admin)
+	}
+	return application.NewAuthService(e, creds), nil
+}
+
+// ensureCredentials makes a zero-configuration start usable: it prints the
+// generated tokens once, to the console, never to the log.
+func ensureCredentials(lc fx.Lifecycle, a *application.AuthService, env Env, log *slog.Logger) {
+	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+		gen, err := a.EnsureCredentials(ctx)
+		if err != nil {
+			return fmt.Errorf("generate first credentials: %w", err)
+		}
+		if len(gen) == 0 || env.Console == nil {
+			return nil
+		}
+		log.Warn("no token configured: generated an admin token and a token for default/admin (printed once on the console; only their hashes are stored)")
+		fmt.Fprintln(env.Console, "\n=== OctoStore first start: save these tokens now; they are not shown again ===")
+		for _, g := range gen {
+			who := "admin token (opens /admin routes only)"
+			if !g.Principal.Admin {
+				who = "user token for " + string(g.Principal.Org) + "/" + g.Principal.User
+			}
+			fmt.Fprintf(env.Console, "  %-42s %s\n", who+":", g.Token)
+		}
+		fmt.Fprintln(env.Console, "===")
+		return nil
+	}})
+}
+
+func newHTTPAPI(env Env, locks *application.LockService, auth *application.AuthService, e *application.Engine, log *slog.Logger) *httpapi.Server {
+	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log}, locks, auth, e)
+}
+
+// HTTPServer is the listening server; Addr is known once the app started.
+type HTTPServer struct {
+	srv  *http.Server
+	addr string
+}
+
+// Addr returns the bound address (useful with port 0).
+func (h *HTTPServer) Addr() string { return h.addr }
+
+func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, log *slog.Logger) *HTTPServer {
+	h := &HTTPServer{srv: &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			// Listen synchronously so a bad or busy address fails start-up.
+			ln, err := net.Listen("tcp", cfg.Addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+			}
+			h.addr = ln.Addr().String()
+			log.Info("listening", "addr", "http://"+h.addr, "docs", "http://"+h.addr+"/docs")
+			go func() {
+				if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("http server stopped", "err", err)
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, cfg.Shutdown.Timeout)
+			defer cancel()
+			if err := h.srv.Shutdown(ctx); err != nil {
+				return fmt.Errorf("shut down http server: %w", err)
+			}
+			return nil
+		},
+	})
+	return h
+}
+
+// fxLogger sends fx's own events to slog at debug level, errors at error.
+func fxLogger(log *slog.Logger) fxevent.Logger {
+	l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
+	l.UseLogLevel(slog.LevelDebug)
+	return l
+}

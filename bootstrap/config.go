@@ -1,0 +1,453 @@
+package bootstrap
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/octostore/octostore/domain"
+)
+
+// EnvPrefix starts the name of every environment variable read by LoadConfig.
+const EnvPrefix = "OCTOSTORE_"
+
+// The accepted values of Config.Storage.Sync and Config.LogFormat.
+const (
+	SyncFull      = "full"
+	SyncNormal    = "normal"
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+// keyStaticToken is the key of Config.StaticTokens, which needs special
+// parsing and redaction.
+const keyStaticToken = "static_tokens"
+
+// Config is the whole server configuration. The koanf tags are the keys of
+// the YAML file; the environment variable of a key is EnvPrefix plus the key
+// in upper case with "." written as "__" (OCTOSTORE_STORAGE__SYNC).
+//
+// Config formats and logs itself without its secrets (see LogValue).
+type Config struct {
+	Addr         string         `koanf:"addr"`
+	DB           string         `koanf:"db"`
+	StaticTokens []string       `koanf:"static_tokens"`
+	AdminToken   string         `koanf:"admin_token"`
+	LogFormat    string         `koanf:"log_format"`
+	LogLevel     string         `koanf:"log_level"`
+	Storage      StorageConfig  `koanf:"storage"`
+	Locks        LocksConfig    `koanf:"locks"`
+	Shutdown     ShutdownConfig `koanf:"shutdown"`
+}
+
+// StorageConfig configures the SQLite store.
+type StorageConfig struct {
+	// Sync is the SQLite synchronous mode: SyncFull or SyncNormal. NORMAL
+	// can lose the last commits on power loss and so reissue a fencing token.
+	Sync string `koanf:"sync"`
+}
+
+// LocksConfig configures the lock engine.
+type LocksConfig struct {
+	// SweepInterval is how often expired leases are looked for.
+	SweepInterval time.Duration `koanf:"sweep_interval"`
+}
+
+// ShutdownConfig configures graceful shutdown.
+type ShutdownConfig struct {
+	// Timeout bounds how long shutdown waits for work in flight.
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// DefaultConfig returns the configuration used for every setting that no
+// file, environment variable or flag sets.
+func DefaultConfig() Config {
+	return Config{
+		Addr:      "127.0.0.1:3000",
+		DB:        "octostore.db",
+		LogFormat: LogFormatText,
+		LogLevel:  "info",
+		Storage:   StorageConfig{Sync: SyncFull},
+		Locks:     LocksConfig{SweepInterval: 250 * time.Millisecond},
+		Shutdown:  ShutdownConfig{Timeout: 10 * time.Second},
+	}
+}
+
+// LoadConfig builds the configuration from, in rising precedence, the
+// defaults, the YAML file named by --config, the OCTOSTORE_* variables in
+// environ (os.Environ format) and the flags in args that are actually set.
+// args holds flags only, without the program name or subcommand.
+//
+// Environment variables with an empty value, or whose name is not a setting,
+// are ignored: the prefix is shared with clients and scripts. The YAML file
+// is ours alone, so an unknown key in it is an error.
+//
+// Returns an error wrapping flag.ErrHelp for -h (print FlagUsage), an error
+// wrapping fs.ErrNotExist if the --config file is missing, and the errors of
+// Validate. No error contains a token value.
+func LoadConfig(args []string, environ []string) (Config, error) {
+	fs, configPath := newFlagSet(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("config: unexpected argument %q (settings are given as flags)", fs.Arg(0))
+	}
+	overrides := map[string]any{}
+	fileSet := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "config" {
+			fileSet = true
+			return
+		}
+		overrides[flagKey(f.Name)] = f.Value.String()
+	})
+
+	known := settings()
+	defaults := make(map[string]any, len(known))
+	for _, s := range known {
+		if s.def != nil {
+			defaults[s.key] = s.def
+		}
+	}
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("config: defaults: %w", err)
+	}
+	if fileSet {
+		if err := loadFile(k, *configPath, known); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := k.Load(env.Provider(".", env.Opt{
+		Prefix:        EnvPrefix,
+		TransformFunc: envTransform(known),
+		EnvironFunc:   func() []string { return environ },
+	}), nil); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	if err := k.Load(confmap.Provider(overrides, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("config: flags: %w", err)
+	}
+
+	tokens, err := staticTokens(k.Get(keyStaticToken))
+	if err != nil {
+		return Config{}, err
+	}
+	k.Delete(keyStaticToken)
+	for _, s := range known {
+		// Checked here for a clear message; and mapstructure's weak typing
+		// would read a bare YAML number as nanoseconds, so demand a unit.
+		if s.typ != reflect.TypeFor[time.Duration]() {
+			continue
+		}
+		switch v := k.Get(s.key).(type) {
+		case time.Duration:
+		case string:
+			if _, err := time.ParseDuration(v); err != nil {
+				return Config{}, fmt.Errorf("config: %s: must be a duration such as \"250ms\" or \"10s\", got %q", s.key, v)
+			}
+		default:
+			return Config{}, fmt.Errorf("config: %s: must be a duration with a unit, such as \"250ms\" or \"10s\"", s.key)
+		}
+	}
+	var c Config
+	// Unmarshal's default decoder includes StringToTimeDurationHookFunc.
+	if err := k.Unmarshal("", &c); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	c.StaticTokens = tokens
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// loadFile merges the YAML file at path into k after checking its keys.
+func loadFile(k *koanf.Koanf, path string, known []setting) error {
+	if path == "" {
+		return errors.New("config: --config: empty file name")
+	}
+	fk := koanf.New(".")
+	if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+		return fmt.Errorf("config: file %s: %w", path, err)
+	}
+	names := make([]string, len(known))
+	for i, s := range known {
+		names[i] = s.key
+	}
+	for _, key := range fk.Keys() {
+		if _, empty := fk.Get(key).(map[string]any); empty || slices.Contains(names, key) {
+			continue
+		}
+		return fmt.Errorf("config: file %s: unknown setting %q (known: %s)", path, key, strings.Join(names, ", "))
+	}
+	return k.Merge(fk)
+}
+
+// envTransform maps OCTOSTORE_STORAGE__SYNC to storage.sync and drops
+// variables that are empty or name no setting.
+func envTransform(known []setting) func(string, string) (string, any) {
+	return func(name, value string) (string, any) {
+		key := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, EnvPrefix)), "__", ".")
+		if value == "" || !slices.ContainsFunc(known, func(s setting) bool { return s.key == key }) {
+			return "", nil
+		}
+		return key, value
+	}
+}
+
+// staticTokens accepts a YAML list or a comma-separated string, trims each
+// entry and drops empty ones. Its errors never quote an entry.
+func staticTokens(raw any) ([]string, error) {
+	var entries []string
+	switch v := raw.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		entries = strings.Split(v, ",")
+	case []string:
+		entries = v
+	case []any:
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("config: %s[%d]: must be a string such as \"org/user:token\"", keyStaticToken, i)
+			}
+			entries = append(entries, s)
+		}
+	default:
+		return nil, fmt.Errorf("config: %s: must be a list or a comma-separated string of \"org/user:token\" entries", keyStaticToken)
+	}
+	var out []string
+	for _, e := range entries {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Validate checks every setting and reports all problems at once, one line
+// each, starting with "config: <key>:". No message contains a token value.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if msg := checkAddr(c.Addr); msg != "" {
+		bad("addr", "%s", msg)
+	}
+	if strings.TrimSpace(c.DB) == "" {
+		bad("db", "must not be empty")
+	}
+	oneOf := func(key, got string, want ...string) {
+		if !slices.Contains(want, got) {
+			bad(key, "must be one of %s, got %q", strings.Join(want, "|"), got)
+		}
+	}
+	oneOf("storage.sync", c.Storage.Sync, SyncFull, SyncNormal)
+	oneOf("log_format", c.LogFormat, LogFormatText, LogFormatJSON)
+	oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	if c.Locks.SweepInterval <= 0 {
+		bad("locks.sweep_interval", "must be greater than 0, got %s", c.Locks.SweepInterval)
+	}
+	if c.Shutdown.Timeout <= 0 {
+		bad("shutdown.timeout", "must be greater than 0, got %s", c.Shutdown.Timeout)
+	}
+
+	owner := map[string]string{} // token value -> the setting that holds it
+	for i, entry := range c.StaticTokens {
+		key := fmt.Sprintf("%s[%d]", keyStaticToken, i)
+		p, token, err := domain.ParseStaticToken(entry)
+		switch {
+		case err != nil:
+			bad(key, "%s", entryError(entry))
+		case !printable(token):
+			bad(key, "token for %s/%s must not contain spaces or control characters", p.Org, p.User)
+		case owner[token] != "":
+			bad(key, "same token as %s; every token must be different", owner[token])
+		default:
+			owner[token] = key
+		}
+	}
+	if c.AdminToken != "" {
+		switch {
+		case len(c.AdminToken) < domain.MinTokenBytes:
+			bad("admin_token", "must be at least %d characters", domain.MinTokenBytes)
+		case !printable(c.AdminToken):
+			bad("admin_token", "must not contain spaces or control characters")
+		case owner[c.AdminToken] != "":
+			bad("admin_token", "same token as %s; the admin token must differ from every user token", owner[c.AdminToken])
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StaticPrincipals returns the static tokens as credentials: the principal
+// of each entry and the hash of its token. Call it on a validated Config;
+// its error, like Validate's, never contains a token.
+func (c Config) StaticPrincipals() ([]domain.Credential, error) {
+	out := make([]domain.Credential, 0, len(c.StaticTokens))
+	for i, entry := range c.StaticTokens {
+		p, token, err := domain.ParseStaticToken(entry)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s[%d]: %s", keyStaticToken, i, entryError(entry))
+		}
+		out = append(out, domain.Credential{Hash: domain.HashToken(token), Principal: p})
+	}
+	return out, nil
+}
+
+// AdminCredential returns the credential of the admin token, whose principal
+// is an admin without org, and false if no admin token is configured.
+func (c Config) AdminCredential() (domain.Credential, bool) {
+	if c.AdminToken == "" {
+		return domain.Credential{}, false
+	}
+	return domain.Credential{
+		Hash:      domain.HashToken(c.AdminToken),
+		Principal: domain.Principal{User: "admin", Admin: true},
+	}, true
+}
+
+// LogValue implements slog.LogValuer: static tokens appear as their
+// principals and the admin token as whether it is set.
+func (c Config) LogValue() slog.Value {
+	principals := make([]string, 0, len(c.StaticTokens))
+	for _, entry := range c.StaticTokens {
+		if p, _, err := domain.ParseStaticToken(entry); err == nil {
+			principals = append(principals, string(p.Org)+"/"+p.User)
+		} else {
+			principals = append(principals, "(invalid)")
+		}
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("db", c.DB),
+		slog.Any(keyStaticToken, principals),
+		slog.Bool("admin_token", c.AdminToken != ""),
+		slog.String("log_format", c.LogFormat),
+		slog.String("log_level", c.LogLevel),
+		slog.String("storage.sync", c.Storage.Sync),
+		slog.Duration("locks.sweep_interval", c.Locks.SweepInterval),
+		slog.Duration("shutdown.timeout", c.Shutdown.Timeout),
+	)
+}
+
+// String returns the settings without secrets, as LogValue does.
+func (c Config) String() string { return c.LogValue().String() }
+
+// Format makes every fmt verb, %#v and %d included, print String, so that
+// printing a Config can never reveal a token.
+func (c Config) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// FlagUsage returns the help text of the flags LoadConfig accepts, one
+// entry per flag as flag.PrintDefaults writes it, without a heading.
+func FlagUsage() string {
+	var b strings.Builder
+	fs, _ := newFlagSet(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+// newFlagSet defines the flags; it returns the set and the --config value.
+// Flag defaults only document DefaultConfig: LoadConfig uses set flags only.
+func newFlagSet(out io.Writer) (*flag.FlagSet, *string) {
+	d := DefaultConfig()
+	fs := flag.NewFlagSet("octostore", flag.ContinueOnError)
+	fs.SetOutput(out)
+	path := fs.String("config", "", "read settings from the YAML `file`")
+	fs.String("addr", d.Addr, "listen on `host:port`")
+	fs.String("db", d.DB, "SQLite database `path`")
+	fs.String("log-format", d.LogFormat, "log `format`: text or json")
+	fs.String("log-level", d.LogLevel, "log `level`: debug, info, warn or error")
+	fs.String("storage.sync", d.Storage.Sync, "SQLite synchronous `mode`: full or normal")
+	return fs, path
+}
+
+// flagKey maps a flag name to its koanf key: log-format is log_format.
+func flagKey(name string) string { return strings.ReplaceAll(name, "-", "_") }
+
+// setting is one leaf key of Config with its Go type and default value.
+type setting struct {
+	key string
+	typ reflect.Type
+	def any // nil when the default is the zero value of a slice
+}
+
+// settings lists the leaf keys of Config in field order, read from the
+// koanf tags so that a new field needs no other change here.
+func settings() []setting {
+	var out []setting
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			key := prefix + f.Tag.Get("koanf")
+			if f.Type.Kind() == reflect.Struct {
+				walk(v.Field(i), key+".")
+				continue
+			}
+			s := setting{key: key, typ: f.Type}
+			if f.Type.Kind() != reflect.Slice {
+				s.def = v.Field(i).Interface()
+			}
+			out = append(out, s)
+		}
+	}
+	walk(reflect.ValueOf(DefaultConfig()), "")
+	return out
+}
+
+// checkAddr returns why addr is not host:port with a numeric port, or "".
+func checkAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("must be host:port such as 127.0.0.1:3000 or :3000, got %q", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Sprintf("port must be a number from 0 to 65535, got %q", port)
+	}
+	return ""
+}
+
+// entryError explains why entry does not parse. It parses a copy whose
+// token is masked, so the message cannot contain the token whatever
+// ParseStaticToken puts in its messages.
+func entryError(entry string) string {
+	entry = strings.TrimSpace(entry)
+	masked := strings.Repeat("x", len(entry)) // no ":": the whole entry may be a token
+	if who, token, found := strings.Cut(entry, ":"); found {
+		masked = who + ":" + strings.Repeat("x", len(token))
+	}
+	if _, _, err := domain.ParseStaticToken(masked); err != nil {
+		return err.Error()
+	}
+	return "invalid entry; it must look like org/user:token or user:token"
+}
+
+// printable reports whether token has no spaces or control characters,
+// which a client could not send in an Authorization header.
+func printable(token string) bool {
+	for i := range len(token) {
+		if token[i] <= ' ' || token[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,539 @@
+package bootstrap_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/octostore/octostore/bootstrap"
+)
+
+// Static tokens of the end-to-end tests. Every token is at least
+// domain.MinTokenBytes long and all of them differ.
+const (
+	aliceToken = "alice-token-0123456789"
+	bobToken   = "bob-token-0123456789ab"
+	carolToken = "carol-token-0123456789"
+	daveToken  = "dave-token-0123456789a"
+	adminTok   = "admin-token-0123456789"
+	wrongToken = "not-a-token-0123456789"
+)
+
+// racers is the number of distinct principals (acme/u0 … acme/u63) that
+// compete for one lock in the race test.
+const racers = 64
+
+// racerToken returns the token of acme/u<i>.
+func racerToken(i int) string { return fmt.Sprintf("racer-%02d-token-0123456789", i) }
+
+// e2eConfig returns the configuration of a test server on dbPath: a free
+// port on the loopback interface, fast sweeps, and the static tokens of
+// acme/alice, acme/bob, globex/carol, initech/dave and acme/u0…u63 plus
+// the admin token.
+func e2eConfig(dbPath string) bootstrap.Config {
+	cfg := bootstrap.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DB = dbPath
+	cfg.Locks.SweepInterval = 50 * time.Millisecond
+	cfg.Shutdown.Timeout = 5 * time.Second
+	cfg.AdminToken = adminTok
+	cfg.StaticTokens = []string{
+		"acme/alice:" + aliceToken,
+		"acme/bob:" + bobToken,
+		"globex/carol:" + carolToken,
+		"initech/dave:" + daveToken,
+	}
+	for i := range racers {
+		cfg.StaticTokens = append(cfg.StaticTokens, fmt.Sprintf("acme/u%d:%s", i, racerToken(i)))
+	}
+	return cfg
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers, for logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// server is one running app as seen from a test: its base URL, an HTTP
+// client and the record of every request made through it.
+type server struct {
+	base   string
+	client *http.Client
+	stop   func()
+
+	mu    sync.Mutex
+	calls []call
+}
+
+// call is one request and the status it got, for the spec check.
+type call struct {
+	method string
+	path   string // escaped, without query
+	status int
+	ctype  string // media type of the response, without parameters
+}
+
+// start runs the full app on dbPath with e2eConfig and returns its base URL
+// and a function that stops it gracefully; stopping twice is harmless.
+func start(t *testing.T, dbPath string) (string, func()) {
+	t.Helper()
+	s := startServer(t, e2eConfig(dbPath), nil, nil)
+	return s.base, s.stop
+}
+
+// startServer starts the full fx app with cfg, the console banner going to
+// console and the log to log (either may be nil), and stops it at cleanup
+// at the latest.
+func startServer(t *testing.T, cfg bootstrap.Config, console io.Writer, log *slog.Logger) *server {
+	t.Helper()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var srv *bootstrap.HTTPServer
+	app := fx.New(
+		bootstrap.Options(cfg, bootstrap.Env{Version: "test", Logger: log, Console: console}),
+		fx.Populate(&srv),
+	)
+	if err := app.Err(); err != nil {
+		t.Fatalf("build app: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := app.Start(ctx); err != nil {
+		t.Fatalf("start app: %v", err)
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: racers + 8}
+	s := &server{
+		base: "http://" + srv.Addr(),
+		client: &http.Client{
+			Transport: transport,
+			Timeout:   10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse // a redirect is an answer to assert on
+			},
+		},
+	}
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			transport.CloseIdleConnections()
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if err := app.Stop(ctx); err != nil {
+				t.Errorf("stop app: %v", err)
+			}
+		})
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// newServer starts a server with e2eConfig on a fresh database file.
+func newServer(t *testing.T) *server {
+	t.Helper()
+	return startServer(t, e2eConfig(filepath.Join(t.TempDir(), "octostore.db")), nil, nil)
+}
+
+// req is one HTTP request to the server under test.
+type req struct {
+	method string
+	path   string // already escaped, may carry a query
+	token  string // sent as a bearer token when not empty
+	// body is nil for no body; a string or []byte is sent as is, an
+	// io.Reader chunked; anything else is sent JSON-encoded.
+	body   any
+	ctype  string // Content-Type; application/json when there is a body and ctype is empty
+	header http.Header
+}
+
+// resp is a response with its body read.
+type resp struct {
+	status int
+	header http.Header
+	raw    []byte
+	obj    map[string]any // the body decoded as a JSON object, or nil
+}
+
+// call sends an authenticated request with an optional JSON body.
+func (s *server) call(t *testing.T, method, path, token string, body any) *resp {
+	t.Helper()
+	return s.send(t, req{method: method, path: path, token: token, body: body})
+}
+
+// send performs r and checks what every response must carry: an
+// X-Request-Id header. It must run on the test's goroutine.
+func (s *server) send(t *testing.T, r req) *resp {
+	t.Helper()
+	res, err := s.do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.header.Get("X-Request-Id") == "" {
+		t.Errorf("%s %s -> %d: no X-Request-Id header", r.method, r.path, res.status)
+	}
+	return res
+}
+
+// do performs r and records it for the spec check. It is safe to call
+// from any goroutine.
+func (s *server) do(r req) (*resp, error) {
+	var body io.Reader
+	ctype := r.ctype
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	case io.Reader: // sent chunked: no Content-Length
+		body = b
+	default:
+		enc, err := json.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("encode body: %w", err)
+		}
+		body = bytes.NewReader(enc)
+	}
+	if body != nil && ctype == "" {
+		ctype = "application/json"
+	}
+	hr, err := http.NewRequest(r.method, s.base+r.path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
+	}
+	for k, vs := range r.header {
+		hr.Header[k] = vs
+	}
+	if ctype != "" {
+		hr.Header.Set("Content-Type", ctype)
+	}
+	if r.token != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	res, err := s.client.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read body: %w", r.method, r.path, err)
+	}
+	out := &resp{status: res.StatusCode, header: res.Header, raw: raw}
+	s.mu.Lock()
+	mt, _, _ := strings.Cut(res.Header.Get("Content-Type"), ";")
+	s.calls = append(s.calls, call{method: r.method, path: hr.URL.EscapedPath(), status: res.StatusCode, ctype: strings.TrimSpace(mt)})
+	s.mu.Unlock()
+	if len(raw) > 0 && raw[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&out.obj); err != nil {
+			return nil, fmt.Errorf("%s %s: body is not JSON: %w\n%s", r.method, r.path, err, raw)
+		}
+	}
+	return out, nil
+}
+
+// recorded returns a copy of the calls made so far.
+func (s *server) recorded() []call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]call(nil), s.calls...)
+}
+
+// ok fails the test unless the response has status want (a 2xx) and a JSON
+// content type.
+func (r *resp) ok(t *testing.T, want int) *resp {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status = %d, want %d; body: %s", r.status, want, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	return r
+}
+
+// problem fails the test unless the response is a problem+json document
+// with status and code; it returns r for further checks.
+func (r *resp) problem(t *testing.T, status int, code string) *resp {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d (%s); body: %s", r.status, status, code, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json; body: %s", ct, r.raw)
+	}
+	if r.obj == nil {
+		t.Fatalf("problem body is not a JSON object: %s", r.raw)
+	}
+	if got := r.str("code"); got != code {
+		t.Errorf("code = %q, want %q; body: %s", got, code, r.raw)
+	}
+	if got := r.num(t, "status"); got != uint64(status) {
+		t.Errorf("body status = %d, want %d", got, status)
+	}
+	if r.str("title") == "" {
+		t.Errorf("problem has no title: %s", r.raw)
+	}
+	return r
+}
+
+// location returns errors[0].location of a problem, or "".
+func (r *resp) location() string {
+	errs, _ := r.obj["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	e, _ := errs[0].(map[string]any)
+	loc, _ := e["location"].(string)
+	return loc
+}
+
+// locations returns every errors[].location of a problem.
+func (r *resp) locations() []string {
+	var out []string
+	errs, _ := r.obj["errors"].([]any)
+	for _, e := range errs {
+		if m, ok := e.(map[string]any); ok {
+			loc, _ := m["location"].(string)
+			out = append(out, loc)
+		}
+	}
+	return out
+}
+
+// str returns the string field key of the body, or "".
+func (r *resp) str(key string) string {
+	s, _ := r.obj[key].(string)
+	return s
+}
+
+// num returns the unsigned integer field key of the body.
+func (r *resp) num(t *testing.T, key string) uint64 {
+	t.Helper()
+	n, ok := r.obj[key].(json.Number)
+	if !ok {
+		t.Fatalf("field %q is %T, not a number: %s", key, r.obj[key], r.raw)
+	}
+	v, err := strconv.ParseUint(n.String(), 10, 64)
+	if err != nil {
+		t.Fatalf("field %q = %s: %v", key, n, err)
+	}
+	return v
+}
+
+// time returns the RFC 3339 time field key of the body.
+func (r *resp) time(t *testing.T, key string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, r.str(key))
+	if err != nil {
+		t.Fatalf("field %q: %v; body: %s", key, err, r.raw)
+	}
+	return v
+}
+
+// lockPath returns /locks/<name><suffix> with name escaped as one path
+// segment ('/' sent as %2F).
+func lockPath(name, suffix string) string {
+	return "/locks/" + url.PathEscape(name) + suffix
+}
+
+// lease is what a test keeps of a grant.
+type lease struct {
+	name    string
+	id      string
+	token   uint64
+	expires time.Time
+}
+
+// acquire acquires name for token with body and requires success.
+func (s *server) acquire(t *testing.T, token, name string, body any) lease {
+	t.Helper()
+	r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), token, body).ok(t, http.StatusOK)
+	if r.str("status") != "acquired" || r.str("name") != name || r.str("lease_id") == "" {
+		t.Fatalf("acquire %s: unexpected body %s", name, r.raw)
+	}
+	return lease{name: name, id: r.str("lease_id"), token: r.num(t, "fencing_token"), expires: r.time(t, "expires_at")}
+}
+
+// get describes name as seen by token.
+func (s *server) get(t *testing.T, token, name string) *resp {
+	t.Helper()
+	return s.call(t, http.MethodGet, lockPath(name, ""), token, nil).ok(t, http.StatusOK)
+}
+
+// wantHeld requires that name is held by holder with the grant of l.
+func (s *server) wantHeld(t *testing.T, token, name, holder string, l lease) *resp {
+	t.Helper()
+	r := s.get(t, token, name)
+	if r.str("status") != "held" || r.str("holder") != holder || r.num(t, "fencing_token") != l.token ||
+		!r.time(t, "expires_at").Equal(l.expires) {
+		t.Fatalf("GET %s = %s, want held by %s with token %d until %s", name, r.raw, holder, l.token, l.expires.Format(time.RFC3339Nano))
+	}
+	return r
+}
+
+// wantFree requires that name is free for token.
+func (s *server) wantFree(t *testing.T, token, name string) {
+	t.Helper()
+	r := s.get(t, token, name)
+	if r.str("status") != "free" {
+		t.Fatalf("GET %s = %s, want free", name, r.raw)
+	}
+	for _, k := range []string{"holder", "fencing_token", "expires_at", "metadata", "lease_id"} {
+		if _, ok := r.obj[k]; ok {
+			t.Errorf("free lock shows %q: %s", k, r.raw)
+		}
+	}
+}
+
+// waitFree polls until name is free for token, for at most 5 s.
+func (s *server) waitFree(t *testing.T, token, name string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := s.get(t, token, name)
+		if r.str("status") == "free" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still not free after 5s: %s", name, r.raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// specPaths reads /openapi.json: for each path template and method, the
+// documented statuses and the media types of each.
+func (s *server) specPaths(t *testing.T) map[string]map[string]map[string][]string {
+	t.Helper()
+	r := s.call(t, http.MethodGet, "/openapi.json", "", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /openapi.json: %d", r.status)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Content map[string]json.RawMessage `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(r.raw, &doc); err != nil {
+		t.Fatalf("decode spec: %v", err)
+	}
+	out := map[string]map[string]map[string][]string{}
+	for path, ops := range doc.Paths {
+		out[path] = map[string]map[string][]string{}
+		for method, op := range ops {
+			codes := map[string][]string{}
+			for code, res := range op.Responses {
+				types := []string{}
+				for mt := range res.Content {
+					types = append(types, mt)
+				}
+				codes[code] = types
+			}
+			out[path][strings.ToUpper(method)] = codes
+		}
+	}
+	return out
+}
+
+// matchTemplate reports whether the escaped path matches an OpenAPI path
+// template, where {x} stands for one non-empty segment.
+func matchTemplate(tmpl, path string) bool {
+	ts, ps := strings.Split(tmpl, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if strings.HasPrefix(ts[i], "{") && strings.HasSuffix(ts[i], "}") {
+			if ps[i] == "" {
+				return false
+			}
+			continue
+		}
+		if ts[i] != ps[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// servedOutsideSpec are the routes that are not API operations.
+func servedOutsideSpec(path string) bool {
+	return path == "/openapi.json" || path == "/openapi.yaml" || path == "/docs" ||
+		strings.HasPrefix(path, "/docs/")
+}
+
+// checkSpec checks every request made through s against the spec: the
+// status must be among the documented responses of the operation, with a
+// documented media type. A path the spec does not know must have got 404
+// (or be a docs route), and a known path with an undocumented method 405.
+func checkSpec(t *testing.T, s *server) {
+	t.Helper()
+	spec := s.specPaths(t)
+	calls := s.recorded()
+	if len(calls) == 0 {
+		t.Fatal("no calls recorded")
+	}
+	seen := map[call]bool{}
+	for _, c := range calls {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		var ops map[string]map[string][]string
+		for tmpl, o := range spec {
+			if matchTemplate(tmpl, c.path) {
+				ops = o
+				break
+			}
+		}
+		switch {
+		case ops == nil:
+			if c.status != http.StatusNotFound && !servedOutsideSpec(c.path) {
+				t.Errorf("%s %s -> %d: path not in the spec, want 404", c.method, c.path, c.status)
+			}
+		case ops[c.method] == nil:
+			if c.status != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s -> %d: method not in the spec, want 405", c.method, c.path, c.status)
+			}
+		default:
+			types, ok := ops[c.method][strconv.Itoa(c.status)]
+			if !ok {
+				t.Errorf("%s %s -> %d: status not documented for this operation", c.method, c.path, c.status)
+			} else if len(types) > 0 && !slices.Contains(types, c.ctype) {
+				t.Errorf("%s %s -> %d: Content-Type %q, documented %v", c.method, c.path, c.status, c.ctype, types)
+			}
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package bootstrap_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/octostore/octostore/bootstrap"
+)
+
+// TestRestartKeepsLocksAndTokens stops the app gracefully and starts a new
+// one on the same database file: held locks come back exactly, released
+// ones stay free, old leases still work and fencing tokens keep growing.
+func TestRestartKeepsLocksAndTokens(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "octostore.db")
+
+	s1 := startServer(t, e2eConfig(db), nil, nil)
+	a := s1.acquire(t, aliceToken, "db/primary", map[string]any{"ttl_seconds": 600, "metadata": "alice@10.0.0.1"})
+	c := s1.acquire(t, carolToken, "jobs/nightly", map[string]any{"ttl_seconds": 300, "metadata": "carol-meta"})
+	gone := s1.acquire(t, aliceToken, "tmp/released", nil)
+	s1.call(t, http.MethodPost, lockPath(gone.name, "/release"), aliceToken, map[string]string{"lease_id": gone.id}).ok(t, http.StatusOK)
+	highest := max(a.token, c.token, gone.token)
+	checkSpec(t, s1)
+	s1.stop()
+	if _, err := s1.do(req{method: http.MethodGet, path: "/health"}); err == nil {
+		t.Error("the stopped server still answers")
+	}
+
+	s2 := startServer(t, e2eConfig(db), nil, nil)
+	if r := s2.wantHeld(t, aliceToken, a.name, "user:alice", a); r.str("metadata") != "alice@10.0.0.1" {
+		t.Errorf("alice's lock after restart: %s", r.raw)
+	}
+	if r := s2.wantHeld(t, carolToken, c.name, "user:carol", c); r.str("metadata") != "carol-meta" {
+		t.Errorf("carol's lock after restart: %s", r.raw)
+	}
+	s2.wantFree(t, aliceToken, gone.name)
+	s2.wantFree(t, carolToken, a.name) // still scoped to its org
+	s2.wantFree(t, aliceToken, c.name)
+
+	// Another holder still cannot take the lock.
+	r := s2.call(t, http.MethodPost, lockPath(a.name, "/acquire"), bobToken, nil).problem(t, http.StatusConflict, "lock_held")
+	if !r.time(t, "expires_at").Equal(a.expires) {
+		t.Errorf("lock_held after restart: expires_at %s, want %s", r.str("expires_at"), a.expires)
+	}
+	// The holder re-acquiring gets the same lease back.
+	r = s2.call(t, http.MethodPost, lockPath(a.name, "/acquire"), aliceToken, map[string]any{"ttl_seconds": 1}).ok(t, http.StatusOK)
+	if r.str("lease_id") != a.id || r.num(t, "fencing_token") != a.token || !r.time(t, "expires_at").Equal(a.expires) {
+		t.Errorf("re-acquire after restart = %s, want lease %s token %d expiry %s", r.raw, a.id, a.token, a.expires)
+	}
+
+	// The old lease ids still renew and release.
+	r = s2.call(t, http.MethodPost, lockPath(a.name, "/renew"), aliceToken, map[string]any{"lease_id": a.id, "ttl_seconds": 900}).ok(t, http.StatusOK)
+	if r.str("lease_id") != a.id || r.num(t, "fencing_token") != a.token || !r.time(t, "expires_at").After(a.expires) {
+		t.Errorf("renew after restart = %s", r.raw)
+	}
+	s2.call(t, http.MethodPost, lockPath(c.name, "/release"), carolToken, map[string]string{"lease_id": c.id}).ok(t, http.StatusOK)
+	s2.wantFree(t, carolToken, c.name)
+	// The lease released before the restart stays ended.
+	s2.call(t, http.MethodPost, lockPath(gone.name, "/renew"), aliceToken, map[string]any{"lease_id": gone.id}).
+		problem(t, http.StatusConflict, "lease_not_current")
+
+	fresh := s2.acquire(t, bobToken, "fresh/after-restart", nil)
+	if fresh.token <= highest {
+		t.Errorf("first grant after restart has token %d, want > %d (highest before)", fresh.token, highest)
+	}
+	again := s2.acquire(t, carolToken, c.name, nil)
+	if again.token <= fresh.token || again.id == c.id {
+		t.Errorf("re-grant of a released lock: token %d lease %s (after %d, old lease %s)", again.token, again.id, fresh.token, c.id)
+	}
+	checkSpec(t, s2)
+}
+
+// TestRestartExpiresLocksWhileDown: a lock whose lease runs out while the
+// server is down is free after the restart, and its lease is not current.
+func TestRestartExpiresLocksWhileDown(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "octostore.db")
+	s1 := startServer(t, e2eConfig(db), nil, nil)
+	l := s1.acquire(t, aliceToken, "short/lived", map[string]any{"ttl_seconds": 1})
+	s1.stop()
+	if d := time.Until(l.expires); d > 0 {
+		time.Sleep(d + 20*time.Millisecond)
+	}
+	s2 := startServer(t, e2eConfig(db), nil, nil)
+	s2.wantFree(t, aliceToken, l.name)
+	s2.call(t, http.MethodPost, lockPath(l.name, "/renew"), aliceToken, map[string]any{"lease_id": l.id}).
+		problem(t, http.StatusConflict, "lease_not_current")
+	s2.wantFree(t, aliceToken, l.name)
+	if b := s2.acquire(t, bobToken, l.name, nil); b.token <= l.token {
+		t.Errorf("grant after restart: token %d, want > %d", b.token, l.token)
+	}
+}
+
+// firstStartConfig has no static and no admin token.
+func firstStartConfig(db string) bootstrap.Config {
+	cfg := bootstrap.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DB = db
+	cfg.Locks.SweepInterval = 50 * time.Millisecond
+	cfg.Shutdown.Timeout = 5 * time.Second
+	return cfg
+}
+
+// bannerToken returns the token printed at the end of the console line
+// that contains label.
+func bannerToken(t *testing.T, console, label string) string {
+	t.Helper()
+	for line := range strings.Lines(console) {
+		if f := strings.Fields(line); strings.Contains(line, label) && len(f) > 0 {
+			return f[len(f)-1]
+		}
+	}
+	t.Fatalf("no %q line in the console output:\n%s", label, console)
+	return ""
+}
+
+// TestFirstStartGeneratesTokens starts without any configured token: the
+// app prints an admin and a user token once, on the console only; the user
+// token works, also after a restart that prints nothing.
+func TestFirstStartGeneratesTokens(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "octostore.db")
+	var console bytes.Buffer
+	var logs syncBuffer
+	s1 := startServer(t, firstStartConfig(db), &console, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	out := console.String()
+	user := bannerToken(t, out, "user token for default/admin:")
+	admin := bannerToken(t, out, "admin token (")
+	if user == admin || len(user) < 16 || len(admin) < 16 {
+		t.Fatalf("generated tokens %q and %q", user, admin)
+	}
+
+	l := s1.acquire(t, user, "first/lock", map[string]any{"metadata": "generated"})
+	s1.wantHeld(t, user, l.name, "user:admin", l)
+	s1.call(t, http.MethodPost, lockPath(l.name, "/acquire"), admin, nil).problem(t, http.StatusForbidden, "admin_not_tenant")
+	s1.call(t, http.MethodGet, "/locks", wrongToken, nil).problem(t, http.StatusUnauthorized, "unauthenticated")
+	checkSpec(t, s1)
+	s1.stop()
+
+	var console2 bytes.Buffer
+	s2 := startServer(t, firstStartConfig(db), &console2, slog.New(slog.NewTextHandler(&logs, nil)))
+	if console2.Len() != 0 {
+		t.Errorf("second start printed:\n%s", console2.String())
+	}
+	s2.wantHeld(t, user, l.name, "user:admin", l)
+	r := s2.call(t, http.MethodPost, lockPath(l.name, "/acquire"), user, nil).ok(t, http.StatusOK)
+	if r.str("lease_id") != l.id || r.num(t, "fencing_token") != l.token {
+		t.Errorf("re-acquire with the generated token after restart = %s", r.raw)
+	}
+	s2.call(t, http.MethodGet, "/locks", admin, nil).problem(t, http.StatusForbidden, "admin_not_tenant")
+	s2.stop()
+
+	for _, tok := range []string{user, admin} {
+		if strings.Contains(logs.String(), tok) {
+			t.Errorf("a generated token reached the log")
+		}
+	}
+}
+
+// TestConfiguredTokensGenerateNothing: with static tokens configured,
+// nothing is generated or printed, and only the configured tokens work.
+func TestConfiguredTokensGenerateNothing(t *testing.T) {
+	t.Parallel()
+	var console bytes.Buffer
+	s := startServer(t, e2eConfig(filepath.Join(t.TempDir(), "octostore.db")), &console, nil)
+	if console.Len() != 0 {
+		t.Errorf("start with static tokens printed:\n%s", console.String())
+	}
+	s.acquire(t, aliceToken, "cfg/x", nil)
+}
+
+// TestExpiryWithoutSweep runs with a sweep that never comes in time, so an
+// expired lease is still on record when it is used: expiry must be decided
+// by the request itself (no resurrection), and the lock must read as free.
+func TestExpiryWithoutSweep(t *testing.T) {
+	t.Parallel()
+	cfg := e2eConfig(filepath.Join(t.TempDir(), "octostore.db"))
+	cfg.Locks.SweepInterval = time.Hour
+	s := startServer(t, cfg, nil, nil)
+
+	a := s.acquire(t, aliceToken, "nosweep/a", map[string]any{"ttl_seconds": 1, "metadata": "m"})
+	b := s.acquire(t, aliceToken, "nosweep/b", map[string]any{"ttl_seconds": 1})
+	time.Sleep(time.Until(a.expires.Add(20 * time.Millisecond)))
+	time.Sleep(time.Until(b.expires.Add(20 * time.Millisecond)))
+
+	s.wantFree(t, aliceToken, a.name)
+	r := s.call(t, http.MethodGet, "/locks?prefix=nosweep", aliceToken, nil).ok(t, http.StatusOK)
+	if locks, _ := r.obj["locks"].([]any); len(locks) != 0 {
+		t.Errorf("expired locks listed: %s", r.raw)
+	}
+	s.call(t, http.MethodPost, lockPath(a.name, "/renew"), aliceToken, map[string]any{"lease_id": a.id, "ttl_seconds": 60}).
+		problem(t, http.StatusConflict, "lease_not_current")
+	s.call(t, http.MethodPost, lockPath(b.name, "/release"), aliceToken, map[string]string{"lease_id": b.id}).
+		problem(t, http.StatusConflict, "lease_not_current")
+	s.wantFree(t, aliceToken, a.name)
+	s.wantFree(t, aliceToken, b.name)
+
+	// Another holder gets a new grant; the former holder gets a new one too.
+	nb := s.acquire(t, bobToken, a.name, nil)
+	na := s.acquire(t, aliceToken, b.name, nil)
+	if nb.token <= max(a.token, b.token) || nb.id == a.id || na.id == b.id || na.token <= nb.token {
+		t.Errorf("grants after expiry: bob %+v alice %+v (old %+v %+v)", nb, na, a, b)
+	}
+	if got := s.wantHeld(t, aliceToken, a.name, "user:bob", nb); got.str("metadata") != "" {
+		t.Errorf("new grant inherited the expired lease's metadata: %s", got.raw)
+	}
+	s.call(t, http.MethodPost, lockPath(a.name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).
+		problem(t, http.StatusConflict, "lease_not_current")
+	s.wantHeld(t, bobToken, a.name, "user:bob", nb)
+	checkSpec(t, s)
+}

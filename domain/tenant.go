@@ -1,0 +1,78 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+)
+
+// OrgID names a tenant. Every lock lives inside exactly one org, and nothing
+// of one org is visible to another.
+type OrgID string
+
+// DefaultOrg is the org of a principal configured without one.
+const DefaultOrg OrgID = "default"
+
+// ParseOrgID validates s with the same grammar as one name component.
+func ParseOrgID(s string) (OrgID, error) {
+	if err := checkComponent(s); err != nil {
+		return "", Invalid("invalid_org", fmt.Sprintf("org %q: %s", s, err))
+	}
+	return OrgID(s), nil
+}
+
+// Principal is an authenticated caller. A tenant principal acts inside its
+// Org; an admin principal has no org and may only use admin routes, so an
+// admin credential can never hold a lock.
+type Principal struct {
+	Org   OrgID
+	User  string
+	Admin bool
+}
+
+// Holder returns the lock holder that stands for p when it acquires without
+// a session: two processes sharing one token share the lock.
+func (p Principal) Holder() Holder { return Holder("user:" + p.User) }
+
+// MinTokenBytes is the shortest bearer token accepted in configuration.
+const MinTokenBytes = 16
+
+// TokenHash is the SHA-256 of a bearer token. Only hashes are stored.
+type TokenHash [sha256.Size]byte
+
+// HashToken returns the hash under which token is stored and looked up.
+func HashToken(token string) TokenHash { return sha256.Sum256([]byte(token)) }
+
+// Equal compares two hashes in constant time.
+func (h TokenHash) Equal(o TokenHash) bool { return subtle.ConstantTimeCompare(h[:], o[:]) == 1 }
+
+// Credential binds a token hash to the principal it authenticates.
+type Credential struct {
+	Hash      TokenHash
+	Principal Principal
+}
+
+// ParseStaticToken parses one "org/user:token" entry ("user:token" means
+// org "default") and checks the token length.
+func ParseStaticToken(entry string) (Principal, string, error) {
+	who, token, ok := strings.Cut(strings.TrimSpace(entry), ":")
+	if !ok || who == "" {
+		return Principal{}, "", Invalid("invalid_token_entry", "static token entry must look like org/user:token or user:token")
+	}
+	org, user := string(DefaultOrg), who
+	if o, u, found := strings.Cut(who, "/"); found {
+		org, user = o, u
+	}
+	orgID, err := ParseOrgID(org)
+	if err != nil {
+		return Principal{}, "", err
+	}
+	if err := checkComponent(user); err != nil {
+		return Principal{}, "", Invalid("invalid_user", fmt.Sprintf("user %q: %s", user, err))
+	}
+	if len(token) < MinTokenBytes {
+		return Principal{}, "", Invalid("token_too_short", fmt.Sprintf("token for %s/%s is shorter than %d characters", org, user, MinTokenBytes))
+	}
+	return Principal{Org: orgID, User: user}, token, nil
+}

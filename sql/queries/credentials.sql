@@ -1,0 +1,9 @@
+-- name: InsertCredential :exec
+INSERT INTO credentials (hash, org, user, admin, created_at_ms)
+VALUES (@hash, @org, @user, @admin, @created_at_ms);
+
+-- ListCredentials returns credentials in the order they were added.
+-- name: ListCredentials :many
+SELECT hash, org, user, admin, created_at_ms
+FROM credentials
+ORDER BY rowid;

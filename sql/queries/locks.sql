@@ -1,0 +1,18 @@
+-- name: UpsertLock :exec
+INSERT INTO locks (org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata)
+VALUES (@org, @name, @holder, @lease_id, @fencing_token, @acquired_at_ms, @expires_at_ms, @metadata)
+ON CONFLICT (org, name) DO UPDATE SET
+    holder         = excluded.holder,
+    lease_id       = excluded.lease_id,
+    fencing_token  = excluded.fencing_token,
+    acquired_at_ms = excluded.acquired_at_ms,
+    expires_at_ms  = excluded.expires_at_ms,
+    metadata       = excluded.metadata;
+
+-- name: DeleteLock :exec
+DELETE FROM locks WHERE org = @org AND name = @name;
+
+-- name: ListLocks :many
+SELECT org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata
+FROM locks
+ORDER BY org, name;
