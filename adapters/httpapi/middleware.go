@@ -104,7 +104,7 @@ func (s *Server) edge(next http.Handler) http.Handler {
 			if rec.status >= 500 {
 				level = slog.LevelError
 			}
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status,
+			attrs := []any{"method", r.Method, "path", r.URL.EscapedPath(), "status", rec.status,
 				"bytes", rec.bytes, "duration", time.Since(began).String(), "request_id", id}
 			if who.org != "" || who.user != "" {
 				attrs = append(attrs, "org", who.org, "user", who.user)
