@@ -84,14 +84,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("restore state: %w", err)
 	}
-	changes := make([]domain.Change, 0, len(snap.Locks)+len(snap.Credentials))
-	for _, l := range snap.Locks {
-		changes = append(changes, domain.LockSaved{Lock: l})
-	}
+	e.sweep.track(e.locks.restore(snap.Locks, snap.Counter))
+	creds := make([]domain.Change, 0, len(snap.Credentials))
 	for _, c := range snap.Credentials {
-		changes = append(changes, domain.CredentialAdded{Credential: c})
+		creds = append(creds, domain.CredentialAdded{Credential: c})
 	}
-	e.fold(changes, snap.Counter)
+	e.creds.apply(creds)
 	e.log.Info("state restored", "locks", len(snap.Locks), "fencing_counter", uint64(snap.Counter),
 		"credentials", len(snap.Credentials), "took", time.Since(began).Round(time.Microsecond).String())
 	e.started.Store(true)
@@ -272,9 +270,8 @@ func (e *Engine) process(batch []*intent) {
 
 // fold publishes committed changes to readers and the sweep.
 func (e *Engine) fold(changes []domain.Change, counter domain.FencingToken) {
-	e.locks.apply(changes, counter)
+	e.sweep.track(e.locks.apply(changes, counter))
 	e.creds.apply(changes)
-	e.sweep.track(changes)
 }
 
 // Stats is a snapshot of the writer's counters, for metrics.

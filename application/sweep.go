@@ -21,21 +21,20 @@ type sweeper struct {
 	done chan struct{}
 }
 
-type expiry struct {
-	at    time.Time
-	key   domain.LockKey
-	token domain.FencingToken
-}
-
-type expiryHeap []expiry
+// expiryHeap orders lock records by expiry. An entry points at the record
+// as it was saved; a renewal or release replaces the record, so an entry
+// whose pointer is no longer the table's current record is stale and is
+// dropped when it comes due.
+type expiryHeap []*domain.Lock
 
 func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].ExpiresAt.Before(h[j].ExpiresAt) }
 func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(*domain.Lock)) }
 func (h *expiryHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return x
 }
@@ -44,15 +43,21 @@ func newSweeper(e *Engine) *sweeper {
 	return &sweeper{e: e, quit: make(chan struct{}), done: make(chan struct{})}
 }
 
-// track records the expiry of every saved lock. Entries made stale by a
-// renewal or release are dropped lazily when they come due.
-func (s *sweeper) track(changes []domain.Change) {
+// track records the expiry of every saved lock record.
+func (s *sweeper) track(saved []*domain.Lock) {
+	if len(saved) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range changes {
-		if c, ok := c.(domain.LockSaved); ok {
-			heap.Push(&s.due, expiry{at: c.Lock.ExpiresAt, key: c.Lock.Key, token: c.Lock.Token})
-		}
+	if s.due.Len() == 0 {
+		// Start-up: build the heap in O(n) rather than n pushes.
+		s.due = append(s.due, saved...)
+		heap.Init(&s.due)
+		return
+	}
+	for _, l := range saved {
+		heap.Push(&s.due, l)
 	}
 }
 
@@ -84,10 +89,10 @@ func (s *sweeper) pass(ctx context.Context) error {
 	now := s.e.clock.Now()
 	var keys []domain.LockKey
 	s.mu.Lock()
-	for s.due.Len() > 0 && !now.Before(s.due[0].at) {
-		x := heap.Pop(&s.due).(expiry)
-		if cur := s.e.locks.get(x.key); cur.Token == x.token && cur.ExpiredAt(now) {
-			keys = append(keys, x.key)
+	for s.due.Len() > 0 && !now.Before(s.due[0].ExpiresAt) {
+		l := heap.Pop(&s.due).(*domain.Lock)
+		if s.e.locks.current(l) {
+			keys = append(keys, l.Key)
 		}
 	}
 	s.mu.Unlock()

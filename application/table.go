@@ -82,22 +82,18 @@ func (t *lockTable) held(org domain.OrgID, p domain.Prefix, after domain.LockNam
 	return out, more
 }
 
-// apply folds committed changes into the table.
-func (t *lockTable) apply(changes []domain.Change, counter domain.FencingToken) {
+// apply folds committed changes into the table and returns the records it
+// saved, for the expiry sweep.
+func (t *lockTable) apply(changes []domain.Change, counter domain.FencingToken) []*domain.Lock {
+	var saved []*domain.Lock
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, c := range changes {
 		switch c := c.(type) {
 		case domain.LockSaved:
 			l := c.Lock
-			tree := t.orgs[l.Key.Org]
-			if tree == nil {
-				tree = btree.NewG(32, lessByName)
-				t.orgs[l.Key.Org] = tree
-			}
-			if _, replaced := tree.ReplaceOrInsert(&l); !replaced {
-				t.count++
-			}
+			t.insert(&l)
+			saved = append(saved, &l)
 		case domain.LockDeleted:
 			if tree := t.orgs[c.Key.Org]; tree != nil {
 				if _, ok := tree.Delete(&domain.Lock{Key: c.Key}); ok {
@@ -112,6 +108,46 @@ func (t *lockTable) apply(changes []domain.Change, counter domain.FencingToken) 
 	if counter > t.counter {
 		t.counter = counter
 	}
+	return saved
+}
+
+// restore loads the records of a snapshot, keeping pointers into locks
+// rather than copying each record.
+func (t *lockTable) restore(locks []domain.Lock, counter domain.FencingToken) []*domain.Lock {
+	saved := make([]*domain.Lock, len(locks))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range locks {
+		saved[i] = &locks[i]
+		t.insert(saved[i])
+	}
+	if counter > t.counter {
+		t.counter = counter
+	}
+	return saved
+}
+
+func (t *lockTable) insert(l *domain.Lock) {
+	tree := t.orgs[l.Key.Org]
+	if tree == nil {
+		tree = btree.NewG(32, lessByName)
+		t.orgs[l.Key.Org] = tree
+	}
+	if _, replaced := tree.ReplaceOrInsert(l); !replaced {
+		t.count++
+	}
+}
+
+// current reports whether l is still the table's record for its key.
+func (t *lockTable) current(l *domain.Lock) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	tree := t.orgs[l.Key.Org]
+	if tree == nil {
+		return false
+	}
+	cur, ok := tree.Get(l)
+	return ok && cur == l
 }
 
 // raiseCounter records that tokens up to c may have been issued.

@@ -51,6 +51,8 @@ var (
 		Msg: "missing or unknown bearer token"}
 	ErrAdminNotTenant = &Error{Kind: KindPermissionDenied, Code: "admin_not_tenant",
 		Msg: "the admin token opens /admin routes only; use a user token for locks"}
+	ErrAdminOnly = &Error{Kind: KindPermissionDenied, Code: "admin_only",
+		Msg: "this route needs the admin token"}
 	ErrUnavailable = &Error{Kind: KindUnavailable, Code: "unavailable",
 		Msg: "the service is not accepting writes right now"}
 )

@@ -25,7 +25,7 @@ func (s *Server) registerHealth() {
 		func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			if err := s.db.Ping(ctx); err != nil {
+			if err := s.engine.Ping(ctx); err != nil {
 				s.log.ErrorContext(ctx, "health: database ping", "request_id", RequestID(ctx), "err", err)
 				return nil, newProblem(http.StatusServiceUnavailable, "db_unavailable", "the database cannot be read")
 			}

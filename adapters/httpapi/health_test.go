@@ -10,11 +10,14 @@ import (
 	"testing"
 
 	"github.com/octostore/octostore/adapters/httpapi"
+	"github.com/octostore/octostore/application"
 )
 
 type pinger func(context.Context) error
 
 func (p pinger) Ping(ctx context.Context) error { return p(ctx) }
+
+func (p pinger) Stats() application.Stats { return application.Stats{} }
 
 func TestHealthReportsDatabase(t *testing.T) {
 	cases := []struct {

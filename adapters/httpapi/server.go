@@ -25,9 +25,12 @@ const APIVersion = "0.1.0"
 // MaxBodyBytes is the largest request body accepted (413 above it).
 const MaxBodyBytes = 1 << 20
 
-// Pinger checks that storage can be read.
-type Pinger interface {
+// Engine is what the operations routes need from the application engine.
+type Engine interface {
+	// Ping checks that storage can be read.
 	Ping(ctx context.Context) error
+	// Stats returns the writer's counters.
+	Stats() application.Stats
 }
 
 // Config configures the HTTP adapter.
@@ -43,18 +46,18 @@ type Server struct {
 	log     *slog.Logger
 	locks   *application.LockService
 	auth    *application.AuthService
-	db      Pinger
+	engine  Engine
 	api     huma.API
 	handler http.Handler
 }
 
 // New builds the API and its routes. It starts nothing; serve Handler with
 // an http.Server.
-func New(cfg Config, locks *application.LockService, auth *application.AuthService, db Pinger) *Server {
+func New(cfg Config, locks *application.LockService, auth *application.AuthService, engine Engine) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, locks: locks, auth: auth, db: db}
+	s := &Server{cfg: cfg, log: cfg.Logger, locks: locks, auth: auth, engine: engine}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", APIVersion)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -73,6 +76,7 @@ func New(cfg Config, locks *application.LockService, auth *application.AuthServi
 
 	s.registerHealth()
 	s.registerLocks()
+	s.registerAdmin()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
 	schemas := api.OpenAPI().Components.Schemas.Map()
@@ -117,6 +121,10 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	if c, ok := ctx.Context().Value(principalKey).(*caller); ok {
 		c.org, c.user = string(p.Org), p.User
+	}
+	if strings.HasPrefix(ctx.Operation().Path, "/admin/") && !p.Admin {
+		s.writeHumaProblem(ctx, s.problemFor(ctx.Context(), domain.ErrAdminOnly))
+		return
 	}
 	next(huma.WithValue(ctx, principalKey, p))
 }

@@ -50,20 +50,36 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 	}
 	snap := domain.Snapshot{Counter: domain.FencingToken(stored)}
 
-	rows, err := q.ListLocks(ctx)
+	count, err := q.CountLocks(ctx)
 	if err != nil {
-		return domain.Snapshot{}, fmt.Errorf("read locks: %w", err)
+		return domain.Snapshot{}, fmt.Errorf("count locks: %w", err)
 	}
-	snap.Locks = make([]domain.Lock, 0, len(rows))
-	for _, r := range rows {
-		l, err := lockToDomain(r)
+	snap.Locks = make([]domain.Lock, 0, count)
+	var after sqlitedb.ListLocksPageParams
+	after.PageSize = loadPage
+	// Orgs and holders repeat across many locks: share one string each.
+	intern := make(map[string]string)
+	for {
+		rows, err := q.ListLocksPage(ctx, after)
 		if err != nil {
-			return domain.Snapshot{}, fmt.Errorf("lock %q/%q: %w", r.Org, r.Name, err)
+			return domain.Snapshot{}, fmt.Errorf("read locks: %w", err)
 		}
-		if snap.Counter < l.Token {
-			return domain.Snapshot{}, fmt.Errorf("lock %q/%q: token %d is above the fencing counter %d", r.Org, r.Name, l.Token, snap.Counter)
+		for _, r := range rows {
+			r.Org, r.Holder = interned(intern, r.Org), interned(intern, r.Holder)
+			l, err := lockToDomain(r)
+			if err != nil {
+				return domain.Snapshot{}, fmt.Errorf("lock %q/%q: %w", r.Org, r.Name, err)
+			}
+			if snap.Counter < l.Token {
+				return domain.Snapshot{}, fmt.Errorf("lock %q/%q: token %d is above the fencing counter %d", r.Org, r.Name, l.Token, snap.Counter)
+			}
+			snap.Locks = append(snap.Locks, l)
 		}
-		snap.Locks = append(snap.Locks, l)
+		if len(rows) < loadPage {
+			break
+		}
+		last := rows[len(rows)-1]
+		after.AfterOrg, after.AfterName = last.Org, last.Name
 	}
 
 	creds, err := q.ListCredentials(ctx)
@@ -79,6 +95,17 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 		snap.Credentials = append(snap.Credentials, c)
 	}
 	return snap, nil
+}
+
+// loadPage is the number of lock rows Load reads per query.
+const loadPage = 10_000
+
+func interned(m map[string]string, s string) string {
+	if v, ok := m[s]; ok {
+		return v
+	}
+	m[s] = s
+	return s
 }
 
 // lockToDomain converts a locks row and checks it as Commit does.

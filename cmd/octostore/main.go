@@ -39,6 +39,12 @@ func main() {
 			action, args = args[0], args[1:]
 		}
 		err = bootstrap.Migrate(ctx, action, args, os.Environ(), os.Stdout)
+	case "backup":
+		dest := ""
+		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			dest, args = args[0], args[1:]
+		}
+		err = bootstrap.Backup(ctx, dest, args, os.Environ(), os.Stdout)
 	case "openapi":
 		var spec []byte
 		if spec, err = bootstrap.OpenAPI(); err == nil {

@@ -12,7 +12,14 @@ ON CONFLICT (org, name) DO UPDATE SET
 -- name: DeleteLock :exec
 DELETE FROM locks WHERE org = @org AND name = @name;
 
--- name: ListLocks :many
+-- name: ListLocksPage :many
+-- Keyset pagination keeps start-up memory bounded: Load reads the table a
+-- page at a time instead of materialising every row twice.
 SELECT org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata
 FROM locks
-ORDER BY org, name;
+WHERE (org, name) > (CAST(@after_org AS TEXT), CAST(@after_name AS TEXT))
+ORDER BY org, name
+LIMIT @page_size;
+
+-- name: CountLocks :one
+SELECT CAST(COUNT(*) AS INTEGER) FROM locks;

@@ -24,6 +24,9 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.countLocksStmt, err = db.PrepareContext(ctx, countLocks); err != nil {
+		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
+	}
 	if q.deleteLockStmt, err = db.PrepareContext(ctx, deleteLock); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteLock: %w", err)
 	}
@@ -36,8 +39,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listCredentialsStmt, err = db.PrepareContext(ctx, listCredentials); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCredentials: %w", err)
 	}
-	if q.listLocksStmt, err = db.PrepareContext(ctx, listLocks); err != nil {
-		return nil, fmt.Errorf("error preparing query ListLocks: %w", err)
+	if q.listLocksPageStmt, err = db.PrepareContext(ctx, listLocksPage); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLocksPage: %w", err)
 	}
 	if q.pingStmt, err = db.PrepareContext(ctx, ping); err != nil {
 		return nil, fmt.Errorf("error preparing query Ping: %w", err)
@@ -53,6 +56,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
+	if q.countLocksStmt != nil {
+		if cerr := q.countLocksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countLocksStmt: %w", cerr)
+		}
+	}
 	if q.deleteLockStmt != nil {
 		if cerr := q.deleteLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteLockStmt: %w", cerr)
@@ -73,9 +81,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listCredentialsStmt: %w", cerr)
 		}
 	}
-	if q.listLocksStmt != nil {
-		if cerr := q.listLocksStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listLocksStmt: %w", cerr)
+	if q.listLocksPageStmt != nil {
+		if cerr := q.listLocksPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLocksPageStmt: %w", cerr)
 		}
 	}
 	if q.pingStmt != nil {
@@ -132,11 +140,12 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                   DBTX
 	tx                   *sql.Tx
+	countLocksStmt       *sql.Stmt
 	deleteLockStmt       *sql.Stmt
 	getCounterStmt       *sql.Stmt
 	insertCredentialStmt *sql.Stmt
 	listCredentialsStmt  *sql.Stmt
-	listLocksStmt        *sql.Stmt
+	listLocksPageStmt    *sql.Stmt
 	pingStmt             *sql.Stmt
 	raiseCounterStmt     *sql.Stmt
 	upsertLockStmt       *sql.Stmt
@@ -146,11 +155,12 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                   tx,
 		tx:                   tx,
+		countLocksStmt:       q.countLocksStmt,
 		deleteLockStmt:       q.deleteLockStmt,
 		getCounterStmt:       q.getCounterStmt,
 		insertCredentialStmt: q.insertCredentialStmt,
 		listCredentialsStmt:  q.listCredentialsStmt,
-		listLocksStmt:        q.listLocksStmt,
+		listLocksPageStmt:    q.listLocksPageStmt,
 		pingStmt:             q.pingStmt,
 		raiseCounterStmt:     q.raiseCounterStmt,
 		upsertLockStmt:       q.upsertLockStmt,

@@ -9,6 +9,17 @@ import (
 	"context"
 )
 
+const countLocks = `-- name: CountLocks :one
+SELECT CAST(COUNT(*) AS INTEGER) FROM locks
+`
+
+func (q *Queries) CountLocks(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.countLocksStmt, countLocks)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const deleteLock = `-- name: DeleteLock :exec
 DELETE FROM locks WHERE org = ?1 AND name = ?2
 `
@@ -23,14 +34,24 @@ func (q *Queries) DeleteLock(ctx context.Context, arg DeleteLockParams) error {
 	return err
 }
 
-const listLocks = `-- name: ListLocks :many
+const listLocksPage = `-- name: ListLocksPage :many
 SELECT org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata
 FROM locks
+WHERE (org, name) > (CAST(?1 AS TEXT), CAST(?2 AS TEXT))
 ORDER BY org, name
+LIMIT ?3
 `
 
-func (q *Queries) ListLocks(ctx context.Context) ([]Lock, error) {
-	rows, err := q.query(ctx, q.listLocksStmt, listLocks)
+type ListLocksPageParams struct {
+	AfterOrg  string
+	AfterName string
+	PageSize  int64
+}
+
+// Keyset pagination keeps start-up memory bounded: Load reads the table a
+// page at a time instead of materialising every row twice.
+func (q *Queries) ListLocksPage(ctx context.Context, arg ListLocksPageParams) ([]Lock, error) {
+	rows, err := q.query(ctx, q.listLocksPageStmt, listLocksPage, arg.AfterOrg, arg.AfterName, arg.PageSize)
 	if err != nil {
 		return nil, err
 	}

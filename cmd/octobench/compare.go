@@ -1,0 +1,398 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// etcdURL is where scripts/etcd-start.sh makes etcd listen.
+const etcdURL = "http://127.0.0.1:2379"
+
+// compareTargets is the order of the table's rows.
+var compareTargets = []string{"octostore", "etcd", "noop"}
+
+func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("compare", stderr)
+	var (
+		lf         loadFlags
+		bin        = fs.String("bin", "", "octostore `binary` (default: go build ./cmd/octostore into the temp dir)")
+		etcdScript = fs.String("etcd-script", "scripts/etcd-start.sh", "`script` that starts a throw-away etcd on 127.0.0.1:2379")
+		only       = fs.String("targets", strings.Join(compareTargets, ","), "comma-separated targets to start and measure")
+		keep       = fs.Bool("keep", false, "keep the temp dir (databases, server logs) and print its path")
+		startWait  = fs.Duration("start-timeout", 5*time.Minute, "how long a server may take to come up (etcd may be installed first)")
+	)
+	lf.register(fs, 64)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var chosen []string
+	for t := range strings.SplitSeq(*only, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		if !slices.Contains(compareTargets, t) {
+			return fmt.Errorf("unknown target %q (want %s)", t, strings.Join(compareTargets, ", "))
+		}
+		chosen = append(chosen, t)
+	}
+
+	tmp, err := os.MkdirTemp("", "octobench-compare-")
+	if err != nil {
+		return err
+	}
+	if *keep {
+		defer fmt.Fprintln(stderr, "kept", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	// Deferred after RemoveAll so that it runs first: servers stop, then
+	// their files go.
+	var procs []*proc
+	defer func() {
+		for _, p := range slices.Backward(procs) {
+			p.stop(10 * time.Second)
+		}
+	}()
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "octobench: "+format+"\n", a...) }
+
+	urls := map[string]string{}
+	creds := genCreds(lf.clients, lf.org, lf.seed)
+	if slices.Contains(chosen, "octostore") {
+		if *bin == "" {
+			*bin = filepath.Join(tmp, "octostore")
+			logf("building %s", *bin)
+			build := exec.CommandContext(ctx, "go", "build", "-o", *bin, "./cmd/octostore")
+			build.Stdout, build.Stderr = stderr, stderr
+			if err := build.Run(); err != nil {
+				return fmt.Errorf("build octostore: %w", err)
+			}
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		env := append(withoutPrefix(os.Environ(), "OCTOSTORE_"), "OCTOSTORE_STATIC_TOKENS="+staticTokensEnv(creds))
+		p, err := startProc("octostore", filepath.Join(tmp, "octostore.log"), env, *bin,
+			"serve", "--addr", addr, "--db", filepath.Join(tmp, "octostore.db"), "--log-level", "warn", "--storage.sync", "full")
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		urls["octostore"] = "http://" + addr
+	}
+	if slices.Contains(chosen, "noop") {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		p, err := startProc("noop", filepath.Join(tmp, "noop.log"), os.Environ(), self, "noop-server", "-addr", addr)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		urls["noop"] = "http://" + addr
+	}
+	if slices.Contains(chosen, "etcd") {
+		for _, a := range []string{"127.0.0.1:2379", "127.0.0.1:2380"} {
+			if c, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+				c.Close()
+				return fmt.Errorf("%s is already in use; stop the etcd (or whatever listens there) first", a)
+			}
+		}
+		p, err := startProc("etcd", filepath.Join(tmp, "etcd.log"), os.Environ(), "bash", *etcdScript, filepath.Join(tmp, "etcd-data"))
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		urls["etcd"] = etcdURL
+	}
+
+	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer probe.CloseIdleConnections()
+	for _, p := range procs {
+		logf("waiting for %s (log: %s)", p.name, p.logPath)
+		ready := map[string]func() bool{
+			"octostore": func() bool { return httpOK(ctx, probe, urls["octostore"]+"/health", "") },
+			"noop":      func() bool { return httpOK(ctx, probe, urls["noop"]+"/", "") },
+			"etcd":      func() bool { return httpOK(ctx, probe, etcdURL+"/health", `"health":"true"`) },
+		}[p.name]
+		if err := p.waitReady(ctx, *startWait, ready); err != nil {
+			return err
+		}
+	}
+
+	results := map[string]*result{}
+	for _, name := range chosen {
+		logf("%s: uncontended, %d clients, %s warm-up + %s measured", name, lf.clients, lf.warmup, lf.duration)
+		r, err := measure(ctx, name, urls[name], creds, lf)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for _, p := range procs {
+			if p.name == name && p.exited() {
+				return fmt.Errorf("%s exited during the run:\n%s", name, p.tail())
+			}
+		}
+		r.write(stderr)
+		fmt.Fprintln(stderr)
+		results[name] = r
+	}
+
+	writeComparison(stdout, chosen, results, lf, machineInfo(ctx, *bin, slices.Contains(chosen, "etcd")))
+	for _, name := range chosen {
+		if r := results[name]; r.checked && !r.check.ok() {
+			return fmt.Errorf("%s: safety check failed", name)
+		} else if n := r.totalErrors(); n > 0 {
+			return fmt.Errorf("%s: %d requests failed: %v", name, n, r.firstErr)
+		}
+	}
+	return nil
+}
+
+// measure runs the uncontended workload against one started target.
+func measure(ctx context.Context, name, base string, creds []credential, lf loadFlags) (*result, error) {
+	hc := newHTTPClient(lf.clients, lf.timeout)
+	defer hc.CloseIdleConnections()
+	t, err := newTarget(ctx, name, httpAPI{hc: hc, base: base}, creds, 60)
+	if err != nil {
+		return nil, err
+	}
+	return runLoad(ctx, t, runConfig{
+		target: name, workload: "uncontended", clients: lf.clients,
+		duration: lf.duration, warmup: lf.warmup, prefix: runPrefix(), seed: 1,
+	})
+}
+
+// writeComparison prints the side-by-side markdown table and the machine
+// it was measured on.
+func writeComparison(w io.Writer, order []string, rs map[string]*result, lf loadFlags, machine []string) {
+	fmt.Fprintf(w, "## octobench compare: uncontended acquire+release, %d clients, %s measured after %s warm-up per target\n\n",
+		lf.clients, lf.duration, lf.warmup)
+	fmt.Fprintln(w, "| target | cycles/s | acquire p50 ms | acquire p99 ms | release p50 ms | release p99 ms | cycles/s vs etcd | acquire p99 / noop p99 | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	ratio := func(a, b float64) string {
+		if b <= 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f×", a/b)
+	}
+	for _, name := range order {
+		r := rs[name]
+		acq, rel := &r.ops[opAcquire].lat, &r.ops[opRelease].lat
+		vsEtcd, vsNoop := "n/a", "n/a"
+		if e := rs["etcd"]; e != nil {
+			vsEtcd = ratio(r.cyclesPerSec(), e.cyclesPerSec())
+		}
+		if n := rs["noop"]; n != nil {
+			vsNoop = ratio(float64(acq.percentile(99)), float64(n.ops[opAcquire].lat.percentile(99)))
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n", name, r.cyclesPerSec(),
+			ms(acq.percentile(50)), ms(acq.percentile(99)), ms(rel.percentile(50)), ms(rel.percentile(99)),
+			vsEtcd, vsNoop, r.totalErrors())
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "A cycle is acquire then release of the client's own lock name (for noop: two small JSON POSTs).")
+	fmt.Fprintln(w, "Targets run one after another; clients and servers share this machine's cores.")
+	fmt.Fprintln(w)
+	for _, line := range machine {
+		fmt.Fprintln(w, "- "+line)
+	}
+}
+
+// machineInfo describes where the numbers come from. Every probe may fail;
+// a failure shows as "unknown".
+func machineInfo(ctx context.Context, bin string, withEtcd bool) []string {
+	out := func(name string, args ...string) string {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		b, err := exec.CommandContext(c, name, args...).Output()
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+	}
+	orUnknown := func(s string) string {
+		if s == "" {
+			return "unknown"
+		}
+		return s
+	}
+	goVersion := out("go", "version")
+	if goVersion == "" {
+		goVersion = runtime.Version() + " (octobench's build)"
+	}
+	commit := orUnknown(out("git", "rev-parse", "--short", "HEAD"))
+	if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain").Output(); err == nil && len(st) > 0 {
+		commit += " (working tree has uncommitted changes)"
+	}
+	lines := []string{
+		fmt.Sprintf("machine: %d CPUs (nproc), %s, %s/%s", runtime.NumCPU(), orUnknown(cpuModel()), runtime.GOOS, runtime.GOARCH),
+		"go: " + goVersion,
+		"git commit: " + commit,
+	}
+	if bin != "" {
+		lines = append(lines, "octostore: "+orUnknown(out(bin, "version"))+", storage.sync=full, fresh SQLite database")
+	}
+	if withEtcd {
+		lines = append(lines, "etcd: "+orUnknown(out("etcd", "--version"))+", single member, default fsync, fresh data dir")
+	}
+	return lines
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func withoutPrefix(env []string, prefix string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, prefix) })
+}
+
+// httpOK reports whether GET url answers 200 with a body containing want.
+func httpOK(ctx context.Context, hc *http.Client, url, want string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode == http.StatusOK && strings.Contains(string(body), want)
+}
+
+// proc is a server process started by compare. It runs in its own process
+// group, so that stop reaches whatever it spawned (the etcd script's etcd)
+// and a Ctrl-C in the terminal reaches only octobench, which then stops it.
+type proc struct {
+	name    string
+	logPath string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error // the Wait result, once done is closed
+}
+
+func startProc(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Pdeathsig is a safety net should octobench itself be killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReady polls ready until it holds, the process exits, ctx ends or
+// timeout passes.
+func (p *proc) waitReady(ctx context.Context, timeout time.Duration, ready func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if ready() {
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("%s exited before it was ready (%v):\n%s", p.name, p.err, p.tail())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s:\n%s", p.name, timeout, p.tail())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after grace.
+func (p *proc) stop(grace time.Duration) {
+	pgid := p.cmd.Process.Pid // Setpgid makes the group id the leader's pid
+	if !p.exited() {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(grace):
+		}
+	}
+	// Also reaches children left behind by a leader that already exited.
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		fmt.Fprintf(os.Stderr, "octobench: kill %s: %v\n", p.name, err)
+	}
+	<-p.done
+}
+
+// tail returns the last lines of the process's log.
+func (p *proc) tail() string {
+	data, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return "  " + strings.Join(lines[max(0, len(lines)-20):], "\n  ")
+}

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// grant is the answer to an acquire.
+type grant struct {
+	ok    bool   // false: another holder has the lock (a conflict, not an error)
+	lease string // what release needs: an OctoStore lease id, an etcd lock key
+	token uint64 // fencing token; 0 for targets without one
+}
+
+// session is one client's connection-level view of a target. A session is
+// used by one goroutine at a time.
+type session interface {
+	acquire(ctx context.Context, name string) (grant, error)
+	release(ctx context.Context, name string, g grant) error
+	status(ctx context.Context, name string) error
+	close(ctx context.Context) error
+}
+
+// target is a system under load.
+type target interface {
+	// workloads lists the workloads the target can run.
+	workloads() []string
+	// fenced reports whether grants carry fencing tokens worth checking.
+	fenced() bool
+	// open prepares client number i (each client is a distinct principal).
+	open(ctx context.Context, i int) (session, error)
+}
+
+// newHTTPClient returns the one client all sessions share, with a pool of
+// keep-alive connections sized for the number of concurrent clients.
+func newHTTPClient(clients int, timeout time.Duration) *http.Client {
+	tr := &http.Transport{
+		Proxy:               nil, // loopback only: never a proxy from the environment
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        2 * clients,
+		MaxIdleConnsPerHost: clients,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// statusError is an unexpected HTTP answer.
+type statusError struct {
+	method, path string
+	status       int
+	code         string // the problem+json code, when there is one
+	body         string
+}
+
+func (e *statusError) Error() string {
+	if e.code != "" {
+		return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.code)
+	}
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.body)
+}
+
+// httpAPI sends JSON requests to one base URL.
+type httpAPI struct {
+	hc   *http.Client
+	base string
+}
+
+// call sends a request and returns the status and body. Bodies are read to
+// the end so that the connection goes back to the pool.
+func (a httpAPI) call(ctx context.Context, method, path, auth string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
+	}
+	return resp.StatusCode, data, nil
+}
+
+func unexpected(method, path string, status int, body []byte) error {
+	e := &statusError{method: method, path: path, status: status}
+	var p struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(body, &p) == nil && p.Code != "" {
+		e.code = p.Code
+	} else {
+		e.body = strings.TrimSpace(string(body[:min(len(body), 200)]))
+	}
+	return e
+}
+
+// --- OctoStore ---
+
+// octoTarget is an OctoStore server; client i uses credential i.
+type octoTarget struct {
+	api   httpAPI
+	creds []credential
+	ttl   int
+}
+
+func (t *octoTarget) workloads() []string {
+	return []string{"uncontended", "contended", "status", "mixed"}
+}
+func (t *octoTarget) fenced() bool { return true }
+
+func (t *octoTarget) open(_ context.Context, i int) (session, error) {
+	if i >= len(t.creds) {
+		return nil, fmt.Errorf("octostore: client %d has no token (only %d); clients must be distinct principals", i, len(t.creds))
+	}
+	body, _ := json.Marshal(map[string]int{"ttl_seconds": t.ttl})
+	return &octoSession{api: t.api, token: t.creds[i].token, acquireBody: body}, nil
+}
+
+type octoSession struct {
+	api         httpAPI
+	token       string
+	acquireBody []byte
+}
+
+func lockPath(name, action string) string {
+	p := "/locks/" + url.PathEscape(name) // a '/' in a name is sent as %2F
+	if action != "" {
+		p += "/" + action
+	}
+	return p
+}
+
+func (s *octoSession) acquire(ctx context.Context, name string) (grant, error) {
+	path := lockPath(name, "acquire")
+	status, body, err := s.api.call(ctx, http.MethodPost, path, s.token, s.acquireBody)
+	if err != nil {
+		return grant{}, err
+	}
+	switch status {
+	case http.StatusOK:
+		var out struct {
+			LeaseID      string `json:"lease_id"`
+			FencingToken uint64 `json:"fencing_token"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil || out.LeaseID == "" {
+			return grant{}, fmt.Errorf("POST %s: bad grant %q: %v", path, body, err)
+		}
+		return grant{ok: true, lease: out.LeaseID, token: out.FencingToken}, nil
+	case http.StatusConflict:
+		err := unexpected(http.MethodPost, path, status, body)
+		if se := (*statusError)(nil); errors.As(err, &se) && se.code == "lock_held" {
+			return grant{}, nil
+		}
+		return grant{}, err
+	}
+	return grant{}, unexpected(http.MethodPost, path, status, body)
+}
+
+func (s *octoSession) release(ctx context.Context, name string, g grant) error {
+	path := lockPath(name, "release")
+	body, _ := json.Marshal(map[string]string{"lease_id": g.lease})
+	status, resp, err := s.api.call(ctx, http.MethodPost, path, s.token, body)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return unexpected(http.MethodPost, path, status, resp)
+	}
+	return nil
+}
+
+func (s *octoSession) status(ctx context.Context, name string) error {
+	path := lockPath(name, "")
+	status, resp, err := s.api.call(ctx, http.MethodGet, path, s.token, nil)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return unexpected(http.MethodGet, path, status, resp)
+	}
+	return nil
+}
+
+func (s *octoSession) close(context.Context) error { return nil }
+
+// --- etcd ---
+
+// etcdTarget is etcd's v3 JSON gateway. Each client grants itself one lease
+// and locks with it; etcd's lock waits instead of refusing, so only the
+// uncontended workload is meaningful.
+type etcdTarget struct {
+	api    httpAPI
+	prefix string // "/v3", or "/v3beta" / "/v3alpha" on older servers
+}
+
+// newEtcdTarget finds the gateway's path prefix: /v3 first, then the older
+// spellings.
+func newEtcdTarget(ctx context.Context, api httpAPI) (*etcdTarget, error) {
+	var errs []error
+	for _, prefix := range []string{"/v3", "/v3beta", "/v3alpha"} {
+		status, body, err := api.call(ctx, http.MethodPost, prefix+"/maintenance/status", "", []byte("{}"))
+		if err != nil {
+			return nil, fmt.Errorf("etcd at %s: %w", api.base, err)
+		}
+		if status == http.StatusOK {
+			return &etcdTarget{api: api, prefix: prefix}, nil
+		}
+		errs = append(errs, unexpected(http.MethodPost, prefix+"/maintenance/status", status, body))
+	}
+	return nil, fmt.Errorf("etcd at %s: no JSON gateway found: %w", api.base, errors.Join(errs...))
+}
+
+func (t *etcdTarget) workloads() []string { return []string{"uncontended"} }
+func (t *etcdTarget) fenced() bool        { return false }
+
+func (t *etcdTarget) open(ctx context.Context, _ int) (session, error) {
+	s := &etcdSession{api: t.api, prefix: t.prefix}
+	var out struct {
+		ID json.RawMessage `json:"ID"` // an int64, which the gateway writes as a string
+	}
+	if err := s.post(ctx, "/lease/grant", map[string]any{"TTL": 60}, &out); err != nil {
+		return nil, err
+	}
+	s.lease = strings.Trim(string(out.ID), `"`)
+	if _, err := strconv.ParseInt(s.lease, 10, 64); err != nil {
+		return nil, fmt.Errorf("etcd lease grant: bad ID %q", out.ID)
+	}
+	return s, nil
+}
+
+type etcdSession struct {
+	api    httpAPI
+	prefix string
+	lease  string
+}
+
+func (s *etcdSession) post(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	path = s.prefix + path
+	status, resp, err := s.api.call(ctx, http.MethodPost, path, "", body)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return unexpected(http.MethodPost, path, status, resp)
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp, out); err != nil {
+			return fmt.Errorf("POST %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+func (s *etcdSession) acquire(ctx context.Context, name string) (grant, error) {
+	var out struct {
+		Key string `json:"key"`
+	}
+	in := map[string]string{"name": base64.StdEncoding.EncodeToString([]byte(name)), "lease": s.lease}
+	if err := s.post(ctx, "/lock/lock", in, &out); err != nil {
+		return grant{}, err
+	}
+	if out.Key == "" {
+		return grant{}, errors.New("etcd lock: no key in the answer")
+	}
+	return grant{ok: true, lease: out.Key}, nil
+}
+
+func (s *etcdSession) release(ctx context.Context, _ string, g grant) error {
+	return s.post(ctx, "/lock/unlock", map[string]string{"key": g.lease}, nil)
+}
+
+func (s *etcdSession) status(context.Context, string) error {
+	return errors.New("etcd: status is not supported")
+}
+
+func (s *etcdSession) close(ctx context.Context) error {
+	return s.post(ctx, "/lease/revoke", map[string]string{"ID": s.lease}, nil)
+}
+
+// --- no-op ---
+
+// noopTarget is the trivial server of noop.go: it measures what the HTTP
+// round trip and JSON handling cost by themselves. It is sent the same
+// paths, headers and bodies as OctoStore.
+type noopTarget struct {
+	api httpAPI
+}
+
+func (t *noopTarget) workloads() []string { return []string{"uncontended", "status", "mixed"} }
+func (t *noopTarget) fenced() bool        { return false }
+
+func (t *noopTarget) open(context.Context, int) (session, error) {
+	return &noopSession{api: t.api}, nil
+}
+
+type noopSession struct{ api httpAPI }
+
+// noopAuth is a bearer token as long as the generated OctoStore ones.
+const noopAuth = "octobench-noop-0000000000000000"
+
+func (s *noopSession) expectOK(ctx context.Context, method, path string, body []byte) error {
+	status, resp, err := s.api.call(ctx, method, path, noopAuth, body)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return unexpected(method, path, status, resp)
+	}
+	var out struct {
+		OK bool `json:"ok"`
+	}
+	if err := json.Unmarshal(resp, &out); err != nil || !out.OK {
+		return fmt.Errorf("%s %s: unexpected answer %q", method, path, resp)
+	}
+	return nil
+}
+
+func (s *noopSession) acquire(ctx context.Context, name string) (grant, error) {
+	if err := s.expectOK(ctx, http.MethodPost, lockPath(name, "acquire"), []byte(`{"ttl_seconds":60}`)); err != nil {
+		return grant{}, err
+	}
+	return grant{ok: true, lease: "L0-noop"}, nil
+}
+
+func (s *noopSession) release(ctx context.Context, name string, g grant) error {
+	return s.expectOK(ctx, http.MethodPost, lockPath(name, "release"), []byte(`{"lease_id":"`+g.lease+`"}`))
+}
+
+func (s *noopSession) status(ctx context.Context, name string) error {
+	return s.expectOK(ctx, http.MethodGet, lockPath(name, ""), nil)
+}
+
+func (s *noopSession) close(context.Context) error { return nil }
