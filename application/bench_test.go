@@ -32,7 +32,7 @@ func benchService(b *testing.B) *application.LockService {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = e.Stop(ctx) })
-	return application.NewLockService(e)
+	return application.NewLockService(e, 0)
 }
 
 func acquireRelease(b *testing.B, s *application.LockService, p domain.Principal, name domain.LockName) {

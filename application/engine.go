@@ -20,7 +20,15 @@ type EngineConfig struct {
 	// SweepInterval is how often expired locks are looked for; the sweep
 	// frees them within one interval of their expiry.
 	SweepInterval time.Duration
-	Logger        *slog.Logger
+	// Heartbeat is how often an idle server records that it is alive, so
+	// that start-up can tell what expired while it was down.
+	Heartbeat time.Duration
+	// RestoreGrace is the fresh lease a lock gets at start-up when its
+	// expiry passed while the server was down (sessions get their own TTL).
+	RestoreGrace time.Duration
+	// KeepEvents is how many recorded events are kept in storage.
+	KeepEvents uint64
+	Logger     *slog.Logger
 }
 
 // Engine owns the live state and the single writer that changes it. Every
@@ -36,9 +44,14 @@ type Engine struct {
 	cfg     EngineConfig
 	log     *slog.Logger
 
-	locks *lockTable
-	creds *credTable
-	sweep *sweeper
+	st      *state
+	creds   *credTable
+	sweep   *sweeper
+	waiters map[domain.LockKey]*waitQueue // writer goroutine only
+	// lastCommit is the wall time of the last successful commit (writer
+	// goroutine only); trimmed is the highest event seq trimmed away.
+	lastCommit time.Time
+	trimmed    uint64
 
 	queue   chan *intent
 	stop    chan struct{}
@@ -57,6 +70,15 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 250 * time.Millisecond
 	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = time.Second
+	}
+	if cfg.RestoreGrace <= 0 {
+		cfg.RestoreGrace = 10 * time.Second
+	}
+	if cfg.KeepEvents == 0 {
+		cfg.KeepEvents = 100_000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -65,8 +87,9 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		clock:   clk,
 		cfg:     cfg,
 		log:     cfg.Logger,
-		locks:   newLockTable(),
+		st:      newState(),
 		creds:   newCredTable(),
+		waiters: make(map[domain.LockKey]*waitQueue),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -75,27 +98,72 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 	return e
 }
 
-// Start restores the committed state from the journal in one pass and
-// starts the writer and the expiry sweep. It returns an error, and starts
-// nothing, when the journal cannot be read.
+// Start restores the committed state from the journal in one pass, applies
+// the restart grace, commits what start-up decided, and starts the writer
+// and the expiry sweep. It returns an error, and starts nothing, when the
+// journal cannot be read or the start-up batch cannot be committed.
 func (e *Engine) Start(ctx context.Context) error {
 	began := time.Now()
 	snap, err := e.journal.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("restore state: %w", err)
 	}
-	e.sweep.track(e.locks.restore(snap.Locks, snap.Counter))
+	e.sweep.track(e.st.restore(snap))
 	creds := make([]domain.Change, 0, len(snap.Credentials))
 	for _, c := range snap.Credentials {
 		creds = append(creds, domain.CredentialAdded{Credential: c})
 	}
 	e.creds.apply(creds)
-	e.log.Info("state restored", "locks", len(snap.Locks), "fencing_counter", uint64(snap.Counter),
-		"credentials", len(snap.Credentials), "took", time.Since(began).Round(time.Microsecond).String())
+	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
+	graced, ended, err := e.startupBatch(snap)
+	if err != nil {
+		return err
+	}
+	e.log.Info("state restored", "locks", len(snap.Locks), "sessions", len(snap.Sessions),
+		"fencing_counter", uint64(snap.Counter), "credentials", len(snap.Credentials),
+		"graced", graced, "sessions_ended", ended,
+		"took", time.Since(began).Round(time.Microsecond).String())
 	e.started.Store(true)
 	go e.run()
 	e.sweep.start()
 	return nil
+}
+
+// startupBatch gives what expired while the server was down a fresh grace
+// (Chubby's grace period after a fail-over: an outage must not cost clients
+// their locks), ends sessions that had already expired while it was up, and
+// commits all of it before anyone can read the state.
+func (e *Engine) startupBatch(snap domain.Snapshot) (graced, ended int, err error) {
+	ready := e.clock.Now()
+	downSince := snap.AliveAt
+	it := &intent{done: make(chan struct{}), decide: func(x *txn) (any, error) {
+		for _, s := range snap.Sessions {
+			switch {
+			case s.AliveAt(ready):
+			case s.ExpiresAt.After(downSince):
+				s.ExpiresAt = ready.Add(s.TTL)
+				x.saveSession(s)
+				graced++
+			default:
+				x.endSession(s, true)
+				ended++
+			}
+		}
+		for _, l := range snap.Locks {
+			if l.Ephemeral || l.HeldAt(ready) || !l.ExpiresAt.After(downSince) {
+				continue
+			}
+			l.ExpiresAt = ready.Add(e.cfg.RestoreGrace)
+			x.save(l)
+			graced++
+		}
+		return nil, nil
+	}}
+	e.process([]*intent{it}, ready)
+	if it.err != nil {
+		return 0, 0, fmt.Errorf("commit start-up batch: %w", it.err)
+	}
+	return graced, ended, nil
 }
 
 // Stop stops the sweep and the writer. Intents still queued are failed
@@ -126,44 +194,6 @@ type intent struct {
 	err    error
 	done   chan struct{}
 }
-
-// txn is the working copy a batch is decided against: the committed state
-// plus the effects of the batch's earlier intents. An intent's decide
-// function must make every check before its first mutation, so a refused
-// intent leaves no trace.
-type txn struct {
-	locks   *lockTable
-	overlay map[domain.LockKey]domain.Lock
-	counter domain.FencingToken
-	changes []domain.Change
-	now     time.Time
-}
-
-// lock returns the current record of key (the zero Lock if free).
-func (x *txn) lock(key domain.LockKey) domain.Lock {
-	if l, ok := x.overlay[key]; ok {
-		return l
-	}
-	return x.locks.get(key)
-}
-
-// save records l as the new state of its lock and raises the counter.
-func (x *txn) save(l domain.Lock) {
-	x.overlay[l.Key] = l
-	if x.counter < l.Token {
-		x.counter = l.Token
-	}
-	x.changes = append(x.changes, domain.LockSaved{Lock: l})
-}
-
-// remove deletes the record of key.
-func (x *txn) remove(key domain.LockKey) {
-	x.overlay[key] = domain.Lock{}
-	x.changes = append(x.changes, domain.LockDeleted{Key: key})
-}
-
-// add records a change that has no working-copy state of its own.
-func (x *txn) add(c domain.Change) { x.changes = append(x.changes, c) }
 
 // submit hands decide to the writer and waits for the committed outcome.
 // When ctx ends first the caller gets ctx's error, although the intent may
@@ -219,7 +249,7 @@ func (e *Engine) run() {
 				break drain
 			}
 		}
-		e.process(batch)
+		e.process(batch, e.clock.Now())
 	}
 }
 
@@ -236,31 +266,43 @@ func (e *Engine) failQueued() {
 }
 
 // process decides and commits one batch.
-func (e *Engine) process(batch []*intent) {
-	x := &txn{
-		locks:   e.locks,
-		overlay: make(map[domain.LockKey]domain.Lock, len(batch)),
-		counter: e.locks.lastToken(),
-		now:     e.clock.Now(),
-	}
+func (e *Engine) process(batch []*intent, now time.Time) {
+	x := newTxn(e, now)
 	for _, it := range batch {
 		it.result, it.err = it.decide(x)
 	}
-	if len(x.changes) > 0 {
+	for i := 0; i < len(x.freed); i++ { // serving a waiter may free more
+		e.serveWaiters(x, x.freed[i])
+	}
+	if x.eventSeq > e.trimmed+e.cfg.KeepEvents+e.cfg.KeepEvents/10 {
+		x.add(domain.EventsTrimmed{Through: x.eventSeq - e.cfg.KeepEvents})
+	}
+	heartbeatDue := now.Sub(e.lastCommit) >= e.cfg.Heartbeat
+	if len(x.changes) > 0 || heartbeatDue {
 		began := time.Now()
-		err := e.journal.Commit(context.Background(), domain.Batch{Changes: x.changes, Counter: x.counter})
+		err := e.journal.Commit(context.Background(), domain.Batch{Changes: x.changes, Counter: x.counter, AliveAt: now})
 		e.stats.record(len(batch), len(x.changes), time.Since(began))
 		if err != nil {
 			e.log.Error("commit failed; batch refused", "requests", len(batch), "changes", len(x.changes), "err", err)
 			// The tokens of a refused batch are never handed out again,
 			// even if the failed commit reached the disk after all.
-			e.locks.raiseCounter(x.counter)
+			e.st.raiseCounter(x.counter)
 			failed := fmt.Errorf("commit: %w", errors.Join(domain.ErrUnavailable, err))
 			for _, it := range batch {
 				it.result, it.err = nil, failed
 			}
+			for _, w := range x.granted {
+				w.finish(domain.Lock{}, failed)
+			}
 		} else {
-			e.fold(x.changes, x.counter)
+			e.lastCommit = now
+			if t, ok := lastTrim(x.changes); ok {
+				e.trimmed = t
+			}
+			e.fold(x)
+			for _, w := range x.granted {
+				w.finish(w.grant, w.err)
+			}
 		}
 	}
 	for _, it := range batch {
@@ -268,10 +310,20 @@ func (e *Engine) process(batch []*intent) {
 	}
 }
 
-// fold publishes committed changes to readers and the sweep.
-func (e *Engine) fold(changes []domain.Change, counter domain.FencingToken) {
-	e.sweep.track(e.locks.apply(changes, counter))
-	e.creds.apply(changes)
+func lastTrim(changes []domain.Change) (uint64, bool) {
+	for i := len(changes) - 1; i >= 0; i-- {
+		if t, ok := changes[i].(domain.EventsTrimmed); ok {
+			return t.Through, true
+		}
+	}
+	return 0, false
+}
+
+// fold publishes a committed batch to readers and the sweep.
+func (e *Engine) fold(x *txn) {
+	e.sweep.track(e.st.apply(x.changes, x.counter, x.eventSeq))
+	e.st.addEnded(x.expired)
+	e.creds.apply(x.changes)
 }
 
 // Stats is a snapshot of the writer's counters, for metrics.
@@ -305,6 +357,6 @@ func (e *Engine) Stats() Stats {
 		Changes:     e.stats.changes.Load(),
 		CommitTime:  time.Duration(e.stats.commitNanos.Load()),
 		LastBatch:   int(e.stats.last.Load()),
-		LockRecords: e.locks.size(),
+		LockRecords: e.st.size(),
 	}
 }

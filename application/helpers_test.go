@@ -61,7 +61,7 @@ func start(t testing.TB, j ports.Journal, clk *fakeClock) *fixture {
 		t.Fatalf("start engine: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
-	return &fixture{clock: clk, journal: j, engine: e, locks: application.NewLockService(e)}
+	return &fixture{clock: clk, journal: j, engine: e, locks: application.NewLockService(e, 0)}
 }
 
 func (f *fixture) acquire(t testing.TB, p domain.Principal, name string, ttl time.Duration) (domain.Lock, error) {

@@ -223,7 +223,7 @@ func TestConcurrentWritesShareCommits(t *testing.T) {
 	}
 	wg.Wait()
 	s := f.engine.Stats()
-	if s.Requests != 64 || s.Batches >= 32 {
+	if s.Requests < 64 || s.Batches >= 32 {
 		t.Fatalf("64 acquires took %d commits (requests %d); want far fewer than 64", s.Batches, s.Requests)
 	}
 	t.Logf("64 concurrent acquires: %d commits", s.Batches)

@@ -46,7 +46,8 @@ func Options(cfg Config, env Env) fx.Option {
 			fx.Annotate(sqlite.NewJournal, fx.As(new(ports.Journal))),
 			fx.Annotate(func() clock.System { return clock.System{} }, fx.As(new(ports.Clock))),
 			newEngine,
-			application.NewLockService,
+			newLockService,
+			application.NewSessionService,
 			newAuth,
 			newHTTPAPI,
 			newHTTPServer,
@@ -76,7 +77,13 @@ func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, er
 }
 
 func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *application.Engine {
-	return application.NewEngine(j, clk, application.EngineConfig{SweepInterval: cfg.Locks.SweepInterval, Logger: log})
+	return application.NewEngine(j, clk, application.EngineConfig{
+		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
+	})
+}
+
+func newLockService(e *application.Engine, cfg Config) *application.LockService {
+	return application.NewLockService(e, cfg.Locks.DefaultLockDelay)
 }
 
 func startEngine(lc fx.Lifecycle, e *application.Engine) {
@@ -119,8 +126,9 @@ func ensureCredentials(lc fx.Lifecycle, a *application.AuthService, env Env, log
 	}})
 }
 
-func newHTTPAPI(env Env, locks *application.LockService, auth *application.AuthService, e *application.Engine, log *slog.Logger) *httpapi.Server {
-	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log}, locks, auth, e)
+func newHTTPAPI(env Env, locks *application.LockService, sessions *application.SessionService, auth *application.AuthService, e *application.Engine, log *slog.Logger) *httpapi.Server {
+	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log},
+		httpapi.Services{Locks: locks, Sessions: sessions, Auth: auth, Engine: e})
 }
 
 // HTTPServer is the listening server; Addr is known once the app started.

@@ -113,7 +113,7 @@ OCTOSTORE_SHUTDOWN__TIMEOUT (nested keys use a double underscore).
 // OpenAPI returns the API description as YAML, generated from the handlers
 // without starting anything.
 func OpenAPI() ([]byte, error) {
-	return httpapi.New(httpapi.Config{}, nil, nil, nil).API().OpenAPI().YAML()
+	return httpapi.New(httpapi.Config{}, httpapi.Services{}).API().OpenAPI().YAML()
 }
 
 // Backup writes a consistent online copy of the configured database to dest

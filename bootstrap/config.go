@@ -52,6 +52,7 @@ type Config struct {
 	Storage      StorageConfig  `koanf:"storage"`
 	Locks        LocksConfig    `koanf:"locks"`
 	Shutdown     ShutdownConfig `koanf:"shutdown"`
+	Restore      RestoreConfig  `koanf:"restore"`
 }
 
 // StorageConfig configures the SQLite store.
@@ -65,6 +66,16 @@ type StorageConfig struct {
 type LocksConfig struct {
 	// SweepInterval is how often expired leases are looked for.
 	SweepInterval time.Duration `koanf:"sweep_interval"`
+	// DefaultLockDelay is the lock delay of an acquire that names none
+	// (0 to 60 s).
+	DefaultLockDelay time.Duration `koanf:"default_lock_delay"`
+}
+
+// RestoreConfig configures start-up.
+type RestoreConfig struct {
+	// Grace is the fresh lease a lock gets at start-up when its expiry
+	// passed while the server was down.
+	Grace time.Duration `koanf:"grace"`
 }
 
 // ShutdownConfig configures graceful shutdown.
@@ -84,6 +95,7 @@ func DefaultConfig() Config {
 		Storage:   StorageConfig{Sync: SyncFull},
 		Locks:     LocksConfig{SweepInterval: 250 * time.Millisecond},
 		Shutdown:  ShutdownConfig{Timeout: 10 * time.Second},
+		Restore:   RestoreConfig{Grace: 10 * time.Second},
 	}
 }
 
@@ -266,6 +278,12 @@ func (c Config) Validate() error {
 	if c.Locks.SweepInterval <= 0 {
 		bad("locks.sweep_interval", "must be greater than 0, got %s", c.Locks.SweepInterval)
 	}
+	if c.Locks.DefaultLockDelay < 0 || c.Locks.DefaultLockDelay > domain.MaxLockDelay {
+		bad("locks.default_lock_delay", "must be between 0s and %s, got %s", domain.MaxLockDelay, c.Locks.DefaultLockDelay)
+	}
+	if c.Restore.Grace <= 0 {
+		bad("restore.grace", "must be greater than 0, got %s", c.Restore.Grace)
+	}
 	if c.Shutdown.Timeout <= 0 {
 		bad("shutdown.timeout", "must be greater than 0, got %s", c.Shutdown.Timeout)
 	}
@@ -346,6 +364,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("storage.sync", c.Storage.Sync),
 		slog.Duration("locks.sweep_interval", c.Locks.SweepInterval),
 		slog.Duration("shutdown.timeout", c.Shutdown.Timeout),
+		slog.Duration("locks.default_lock_delay", c.Locks.DefaultLockDelay),
+		slog.Duration("restore.grace", c.Restore.Grace),
 	)
 }
 

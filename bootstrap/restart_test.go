@@ -75,24 +75,40 @@ func TestRestartKeepsLocksAndTokens(t *testing.T) {
 	checkSpec(t, s2)
 }
 
-// TestRestartExpiresLocksWhileDown: a lock whose lease runs out while the
-// server is down is free after the restart, and its lease is not current.
-func TestRestartExpiresLocksWhileDown(t *testing.T) {
+// TestRestartGraceForLocksExpiredWhileDown: a lock whose lease runs out
+// while the server is down is given restore.grace from the moment the
+// server is ready (an outage must not cost its holder the lock); the holder
+// can renew it within the grace, and without a renewal it expires after it.
+func TestRestartGraceForLocksExpiredWhileDown(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "octostore.db")
 	s1 := startServer(t, e2eConfig(db), nil, nil)
-	l := s1.acquire(t, aliceToken, "short/lived", map[string]any{"ttl_seconds": 1})
+	kept := s1.acquire(t, aliceToken, "grace/kept", map[string]any{"ttl_seconds": 1})
+	lost := s1.acquire(t, aliceToken, "grace/lost", map[string]any{"ttl_seconds": 1})
 	s1.stop()
-	if d := time.Until(l.expires); d > 0 {
+	if d := time.Until(lost.expires); d > 0 {
 		time.Sleep(d + 20*time.Millisecond)
 	}
-	s2 := startServer(t, e2eConfig(db), nil, nil)
-	s2.wantFree(t, aliceToken, l.name)
-	s2.call(t, http.MethodPost, lockPath(l.name, "/renew"), aliceToken, map[string]any{"lease_id": l.id}).
+	cfg := e2eConfig(db)
+	cfg.Restore.Grace = time.Second
+	s2 := startServer(t, cfg, nil, nil)
+	for _, l := range []lease{kept, lost} {
+		if r := s2.get(t, aliceToken, l.name); r.str("status") != "held" || r.num(t, "fencing_token") != l.token ||
+			!r.time(t, "expires_at").After(time.Now()) {
+			t.Fatalf("after restart %s = %s, want held in its grace", l.name, r.raw)
+		}
+	}
+	s2.call(t, http.MethodPost, lockPath(kept.name, "/renew"), aliceToken, map[string]any{"lease_id": kept.id, "ttl_seconds": 60}).
+		ok(t, http.StatusOK)
+	s2.call(t, http.MethodPost, lockPath(lost.name, "/acquire"), bobToken, nil).problem(t, http.StatusConflict, "lock_held")
+	s2.waitFree(t, aliceToken, lost.name)
+	s2.call(t, http.MethodPost, lockPath(lost.name, "/renew"), aliceToken, map[string]any{"lease_id": lost.id}).
 		problem(t, http.StatusConflict, "lease_not_current")
-	s2.wantFree(t, aliceToken, l.name)
-	if b := s2.acquire(t, bobToken, l.name, nil); b.token <= l.token {
-		t.Errorf("grant after restart: token %d, want > %d", b.token, l.token)
+	if b := s2.acquire(t, bobToken, lost.name, nil); b.token <= lost.token {
+		t.Errorf("grant after restart: token %d, want > %d", b.token, lost.token)
+	}
+	if r := s2.get(t, aliceToken, kept.name); r.str("status") != "held" || r.num(t, "fencing_token") != kept.token {
+		t.Fatalf("renewed lock %s = %s, want still held", kept.name, r.raw)
 	}
 }
 

@@ -19,6 +19,8 @@ const (
 	KindConflict
 	KindUnauthenticated
 	KindPermissionDenied
+	KindGone   // the object existed but has ended (an expired session)
+	KindLocked // the object is in a waiting period (lock delay)
 )
 
 // Error is a domain error with a stable machine-readable code. Two errors

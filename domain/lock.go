@@ -11,6 +11,7 @@ const (
 	MaxTTL          = time.Hour
 	DefaultTTL      = time.Minute
 	MaxMetadataSize = 1024
+	MaxLockDelay    = time.Minute
 )
 
 // Holder identifies who holds a lock. A lock taken without a session is held
@@ -24,18 +25,28 @@ type LockKey struct {
 	Name LockName
 }
 
-// Lock is one held lock. A lock that is not held has no record at all; the
-// zero Lock stands for "free". ExpiresAt may carry a monotonic clock reading
-// when it was computed in this process, which makes expiry immune to wall
-// clock steps; a lock restored from storage compares by wall clock.
+// Lock is the record of a lock. A lock that was released, or never taken,
+// has no record; the zero Lock stands for "free". A record past its expiry
+// is free too: it stays only until its lock delay has passed (a lock that
+// ran out without an explicit release cannot be taken again until then) or
+// the sweep removes it. ExpiresAt may carry a monotonic clock reading when
+// it was computed in this process, which makes expiry immune to wall clock
+// steps; a record restored from storage compares by wall clock.
 type Lock struct {
 	Key        LockKey
 	Holder     Holder
 	Lease      LeaseID
 	Token      FencingToken
 	AcquiredAt time.Time
-	ExpiresAt  time.Time
-	Metadata   string
+	// ExpiresAt is when the lease runs out. For an ephemeral lock it is
+	// the session's expiry, which the application keeps in step.
+	ExpiresAt time.Time
+	Metadata  string
+	// Ephemeral locks live exactly as long as their holder session.
+	Ephemeral bool
+	// LockDelay is how long the lock stays unavailable after it is freed
+	// without an explicit release (TTL or session ran out).
+	LockDelay time.Duration
 }
 
 // Exists reports whether l is a lock record rather than the zero "free" Lock.
@@ -51,7 +62,36 @@ type AcquireRequest struct {
 	TTL      time.Duration
 	Metadata *string // nil keeps the metadata of a re-acquired lock
 	Nonce    string  // random part of a new lease id
+	// Ephemeral binds the lock's life to the holder session, whose expiry
+	// is SessionExpiresAt; TTL is then not used.
+	Ephemeral        bool
+	SessionExpiresAt time.Time
+	LockDelay        time.Duration
 }
+
+// ErrLockDelayed matches a LockDelayedError.
+var ErrLockDelayed = &Error{Kind: KindLocked, Code: "lock_delayed",
+	Msg: "lock is in its lock delay after its holder lost it"}
+
+// LockDelayedError is returned while a lock that was freed without an
+// explicit release is still in its lock delay (Chubby §2.4): it gives the
+// former holder's in-flight requests time to drain before a new holder acts.
+type LockDelayedError struct {
+	Name        LockName
+	AvailableAt time.Time
+}
+
+// Error returns a message naming the lock.
+func (e *LockDelayedError) Error() string {
+	return "lock " + string(e.Name) + " is in its lock delay"
+}
+
+// Unwrap makes LockDelayedError match ErrLockDelayed.
+func (e *LockDelayedError) Unwrap() error { return ErrLockDelayed }
+
+// AvailableAt returns when a free lock record can be acquired again: the
+// end of its lock delay (its expiry when it has none).
+func (l Lock) AvailableAt() time.Time { return l.ExpiresAt.Add(l.LockDelay) }
 
 // CheckTTL rejects a TTL outside [MinTTL, MaxTTL] rather than clamping it.
 func CheckTTL(ttl time.Duration) error {
@@ -73,7 +113,16 @@ func (l Lock) Acquire(key LockKey, req AcquireRequest, now time.Time, last Fenci
 	if req.Metadata != nil && len(*req.Metadata) > MaxMetadataSize {
 		return Lock{}, Invalid("invalid_metadata", fmt.Sprintf("metadata must be at most %d bytes", MaxMetadataSize))
 	}
+	if req.LockDelay < 0 || req.LockDelay > MaxLockDelay {
+		return Lock{}, Invalid("invalid_lock_delay", fmt.Sprintf("lock_delay_seconds must be between 0 and %d", int(MaxLockDelay.Seconds())))
+	}
+	if req.Ephemeral && req.Holder.SessionOf() == "" {
+		return Lock{}, Invalid("ephemeral_needs_session", "an ephemeral lock needs a session_id")
+	}
 	expires := now.Add(req.TTL)
+	if req.Ephemeral {
+		expires = req.SessionExpiresAt
+	}
 	if l.HeldAt(now) {
 		if l.Holder != req.Holder {
 			return Lock{}, &LockHeldError{Name: key.Name, ExpiresAt: l.ExpiresAt}
@@ -86,6 +135,9 @@ func (l Lock) Acquire(key LockKey, req AcquireRequest, now time.Time, last Fenci
 		}
 		return l, nil
 	}
+	if l.Exists() && now.Before(l.AvailableAt()) {
+		return Lock{}, &LockDelayedError{Name: key.Name, AvailableAt: l.AvailableAt()}
+	}
 	token := last.Next()
 	next := Lock{
 		Key:        key,
@@ -94,6 +146,8 @@ func (l Lock) Acquire(key LockKey, req AcquireRequest, now time.Time, last Fenci
 		Token:      token,
 		AcquiredAt: now,
 		ExpiresAt:  expires,
+		Ephemeral:  req.Ephemeral,
+		LockDelay:  req.LockDelay,
 	}
 	if req.Metadata != nil {
 		next.Metadata = *req.Metadata
@@ -111,6 +165,9 @@ func (l Lock) Renew(lease LeaseID, ttl time.Duration, now time.Time) (Lock, erro
 	}
 	if err := l.checkLease(lease, now); err != nil {
 		return Lock{}, err
+	}
+	if l.Ephemeral {
+		return Lock{}, ErrLockIsEphemeral
 	}
 	l.ExpiresAt = now.Add(ttl)
 	return l, nil
@@ -131,6 +188,21 @@ func (l Lock) checkLease(lease LeaseID, now time.Time) error {
 	return ErrLockNotFound
 }
 
-// ExpiredAt reports whether l is a record whose lease ran out by now, which
-// the sweep turns into a deletion.
+// ErrLockIsEphemeral is returned when renewing an ephemeral lock.
+var ErrLockIsEphemeral = &Error{Kind: KindConflict, Code: "lock_is_ephemeral",
+	Msg: "an ephemeral lock lives as long as its session: send a session keepalive instead"}
+
+// ExpiredAt reports whether l is a record whose lease ran out by now.
 func (l Lock) ExpiredAt(now time.Time) bool { return l.Exists() && !now.Before(l.ExpiresAt) }
+
+// Removable reports whether the record can be deleted at now: it has
+// expired and its lock delay has passed.
+func (l Lock) Removable(now time.Time) bool { return l.Exists() && !now.Before(l.AvailableAt()) }
+
+// Orphan turns an ephemeral lock whose session ended at 'ended' into a
+// plain expired record, so that its lock delay still applies.
+func (l Lock) Orphan(ended time.Time) Lock {
+	l.Ephemeral = false
+	l.ExpiresAt = ended
+	return l
+}

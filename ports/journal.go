@@ -11,16 +11,27 @@ import (
 // start-up and to make each batch of decisions durable before anyone sees
 // them.
 type Journal interface {
-	// Load returns every stored lock (held or expired but not yet swept),
-	// the fencing counter and all stored credentials. It is called once at
-	// start-up, before any Commit. A database that cannot be read
-	// correctly returns an error rather than a partial snapshot.
+	// Load returns every stored lock record (held, or expired but kept for
+	// its lock delay or not yet swept) with its Ephemeral and LockDelay,
+	// every stored session, the fencing counter, the highest event seq ever
+	// stored (it survives trimming; 0 if none), the last-alive time (zero
+	// if never recorded) and all stored credentials. Times and durations
+	// come back at millisecond precision without a monotonic reading. It is
+	// called once at start-up, before any Commit. A database that cannot be
+	// read correctly returns an error rather than a partial snapshot.
 	Load(ctx context.Context) (domain.Snapshot, error)
 
-	// Commit applies every change of b, in order, and raises the stored
-	// fencing counter to b.Counter, all in one transaction. When Commit
-	// returns nil the batch survives a crash (subject to the configured
-	// sync mode); when it returns an error nothing of the batch is stored.
+	// Commit applies every change of b, in order (LockSaved, LockDeleted,
+	// SessionSaved, SessionDeleted, CredentialAdded, EventRecorded,
+	// EventsTrimmed), raises the stored fencing counter to b.Counter and,
+	// when b.AliveAt is not zero, the last-alive time to b.AliveAt, all in
+	// one transaction; neither value is ever lowered. A batch with no
+	// changes but a newer AliveAt is stored: it is the idle heartbeat.
+	// Event seqs must be above every seq stored before, trimmed ones
+	// included. An ephemeral lock's session need not be stored. When
+	// Commit returns nil the batch survives a crash (subject to the
+	// configured sync mode); when it returns an error nothing of the batch
+	// is stored, which includes a batch that Load could not read back.
 	// Commit is called by one goroutine at a time.
 	Commit(ctx context.Context, b domain.Batch) error
 

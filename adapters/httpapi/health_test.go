@@ -31,7 +31,7 @@ func TestHealthReportsDatabase(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := httpapi.New(httpapi.Config{Version: "v-test"}, nil, nil, pinger(func(context.Context) error { return c.ping }))
+			s := httpapi.New(httpapi.Config{Version: "v-test"}, httpapi.Services{Engine: pinger(func(context.Context) error { return c.ping })})
 			rec := httptest.NewRecorder()
 			s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
 			if rec.Code != c.status {

@@ -20,8 +20,12 @@ type LockNamePath struct {
 }
 
 type acquireBody struct {
-	TTLSeconds int     `json:"ttl_seconds,omitempty" minimum:"1" maximum:"3600" default:"60" doc:"Lease length in seconds (1-3600). A re-acquire by the holder extends, never shortens, the expiry."`
-	Metadata   *string `json:"metadata,omitempty" maxLength:"1024" doc:"Free text stored with the lock, at most 1024 bytes, shown to readers (e.g. the holder's address)."`
+	TTLSeconds       int     `json:"ttl_seconds,omitempty" minimum:"1" maximum:"3600" default:"60" doc:"Lease length in seconds (1-3600). A re-acquire by the holder extends, never shortens, the expiry. Not used for an ephemeral lock."`
+	Metadata         *string `json:"metadata,omitempty" maxLength:"1024" doc:"Free text stored with the lock, at most 1024 bytes, shown to readers (e.g. the holder's address)."`
+	SessionID        string  `json:"session_id,omitempty" maxLength:"128" doc:"Hold the lock as this session (yours) instead of as your user: processes sharing a token then contend properly, each with its own session."`
+	Ephemeral        bool    `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as session_id (required): a session keepalive keeps it, and it is freed when the session ends."`
+	LockDelaySeconds *int    `json:"lock_delay_seconds,omitempty" minimum:"0" maximum:"60" doc:"After the lock is lost without an explicit release (TTL or session ran out), nobody can take it for this long (0-60; default from the server's locks.default_lock_delay)."`
+	WaitSeconds      int     `json:"wait_seconds,omitempty" minimum:"0" maximum:"60" default:"0" doc:"If the lock is busy, wait up to this long for it, first come first served (0-60)."`
 }
 
 type acquireInput struct {
@@ -36,6 +40,8 @@ type leaseBody struct {
 	FencingToken uint64    `json:"fencing_token" doc:"Strictly increasing over every grant of this server, never reused. Pass it to the resource you protect." example:"42"`
 	ExpiresAt    time.Time `json:"expires_at" doc:"When the lease runs out unless renewed (server clock)."`
 	Metadata     string    `json:"metadata" doc:"The lock's metadata."`
+	SessionID    string    `json:"session_id,omitempty" doc:"The holder session, for a lock taken with session_id."`
+	Ephemeral    bool      `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
 }
 
 type leaseOutput struct {
@@ -70,7 +76,22 @@ type lockInfo struct {
 	FencingToken uint64     `json:"fencing_token,omitempty" doc:"Token of the current grant (held locks only)."`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty" doc:"When the current lease runs out unless renewed (held locks only)."`
 	Metadata     string     `json:"metadata,omitempty" doc:"The lock's metadata (held locks only)."`
-	Holder       string     `json:"holder,omitempty" doc:"Who holds it: user:<name> for a lock taken with a user token." example:"user:alice"`
+	Holder       string     `json:"holder,omitempty" doc:"Who holds it: user:<name> for a lock taken with a user token, session:<id> for one taken with a session." example:"user:alice"`
+	Ephemeral    bool       `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
+}
+
+type validateInput struct {
+	LockNamePath
+	Body struct {
+		FencingToken uint64 `json:"fencing_token" minimum:"1" doc:"The token to check."`
+	}
+}
+
+type validateOutput struct {
+	Body struct {
+		Valid        bool   `json:"valid" doc:"True only while this token's holder still holds the lock."`
+		CurrentToken uint64 `json:"current_token,omitempty" doc:"The token of the current holder; absent when the lock is free."`
+	}
 }
 
 type getOutput struct {
@@ -97,18 +118,28 @@ func (s *Server) registerLocks() {
 		OperationID: "acquire-lock", Method: http.MethodPost, Path: "/locks/{name}/acquire",
 		Summary: "Acquire a lock", Tags: []string{"locks"}, Security: bearer,
 		Description: "Grants the lock to the caller and returns a lease and a fencing token. The holder of a lock taken with a user token is the user: processes sharing a token share the lock, and an acquire by the current holder returns the same lease and token and extends the expiry. The grant is on disk before the response is sent.",
-	}, append(lockErrs, errorDoc{http.StatusConflict, "`lock_held`: another holder holds the lock; `expires_at` and `Retry-After` say when its lease runs out."})...),
+	}, append(lockErrs,
+		errorDoc{http.StatusConflict, "`lock_held`: another holder holds the lock (after `wait_seconds`, if given); `expires_at` and `Retry-After` say when its lease runs out."},
+		errorDoc{http.StatusLocked, "`lock_delayed`: the lock was lost without a release and is in its lock delay; `available_at` and `Retry-After` say when it can be taken."},
+		errorDoc{http.StatusNotFound, "`session_not_found`: no such session of yours."},
+		errorDoc{http.StatusGone, "`session_expired`: the session has expired."})...),
 		func(ctx context.Context, in *acquireInput) (*leaseOutput, error) {
 			name, err := domain.ParseLockName(in.Name)
 			if err != nil {
 				return nil, s.problemFor(ctx, atField("path.name", err))
 			}
 			req := application.AcquireInput{Name: name, TTL: domain.DefaultTTL}
-			if in.Body != nil {
-				if in.Body.TTLSeconds != 0 {
-					req.TTL = time.Duration(in.Body.TTLSeconds) * time.Second
+			if b := in.Body; b != nil {
+				if b.TTLSeconds != 0 {
+					req.TTL = time.Duration(b.TTLSeconds) * time.Second
 				}
-				req.Metadata = in.Body.Metadata
+				req.Metadata = b.Metadata
+				req.Session, req.Ephemeral = domain.SessionID(b.SessionID), b.Ephemeral
+				req.Wait = time.Duration(b.WaitSeconds) * time.Second
+				if b.LockDelaySeconds != nil {
+					d := time.Duration(*b.LockDelaySeconds) * time.Second
+					req.LockDelay = &d
+				}
 			}
 			l, err := s.locks.Acquire(ctx, principal(ctx), req)
 			if err != nil {
@@ -143,7 +174,7 @@ func (s *Server) registerLocks() {
 		Description: "Sets the lease's expiry to now + `ttl_seconds`. An expired lease is never resurrected.",
 	}, append(lockErrs,
 		errorDoc{http.StatusNotFound, "`lock_not_found`: the lock is not held."},
-		errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock."})...),
+		errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock; `lock_is_ephemeral`: an ephemeral lock is renewed by its session's keepalive."})...),
 		func(ctx context.Context, in *renewInput) (*leaseOutput, error) {
 			name, err := domain.ParseLockName(in.Name)
 			if err != nil {
@@ -158,6 +189,25 @@ func (s *Server) registerLocks() {
 				return nil, s.problemFor(ctx, atField(fieldOf(err), err))
 			}
 			return &leaseOutput{Body: leaseOf("renewed", l)}, nil
+		})
+
+	huma.Register(s.api, s.withErrors(huma.Operation{
+		OperationID: "validate-lock", Method: http.MethodPost, Path: "/locks/{name}/validate",
+		Summary: "Check a fencing token", Tags: []string{"locks"}, Security: bearer,
+		Description: "Tells a downstream service whether a fencing token still belongs to the lock's current holder (Chubby's CheckSequencer), for services that cannot store the highest token they have seen.",
+	}, lockErrs...),
+		func(ctx context.Context, in *validateInput) (*validateOutput, error) {
+			name, err := domain.ParseLockName(in.Name)
+			if err != nil {
+				return nil, s.problemFor(ctx, atField("path.name", err))
+			}
+			valid, cur, err := s.locks.Validate(ctx, principal(ctx), name, domain.FencingToken(in.Body.FencingToken))
+			if err != nil {
+				return nil, s.problemFor(ctx, err)
+			}
+			out := &validateOutput{}
+			out.Body.Valid, out.Body.CurrentToken = valid, uint64(cur)
+			return out, nil
 		})
 
 	huma.Register(s.api, s.withErrors(huma.Operation{
@@ -216,6 +266,12 @@ func fieldOf(err error) string {
 		return "body.ttl_seconds"
 	case "invalid_metadata":
 		return "body.metadata"
+	case "invalid_lock_delay":
+		return "body.lock_delay_seconds"
+	case "invalid_wait":
+		return "body.wait_seconds"
+	case "ephemeral_needs_session":
+		return "body.session_id"
 	}
 	return ""
 }
@@ -243,6 +299,7 @@ func leaseOf(status string, l domain.Lock) leaseBody {
 	return leaseBody{
 		Status: status, Name: string(l.Key.Name), LeaseID: string(l.Lease),
 		FencingToken: uint64(l.Token), ExpiresAt: wireTime(l.ExpiresAt), Metadata: l.Metadata,
+		SessionID: string(l.Holder.SessionOf()), Ephemeral: l.Ephemeral,
 	}
 }
 
@@ -253,6 +310,6 @@ func infoOf(l domain.Lock) lockInfo {
 	exp := wireTime(l.ExpiresAt)
 	return lockInfo{
 		Name: string(l.Key.Name), Status: "held", FencingToken: uint64(l.Token),
-		ExpiresAt: &exp, Metadata: l.Metadata, Holder: string(l.Holder),
+		ExpiresAt: &exp, Metadata: l.Metadata, Holder: string(l.Holder), Ephemeral: l.Ephemeral,
 	}
 }

@@ -11,7 +11,7 @@ import (
 // TestOpenAPIGolden fails when the committed openapi.yaml drifts from the
 // handlers; regenerate it with `make openapi`.
 func TestOpenAPIGolden(t *testing.T) {
-	got, err := httpapi.New(httpapi.Config{}, nil, nil, nil).API().OpenAPI().YAML()
+	got, err := httpapi.New(httpapi.Config{}, httpapi.Services{}).API().OpenAPI().YAML()
 	if err != nil {
 		t.Fatal(err)
 	}

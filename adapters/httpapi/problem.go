@@ -20,15 +20,16 @@ const ProblemContentType = "application/problem+json"
 // Problem is the one shape of every error response: RFC 9457 problem
 // details plus a stable machine-readable code.
 type Problem struct {
-	Title     string        `json:"title" doc:"Short summary of the problem class (the HTTP status text)" example:"Conflict"`
-	Status    int           `json:"status" doc:"HTTP status code" example:"409"`
-	Code      string        `json:"code" doc:"Stable machine-readable error code; see the operation's responses for the codes it can return" example:"lock_held"`
-	Detail    string        `json:"detail,omitempty" doc:"Human-readable explanation of this occurrence" example:"lock db/primary is held by another holder"`
-	Instance  string        `json:"instance,omitempty" doc:"The request path"`
-	RequestID string        `json:"request_id,omitempty" doc:"The X-Request-Id of the request, for matching server logs"`
-	Errors    []*FieldError `json:"errors,omitempty" doc:"Per-field validation errors"`
-	ExpiresAt *time.Time    `json:"expires_at,omitempty" doc:"For lock_held: when the current lease runs out unless renewed"`
-	headers   http.Header
+	Title       string        `json:"title" doc:"Short summary of the problem class (the HTTP status text)" example:"Conflict"`
+	Status      int           `json:"status" doc:"HTTP status code" example:"409"`
+	Code        string        `json:"code" doc:"Stable machine-readable error code; see the operation's responses for the codes it can return" example:"lock_held"`
+	Detail      string        `json:"detail,omitempty" doc:"Human-readable explanation of this occurrence" example:"lock db/primary is held by another holder"`
+	Instance    string        `json:"instance,omitempty" doc:"The request path"`
+	RequestID   string        `json:"request_id,omitempty" doc:"The X-Request-Id of the request, for matching server logs"`
+	Errors      []*FieldError `json:"errors,omitempty" doc:"Per-field validation errors"`
+	ExpiresAt   *time.Time    `json:"expires_at,omitempty" doc:"For lock_held: when the current lease runs out unless renewed"`
+	AvailableAt *time.Time    `json:"available_at,omitempty" doc:"For lock_delayed: when the lock can be acquired again"`
+	headers     http.Header
 }
 
 // FieldError names one offending input.
@@ -62,6 +63,8 @@ var statusOf = map[domain.Kind]int{
 	domain.KindConflict:         http.StatusConflict,
 	domain.KindUnauthenticated:  http.StatusUnauthorized,
 	domain.KindPermissionDenied: http.StatusForbidden,
+	domain.KindGone:             http.StatusGone,
+	domain.KindLocked:           http.StatusLocked,
 }
 
 // fieldError attaches the input location that caused a validation error.
@@ -104,15 +107,27 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 	var held *domain.LockHeldError
 	if errors.As(err, &held) {
 		p.Detail = held.Error()
-		at := held.ExpiresAt.UTC().Truncate(time.Millisecond)
+		at := wireTime(held.ExpiresAt)
 		p.ExpiresAt = &at
-		wait := math.Ceil(time.Until(held.ExpiresAt).Seconds())
-		p.headers = http.Header{"Retry-After": {strconv.Itoa(max(1, int(wait)))}}
+		p.headers = retryAfter(held.ExpiresAt)
+	}
+	var delayed *domain.LockDelayedError
+	if errors.As(err, &delayed) {
+		p.Detail = delayed.Error()
+		at := wireTime(delayed.AvailableAt)
+		p.AvailableAt = &at
+		p.headers = retryAfter(delayed.AvailableAt)
 	}
 	if de.Kind == domain.KindUnauthenticated {
 		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="octostore"`}}
 	}
 	return p
+}
+
+// retryAfter tells a client how many whole seconds to wait (at least 1).
+func retryAfter(at time.Time) http.Header {
+	wait := math.Ceil(time.Until(at).Seconds())
+	return http.Header{"Retry-After": {strconv.Itoa(max(1, int(wait)))}}
 }
 
 // humaCodes names huma's own errors (decoding, validation, limits) with

@@ -40,24 +40,34 @@ type Config struct {
 	Logger  *slog.Logger
 }
 
+// Services are the use cases the API serves. Any may be nil when only the
+// OpenAPI description is wanted.
+type Services struct {
+	Locks    *application.LockService
+	Sessions *application.SessionService
+	Auth     *application.AuthService
+	Engine   Engine
+}
+
 // Server is the HTTP API of OctoStore.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	locks   *application.LockService
-	auth    *application.AuthService
-	engine  Engine
-	api     huma.API
-	handler http.Handler
+	cfg      Config
+	log      *slog.Logger
+	locks    *application.LockService
+	sessions *application.SessionService
+	auth     *application.AuthService
+	engine   Engine
+	api      huma.API
+	handler  http.Handler
 }
 
 // New builds the API and its routes. It starts nothing; serve Handler with
 // an http.Server.
-func New(cfg Config, locks *application.LockService, auth *application.AuthService, engine Engine) *Server {
+func New(cfg Config, svc Services) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, locks: locks, auth: auth, engine: engine}
+	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", APIVersion)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -76,6 +86,7 @@ func New(cfg Config, locks *application.LockService, auth *application.AuthServi
 
 	s.registerHealth()
 	s.registerLocks()
+	s.registerSessions()
 	s.registerAdmin()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.

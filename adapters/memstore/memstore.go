@@ -2,8 +2,9 @@
 // without a database file (--store=memory). Nothing survives the process.
 //
 // It keeps the SQLite adapter's semantics where a caller could notice them:
-// times are stored at millisecond precision without a monotonic reading, a
-// batch is all-or-nothing, and the same invalid batches are refused.
+// times and durations are stored at millisecond precision (times without a
+// monotonic reading), a batch is all-or-nothing, the same invalid batches
+// are refused, and the event seq and last-alive time never go down.
 package memstore
 
 import (
@@ -27,17 +28,23 @@ var _ ports.Journal = (*Journal)(nil)
 type Journal struct {
 	mu          sync.Mutex
 	locks       map[domain.LockKey]domain.Lock
+	sessions    map[domain.SessionID]domain.Session
 	counter     domain.FencingToken
+	events      []domain.Event // ascending Seq
+	eventSeq    uint64         // highest Seq ever stored; survives trimming
+	aliveMs     int64          // last-alive time in Unix ms; 0 means never
 	credentials []domain.Credential
 	hashes      map[domain.TokenHash]struct{}
 	failNext    error
 }
 
-// New returns an empty Journal: no locks, counter 0, no credentials.
+// New returns an empty Journal: no locks, sessions, events or credentials,
+// counter 0 and no last-alive time.
 func New() *Journal {
 	return &Journal{
-		locks:  make(map[domain.LockKey]domain.Lock),
-		hashes: make(map[domain.TokenHash]struct{}),
+		locks:    make(map[domain.LockKey]domain.Lock),
+		sessions: make(map[domain.SessionID]domain.Session),
+		hashes:   make(map[domain.TokenHash]struct{}),
 	}
 }
 
@@ -51,8 +58,8 @@ func (j *Journal) FailNextCommit(err error) {
 }
 
 // Load returns a copy of everything committed: locks sorted by org and name,
-// credentials in the order they were added. It returns ctx's error if ctx
-// is done, and no other error.
+// sessions sorted by id, credentials in the order they were added. It
+// returns ctx's error if ctx is done, and no other error.
 func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.Snapshot{}, fmt.Errorf("load: %w", err)
@@ -61,8 +68,13 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	defer j.mu.Unlock()
 	snap := domain.Snapshot{
 		Locks:       make([]domain.Lock, 0, len(j.locks)),
+		Sessions:    make([]domain.Session, 0, len(j.sessions)),
 		Counter:     j.counter,
+		EventSeq:    j.eventSeq,
 		Credentials: slices.Clone(j.credentials),
+	}
+	if j.aliveMs != 0 {
+		snap.AliveAt = time.UnixMilli(j.aliveMs)
 	}
 	for _, l := range j.locks {
 		snap.Locks = append(snap.Locks, l)
@@ -70,20 +82,28 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	slices.SortFunc(snap.Locks, func(a, b domain.Lock) int {
 		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
 	})
+	for _, s := range j.sessions {
+		snap.Sessions = append(snap.Sessions, s)
+	}
+	slices.SortFunc(snap.Sessions, func(a, b domain.Session) int { return cmp.Compare(a.ID, b.ID) })
 	if snap.Credentials == nil {
 		snap.Credentials = []domain.Credential{}
 	}
 	return snap, nil
 }
 
-// Commit applies the changes of b in order and raises the counter to
-// b.Counter (never lowering it). It checks the whole batch before changing
-// anything, so on error nothing is stored. It refuses, with an error, a
-// done ctx, a change of unknown type (including nil), an invalid lock (bad
-// org or name, empty holder, lease id not embedding its token), a lock
-// whose token is above the resulting counter, a credential whose hash is
-// already stored or added earlier in the batch, and a batch after
-// FailNextCommit.
+// Commit applies the changes of b in order, raises the counter to
+// b.Counter and the last-alive time to b.AliveAt when it is not zero (never
+// lowering either). It checks the whole batch before changing anything, so
+// on error nothing is stored. It refuses, with an error, a done ctx, a
+// change of unknown type (including nil), an invalid lock (bad org or name,
+// empty holder, lease id not embedding its token, lock delay outside
+// [0, domain.MaxLockDelay], ephemeral without a "session:<id>" holder), a
+// lock whose token is above the resulting counter, an invalid session
+// (empty or over-long id, bad org, no owner, TTL under a millisecond), an
+// event with seq 0, an empty kind, or a seq not above every event stored or
+// recorded before it, a credential whose hash is already stored or added
+// earlier in the batch, and a batch after FailNextCommit.
 func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit batch: %w", err)
@@ -103,15 +123,41 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 			l := c.Lock
 			l.AcquiredAt = storedTime(l.AcquiredAt)
 			l.ExpiresAt = storedTime(l.ExpiresAt)
+			l.LockDelay = l.LockDelay.Truncate(time.Millisecond)
 			j.locks[l.Key] = l
 		case domain.LockDeleted:
 			delete(j.locks, c.Key)
+		case domain.SessionSaved:
+			s := c.Session
+			s.TTL = s.TTL.Truncate(time.Millisecond)
+			s.CreatedAt = storedTime(s.CreatedAt)
+			s.ExpiresAt = storedTime(s.ExpiresAt)
+			j.sessions[s.ID] = s
+		case domain.SessionDeleted:
+			delete(j.sessions, c.ID)
 		case domain.CredentialAdded:
 			j.credentials = append(j.credentials, c.Credential)
 			j.hashes[c.Credential.Hash] = struct{}{}
+		case domain.EventRecorded:
+			e := c.Event
+			e.At = storedTime(e.At)
+			j.events = append(j.events, e)
+			j.eventSeq = e.Seq
+		case domain.EventsTrimmed:
+			// Never "found": n is the index of the first event above Through.
+			n, _ := slices.BinarySearchFunc(j.events, c.Through, func(e domain.Event, through uint64) int {
+				if e.Seq <= through {
+					return -1
+				}
+				return 1
+			})
+			j.events = slices.Delete(j.events, 0, n)
 		}
 	}
 	j.counter = max(j.counter, b.Counter)
+	if !b.AliveAt.IsZero() {
+		j.aliveMs = max(j.aliveMs, b.AliveAt.UnixMilli())
+	}
 	return nil
 }
 
@@ -122,12 +168,19 @@ func (j *Journal) check(b domain.Batch) error {
 		return fmt.Errorf("counter %d is out of range", counter)
 	}
 	var added map[domain.TokenHash]struct{}
+	lastSeq := j.eventSeq
 	for i, c := range b.Changes {
 		var err error
 		switch c := c.(type) {
 		case domain.LockSaved:
 			err = checkLock(c.Lock, counter)
-		case domain.LockDeleted:
+		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed:
+		case domain.SessionSaved:
+			err = checkSession(c.Session)
+		case domain.EventRecorded:
+			if err = checkEvent(c.Event, lastSeq); err == nil {
+				lastSeq = c.Event.Seq
+			}
 		case domain.CredentialAdded:
 			err = checkCredential(c.Credential)
 			h := c.Credential.Hash
@@ -171,6 +224,54 @@ func checkLock(l domain.Lock, counter domain.FencingToken) error {
 	}
 	if counter < l.Token {
 		return fmt.Errorf("lock token %d is above the fencing counter %d", l.Token, counter)
+	}
+	if l.LockDelay < 0 || l.LockDelay > domain.MaxLockDelay {
+		return fmt.Errorf("lock delay %v is out of range [0, %v]", l.LockDelay, domain.MaxLockDelay)
+	}
+	if l.Ephemeral && l.Holder.SessionOf() == "" {
+		return fmt.Errorf("ephemeral lock holder %q is not a session", l.Holder)
+	}
+	return nil
+}
+
+// maxSessionIDLen is the SQLite adapter's bound on session ids, in bytes.
+const maxSessionIDLen = 128
+
+// checkSession mirrors the SQLite adapter's session invariants.
+func checkSession(s domain.Session) error {
+	if s.ID == "" {
+		return errors.New("session id is empty")
+	}
+	if len(s.ID) > maxSessionIDLen {
+		return fmt.Errorf("session id is %d bytes, more than %d", len(s.ID), maxSessionIDLen)
+	}
+	if _, err := domain.ParseOrgID(string(s.Org)); err != nil {
+		return fmt.Errorf("session org: %v", err)
+	}
+	if s.Owner == "" {
+		return errors.New("session owner is empty")
+	}
+	if s.TTL < time.Millisecond {
+		return fmt.Errorf("session ttl %v is under a millisecond", s.TTL)
+	}
+	return nil
+}
+
+// checkEvent mirrors the SQLite adapter: a seq above after (the highest
+// stored or recorded earlier in the batch) that fits in an int64, a kind,
+// and a token that fits.
+func checkEvent(e domain.Event, after uint64) error {
+	if e.Seq == 0 || e.Seq > math.MaxInt64 {
+		return fmt.Errorf("event seq %d is out of range", e.Seq)
+	}
+	if e.Seq <= after {
+		return fmt.Errorf("event seq %d is not above %d", e.Seq, after)
+	}
+	if e.Kind == "" {
+		return errors.New("event kind is empty")
+	}
+	if e.Token > math.MaxInt64 {
+		return fmt.Errorf("event token %d is out of range", e.Token)
 	}
 	return nil
 }

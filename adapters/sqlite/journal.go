@@ -26,9 +26,11 @@ type Journal struct {
 	mu       sync.Mutex // guards prepared
 	prepared *sqlitedb.Queries
 
-	// stored is a counter value known to be committed, so that a batch with
-	// no changes and no higher counter can skip the transaction.
-	stored atomic.Uint64
+	// stored and aliveMs are a counter and an alive_ms value known to be
+	// committed, so that a batch with no changes that would raise neither
+	// can skip the transaction.
+	stored  atomic.Uint64
+	aliveMs atomic.Int64
 }
 
 // NewJournal returns a Journal on db. It touches nothing until the first
@@ -50,15 +52,24 @@ func (j *Journal) queries(ctx context.Context) (*sqlitedb.Queries, error) {
 	return j.prepared, nil
 }
 
-// Commit applies the changes of b in order and raises the fencing counter
-// to b.Counter in one immediate transaction; on any error the transaction
-// is rolled back and nothing of b is stored. Besides storage errors it
-// refuses (with an error) a change of unknown type (including nil), a lock
-// that Load would refuse (invalid org or name, empty holder, lease id not
-// embedding its token), a lock whose token is above the resulting counter,
-// and a credential whose hash is already stored.
+// Commit applies the changes of b in order, raises the fencing counter to
+// b.Counter and the last-alive time to b.AliveAt (when it is not zero), in
+// one immediate transaction; on any error the transaction is rolled back
+// and nothing of b is stored. A batch without changes is still committed
+// when it raises the counter or the last-alive time (the idle heartbeat).
+//
+// Besides storage errors it refuses (with an error) a change of unknown
+// type (including nil) and anything Load would refuse: a lock with an
+// invalid org or name, an empty holder, a lease id not embedding its token,
+// a lock delay outside [0, domain.MaxLockDelay], or marked ephemeral
+// without a "session:<id>" holder; a lock whose token is above the
+// resulting counter; a session with an empty or over-long id, an invalid
+// org, no owner or a TTL under a millisecond; an event with seq 0, an
+// empty kind, or a seq not above every event stored or recorded before it;
+// and a credential whose hash is already stored. An ephemeral lock's
+// session need not be stored.
 func (j *Journal) Commit(ctx context.Context, b domain.Batch) (err error) {
-	if len(b.Changes) == 0 && uint64(b.Counter) <= j.stored.Load() {
+	if len(b.Changes) == 0 && uint64(b.Counter) <= j.stored.Load() && !j.raisesAlive(b.AliveAt) {
 		return nil
 	}
 	if b.Counter > math.MaxInt64 {
@@ -77,19 +88,29 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) (err error) {
 			_ = tx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
-	counter, err := apply(ctx, q.WithTx(tx), b)
+	res, err := apply(ctx, q.WithTx(tx), b)
 	if err != nil {
 		return fmt.Errorf("commit batch: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit batch: %w", err)
 	}
-	j.noteStored(counter)
+	j.noteStored(res.counter, res.aliveMs)
 	return nil
 }
 
-// apply writes the changes of b through q and returns the stored counter.
-func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (domain.FencingToken, error) {
+// applied is what a batch left in the meta table.
+type applied struct {
+	counter domain.FencingToken
+	aliveMs int64
+}
+
+// apply writes the changes of b through q and returns the stored counter
+// and alive_ms.
+func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (applied, error) {
+	if err := claimEventSeqs(ctx, q, b); err != nil {
+		return applied{}, err
+	}
 	var top domain.FencingToken // highest token saved by this batch
 	now := time.Now().UnixMilli()
 	for i, c := range b.Changes {
@@ -102,36 +123,123 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (domain.Fen
 			}
 		case domain.LockDeleted:
 			err = q.DeleteLock(ctx, sqlitedb.DeleteLockParams{Org: string(c.Key.Org), Name: string(c.Key.Name)})
+		case domain.SessionSaved:
+			if err = checkSession(c.Session); err == nil {
+				err = q.UpsertSession(ctx, fromSession(c.Session))
+			}
+		case domain.SessionDeleted:
+			err = q.DeleteSession(ctx, string(c.ID))
 		case domain.CredentialAdded:
 			if err = checkCredential(c.Credential); err == nil {
 				err = q.InsertCredential(ctx, fromCredential(c.Credential, now))
 			}
+		case domain.EventRecorded:
+			err = q.InsertEvent(ctx, fromEvent(c.Event)) // checked by claimEventSeqs
+		case domain.EventsTrimmed:
+			err = q.DeleteEventsThrough(ctx, int64(min(c.Through, math.MaxInt64)))
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("change %d: %w", i, err)
+			return applied{}, fmt.Errorf("change %d: %w", i, err)
 		}
 	}
-	stored, err := q.RaiseCounter(ctx, int64(b.Counter))
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, errors.New("raise counter: the fencing_counter row is missing")
-	}
+	var res applied
+	stored, err := raiseMeta(ctx, "fencing_counter", q.RaiseCounter, int64(b.Counter))
 	if err != nil {
-		return 0, fmt.Errorf("raise counter: %w", err)
+		return applied{}, err
 	}
-	counter := domain.FencingToken(stored)
-	if counter < top {
-		return 0, fmt.Errorf("lock token %d is above the fencing counter %d", top, counter)
+	res.counter = domain.FencingToken(stored)
+	if res.counter < top {
+		return applied{}, fmt.Errorf("lock token %d is above the fencing counter %d", top, res.counter)
 	}
-	return counter, nil
+	if !b.AliveAt.IsZero() {
+		if res.aliveMs, err = raiseMeta(ctx, "alive_ms", q.RaiseAliveAt, b.AliveAt.UnixMilli()); err != nil {
+			return applied{}, err
+		}
+	}
+	return res, nil
 }
 
-// noteStored records that the stored counter is at least c.
-func (j *Journal) noteStored(c domain.FencingToken) {
+// claimEventSeqs checks the events of b and raises the stored event_seq to
+// the last of them, before any is inserted: their seqs must be valid,
+// increase strictly, and lie above every seq stored before.
+func claimEventSeqs(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) error {
+	var first, last uint64
+	for i, c := range b.Changes {
+		if e, ok := c.(domain.EventRecorded); ok {
+			if err := checkEvent(e.Event, last); err != nil {
+				return fmt.Errorf("change %d: %w", i, err)
+			}
+			if first == 0 {
+				first = e.Event.Seq
+			}
+			last = e.Event.Seq
+		}
+	}
+	if last == 0 {
+		return nil
+	}
+	_, err := q.ClaimEventSeqs(ctx, sqlitedb.ClaimEventSeqsParams{First: int64(first), Last: int64(last)})
+	if errors.Is(err, sql.ErrNoRows) {
+		stored, err := readMeta(ctx, "event_seq", q.GetEventSeq)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("event seq %d is not above the stored %d", first, stored)
+	}
+	if err != nil {
+		return fmt.Errorf("raise event_seq: %w", err)
+	}
+	return nil
+}
+
+// readMeta reads the meta row key with get, which fails when it is missing.
+func readMeta(ctx context.Context, key string, get func(context.Context) (int64, error)) (int64, error) {
+	v, err := get(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("the %s row is missing", key)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("%s %d is negative", key, v)
+	}
+	return v, nil
+}
+
+// raiseMeta raises the meta row key to at least v with raise and returns
+// the stored value.
+func raiseMeta(ctx context.Context, key string, raise func(context.Context, int64) (int64, error), v int64) (int64, error) {
+	stored, err := raise(ctx, v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("raise %s: the %s row is missing", key, key)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("raise %s: %w", key, err)
+	}
+	return stored, nil
+}
+
+// raisesAlive reports whether committing t would raise the stored alive_ms
+// as far as this Journal knows.
+func (j *Journal) raisesAlive(t time.Time) bool {
+	return !t.IsZero() && t.UnixMilli() > j.aliveMs.Load()
+}
+
+// noteStored records that the stored counter is at least c and the stored
+// alive_ms at least aliveMs.
+func (j *Journal) noteStored(c domain.FencingToken, aliveMs int64) {
 	for {
 		old := j.stored.Load()
 		if uint64(c) <= old || j.stored.CompareAndSwap(old, uint64(c)) {
+			break
+		}
+	}
+	for {
+		old := j.aliveMs.Load()
+		if aliveMs <= old || j.aliveMs.CompareAndSwap(old, aliveMs) {
 			return
 		}
 	}

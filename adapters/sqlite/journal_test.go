@@ -71,8 +71,14 @@ func TestDataSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := testLock("acme", "db/primary", 7)
+	l.LockDelay = 1500 * time.Millisecond
 	cred := domain.Credential{Hash: domain.HashToken("secret-token-0123456789"), Principal: domain.Principal{Org: "acme", User: "alice"}}
-	b := domain.Batch{Counter: 9, Changes: []domain.Change{domain.LockSaved{Lock: l}, domain.CredentialAdded{Credential: cred}}}
+	sess := domain.Session{ID: "s1", Org: "acme", Owner: "alice", TTL: time.Minute, CreatedAt: time.UnixMilli(1e12), ExpiresAt: time.UnixMilli(1e12 + 6e4)}
+	alive := time.UnixMilli(1_750_000_000_123)
+	b := domain.Batch{Counter: 9, AliveAt: alive, Changes: []domain.Change{
+		domain.LockSaved{Lock: l}, domain.CredentialAdded{Credential: cred}, domain.SessionSaved{Session: sess},
+		domain.EventRecorded{Event: domain.Event{Seq: 41, Org: "acme", Kind: domain.EventSessionOpened, At: alive}},
+	}}
 	if err := sqlite.NewJournal(db).Commit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -88,16 +94,65 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Counter != 9 || len(s.Locks) != 1 || len(s.Credentials) != 1 {
+	if s.Counter != 9 || len(s.Locks) != 1 || len(s.Credentials) != 1 || len(s.Sessions) != 1 ||
+		s.EventSeq != 41 || !s.AliveAt.Equal(alive) {
 		t.Fatalf("after reopen: %+v", s)
 	}
+	if s.Sessions[0] != sess {
+		t.Errorf("session after reopen = %+v, want %+v", s.Sessions[0], sess)
+	}
 	got := s.Locks[0]
-	if got.Key != l.Key || got.Lease != l.Lease || got.Token != l.Token || got.Holder != l.Holder ||
+	if got.Key != l.Key || got.Lease != l.Lease || got.Token != l.Token || got.Holder != l.Holder || got.LockDelay != l.LockDelay ||
 		got.ExpiresAt.UnixMilli() != l.ExpiresAt.UnixMilli() || got.AcquiredAt.UnixMilli() != l.AcquiredAt.UnixMilli() {
 		t.Errorf("lock after reopen = %+v, want %+v", got, l)
 	}
 	if s.Credentials[0] != cred {
 		t.Errorf("credential after reopen = %+v, want %+v", s.Credentials[0], cred)
+	}
+}
+
+// TestCommitSkipsIdleBatch checks that a batch with no changes that raises
+// neither the counter nor the last-alive time writes nothing, while the
+// heartbeat that does raise it is written.
+func TestCommitSkipsIdleBatch(t *testing.T) {
+	ctx := context.Background()
+	db, j := openMigrated(t, filepath.Join(t.TempDir(), "db"))
+	changes := func() int64 {
+		t.Helper()
+		var n int64
+		if err := db.Writer.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		name  string
+		b     domain.Batch
+		write bool
+	}{
+		{"first heartbeat", domain.Batch{AliveAt: now}, true},
+		{"same heartbeat", domain.Batch{AliveAt: now}, false},
+		{"older heartbeat", domain.Batch{AliveAt: now.Add(-time.Second)}, false},
+		{"zero batch", domain.Batch{}, false},
+		{"newer heartbeat", domain.Batch{AliveAt: now.Add(time.Millisecond)}, true},
+		{"counter raised", domain.Batch{Counter: 3, AliveAt: now}, true},
+		{"counter and heartbeat unchanged", domain.Batch{Counter: 3, AliveAt: now.Add(time.Millisecond)}, false},
+	} {
+		before := changes()
+		if err := j.Commit(ctx, tc.b); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if wrote := changes() != before; wrote != tc.write {
+			t.Errorf("%s: wrote = %v, want %v", tc.name, wrote, tc.write)
+		}
+	}
+	s, err := j.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Counter != 3 || s.AliveAt.UnixMilli() != now.Add(time.Millisecond).UnixMilli() {
+		t.Errorf("after heartbeats: counter %d, alive at %v", s.Counter, s.AliveAt)
 	}
 }
 
@@ -192,5 +247,99 @@ func BenchmarkCommit(b *testing.B) {
 				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "changes/s")
 			})
 		}
+	}
+}
+
+// BenchmarkCommitWithEvents commits what an acquire produces since sessions
+// and events exist: each decision saves a lock and records its event, and
+// every batch carries AliveAt. A decision counts as one change.
+func BenchmarkCommitWithEvents(b *testing.B) {
+	for _, mode := range []string{sqlite.SyncFull, sqlite.SyncNormal} {
+		for _, size := range []int{1, 64} {
+			benchCommitWithEvents(b, mode, size)
+		}
+	}
+}
+
+func benchCommitWithEvents(b *testing.B, mode string, size int) {
+	b.Run(fmt.Sprintf("sync=%s/decisions=%d", mode, size), func(b *testing.B) {
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db"), Sync: mode})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		j := sqlite.NewJournal(db)
+		var token domain.FencingToken
+		changes := make([]domain.Change, 0, 2*size+1)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			changes = changes[:0]
+			for range size {
+				token++
+				l := testLock("acme", fmt.Sprintf("bench/%d", uint64(token)%4096), token)
+				changes = append(changes, domain.LockSaved{Lock: l}, domain.EventRecorded{Event: domain.Event{
+					Seq: uint64(token), Org: l.Key.Org, Kind: domain.EventLockAcquired, Name: l.Key.Name, Token: token, At: l.AcquiredAt}})
+			}
+			// Keep the outbox bounded, as the application does.
+			if token > 4096 {
+				changes = append(changes, domain.EventsTrimmed{Through: uint64(token) - 4096})
+			}
+			if err := j.Commit(ctx, domain.Batch{Counter: token, AliveAt: time.Now(), Changes: changes}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "decisions/s")
+	})
+}
+
+// TestEventsStoredAndTrimmed checks the rows behind EventRecorded and
+// EventsTrimmed, which Load does not return.
+func TestEventsStoredAndTrimmed(t *testing.T) {
+	ctx := context.Background()
+	db, j := openMigrated(t, filepath.Join(t.TempDir(), "db"))
+	at := time.UnixMilli(1_750_000_000_123)
+	var changes []domain.Change
+	for seq := uint64(1); seq <= 5; seq++ {
+		changes = append(changes, domain.EventRecorded{Event: domain.Event{
+			Seq: seq, Org: "acme", Kind: domain.EventLockAcquired, Name: domain.LockName(fmt.Sprintf("l%d", seq)),
+			Token: domain.FencingToken(seq * 10), At: at.Add(time.Duration(seq) * time.Millisecond)}})
+	}
+	changes = append(changes, domain.EventsTrimmed{Through: 3},
+		domain.EventRecorded{Event: domain.Event{Seq: 6, Org: "beta", Kind: domain.EventSessionClosed, At: at}})
+	if err := j.Commit(ctx, domain.Batch{Counter: 50, Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Reader.QueryContext(ctx, `SELECT seq, org, kind, name, fencing_token, at_ms FROM events ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var seq, token, atMs int64
+		var org, kind, name string
+		if err := rows.Scan(&seq, &org, &kind, &name, &token, &atMs); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %s %q %d %d", seq, org, kind, name, token, atMs-at.UnixMilli()))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`4 acme lock.acquired "l4" 40 4`,
+		`5 acme lock.acquired "l5" 50 5`,
+		`6 beta session.closed "" 0 0`,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("events rows:\n got %q\nwant %q", got, want)
+	}
+	if s, err := j.Load(ctx); err != nil || s.EventSeq != 6 {
+		t.Errorf("Load = EventSeq %d, %v; want 6", s.EventSeq, err)
 	}
 }

@@ -12,13 +12,16 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-// Load reads every lock, the fencing counter and every credential in one
-// read transaction on the Reader, so the three are one consistent snapshot.
-// It returns an error, never a partial snapshot, when the schema version is
-// not the one this build expects (unmigrated, pending migrations, or written
-// by a newer build) or when any row breaks an invariant: invalid org or
-// name, empty holder, lease id not embedding the row's token, token above
-// the counter, negative counter, or a malformed credential.
+// Load reads every lock, every session, the fencing counter, the highest
+// event seq, the last-alive time and every credential in one read
+// transaction on the Reader, so they are one consistent snapshot. It
+// returns an error, never a partial snapshot, when the schema version is not
+// the one this build expects (unmigrated, pending migrations, or written by
+// a newer build) or when any row breaks an invariant Commit enforces:
+// invalid org or name, empty holder, lease id not embedding the row's token,
+// token above the counter, lock delay out of range, ephemeral lock without a
+// session holder, malformed session, stored event above event_seq, a
+// missing or negative meta value, or a malformed credential.
 func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	tx, err := j.db.Reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -29,7 +32,11 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	if err != nil {
 		return domain.Snapshot{}, fmt.Errorf("load %s: %w", j.db.path, err)
 	}
-	j.noteStored(snap.Counter)
+	var aliveMs int64
+	if !snap.AliveAt.IsZero() {
+		aliveMs = snap.AliveAt.UnixMilli()
+	}
+	j.noteStored(snap.Counter, aliveMs)
 	return snap, nil
 }
 
@@ -38,17 +45,10 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 		return domain.Snapshot{}, err
 	}
 	q := sqlitedb.New(tx)
-	stored, err := q.GetCounter(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return domain.Snapshot{}, errors.New("the fencing_counter row is missing")
+	var snap domain.Snapshot
+	if err := loadMeta(ctx, q, &snap); err != nil {
+		return domain.Snapshot{}, err
 	}
-	if err != nil {
-		return domain.Snapshot{}, fmt.Errorf("read counter: %w", err)
-	}
-	if stored < 0 {
-		return domain.Snapshot{}, fmt.Errorf("fencing counter %d is negative", stored)
-	}
-	snap := domain.Snapshot{Counter: domain.FencingToken(stored)}
 
 	count, err := q.CountLocks(ctx)
 	if err != nil {
@@ -82,6 +82,10 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 		after.AfterOrg, after.AfterName = last.Org, last.Name
 	}
 
+	if snap.Sessions, err = loadSessions(ctx, q, intern); err != nil {
+		return domain.Snapshot{}, err
+	}
+
 	creds, err := q.ListCredentials(ctx)
 	if err != nil {
 		return domain.Snapshot{}, fmt.Errorf("read credentials: %w", err)
@@ -95,6 +99,36 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 		snap.Credentials = append(snap.Credentials, c)
 	}
 	return snap, nil
+}
+
+// loadMeta reads the single values of the meta table into snap and checks
+// that no stored event is above the highest event seq.
+func loadMeta(ctx context.Context, q *sqlitedb.Queries, snap *domain.Snapshot) error {
+	counter, err := readMeta(ctx, "fencing_counter", q.GetCounter)
+	if err != nil {
+		return err
+	}
+	snap.Counter = domain.FencingToken(counter)
+	seq, err := readMeta(ctx, "event_seq", q.GetEventSeq)
+	if err != nil {
+		return err
+	}
+	top, err := q.MaxEventSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("read events: %w", err)
+	}
+	if top > seq {
+		return fmt.Errorf("stored event %d is above the event_seq %d", top, seq)
+	}
+	snap.EventSeq = uint64(seq)
+	alive, err := readMeta(ctx, "alive_ms", q.GetAliveAt)
+	if err != nil {
+		return err
+	}
+	if alive != 0 {
+		snap.AliveAt = time.UnixMilli(alive)
+	}
+	return nil
 }
 
 // loadPage is the number of lock rows Load reads per query.
@@ -121,6 +155,14 @@ func lockToDomain(r sqlitedb.Lock) (domain.Lock, error) {
 		AcquiredAt: time.UnixMilli(r.AcquiredAtMs),
 		ExpiresAt:  time.UnixMilli(r.ExpiresAtMs),
 		Metadata:   r.Metadata,
+		Ephemeral:  r.Ephemeral == 1,
+		LockDelay:  time.Duration(r.LockDelayMs) * time.Millisecond,
+	}
+	if r.Ephemeral != 0 && r.Ephemeral != 1 {
+		return domain.Lock{}, fmt.Errorf("ephemeral flag is %d", r.Ephemeral)
+	}
+	if r.LockDelayMs < 0 || r.LockDelayMs > domain.MaxLockDelay.Milliseconds() {
+		return domain.Lock{}, fmt.Errorf("lock delay %dms is out of range", r.LockDelayMs)
 	}
 	return l, checkLock(l)
 }
@@ -136,7 +178,16 @@ func fromLock(l domain.Lock) sqlitedb.UpsertLockParams {
 		AcquiredAtMs: l.AcquiredAt.UnixMilli(),
 		ExpiresAtMs:  l.ExpiresAt.UnixMilli(),
 		Metadata:     l.Metadata,
+		Ephemeral:    boolInt(l.Ephemeral),
+		LockDelayMs:  l.LockDelay.Milliseconds(),
 	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // checkLock enforces the invariants Load relies on, so that anything Commit
@@ -158,6 +209,12 @@ func checkLock(l domain.Lock) error {
 	if t, ok := l.Lease.Token(); !ok || t != l.Token {
 		return fmt.Errorf("lease id %q does not embed token %d", l.Lease, l.Token)
 	}
+	if l.LockDelay < 0 || l.LockDelay > domain.MaxLockDelay {
+		return fmt.Errorf("lock delay %v is out of range [0, %v]", l.LockDelay, domain.MaxLockDelay)
+	}
+	if l.Ephemeral && l.Holder.SessionOf() == "" {
+		return fmt.Errorf("ephemeral lock holder %q is not a session", l.Holder)
+	}
 	return nil
 }
 
@@ -178,15 +235,11 @@ func credentialToDomain(r sqlitedb.Credential) (domain.Credential, error) {
 // fromCredential converts a credential into the parameters of its row;
 // createdAt (Unix ms) is informational only.
 func fromCredential(c domain.Credential, createdAt int64) sqlitedb.InsertCredentialParams {
-	var admin int64
-	if c.Principal.Admin {
-		admin = 1
-	}
 	return sqlitedb.InsertCredentialParams{
 		Hash:        c.Hash[:],
 		Org:         string(c.Principal.Org),
 		User:        c.Principal.User,
-		Admin:       admin,
+		Admin:       boolInt(c.Principal.Admin),
 		CreatedAtMs: createdAt,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/octostore/octostore/domain"
 )
@@ -15,9 +16,23 @@ import (
 func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 	for _, tc := range []struct{ name, sql, want string }{
 		{"token above counter", `UPDATE locks SET fencing_token = 5, lease_id = 'L5-x'`, "above the fencing counter"},
-		{"counter lowered", `UPDATE meta SET value = 1`, "above the fencing counter"},
-		{"negative counter", `UPDATE meta SET value = -1`, "negative"},
+		{"counter lowered", `UPDATE meta SET value = 1 WHERE key = 'fencing_counter'`, "above the fencing counter"},
+		{"negative counter", `UPDATE meta SET value = -1 WHERE key = 'fencing_counter'`, "negative"},
 		{"counter row missing", `DELETE FROM meta`, "fencing_counter row is missing"},
+		{"event seq lowered", `UPDATE meta SET value = 2 WHERE key = 'event_seq'`, "above the event_seq"},
+		{"event seq row missing", `DELETE FROM meta WHERE key = 'event_seq'`, "event_seq row is missing"},
+		{"negative alive time", `UPDATE meta SET value = -5 WHERE key = 'alive_ms'`, "negative"},
+		{"alive row missing", `DELETE FROM meta WHERE key = 'alive_ms'`, "alive_ms row is missing"},
+		{"negative lock delay", `UPDATE locks SET lock_delay_ms = -1`, "lock delay"},
+		{"lock delay too long", `UPDATE locks SET lock_delay_ms = 60001`, "lock delay"},
+		{"ephemeral without session", `UPDATE locks SET ephemeral = 1, holder = 'user:alice'`, "not a session"},
+		{"session id", `UPDATE sessions SET id = ''`, "session id is empty"},
+		{"session org", `UPDATE sessions SET org = 'a/b'`, "session org"},
+		{"session owner", `UPDATE sessions SET owner = ''`, "owner is empty"},
+		{"session ttl", `UPDATE sessions SET ttl_ms = 0`, "ttl"},
+		{"session ttl overflow", `UPDATE sessions SET ttl_ms = 9223372036854775807`, "ttl"},
+		{"sessions table dropped", `DROP TABLE sessions`, "no such table"},
+		{"events table dropped", `DROP TABLE events`, "no such table"},
 		{"invalid name", `UPDATE locks SET name = 'a//b'`, "invalid"},
 		{"invalid org", `UPDATE locks SET org = 'ac me'`, "org"},
 		{"lease of another token", `UPDATE locks SET lease_id = 'L3-x'`, "does not embed"},
@@ -30,8 +45,14 @@ func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			db, j := openMigrated(t, filepath.Join(t.TempDir(), "db"))
-			b := domain.Batch{Counter: 2, Changes: []domain.Change{
-				domain.LockSaved{Lock: testLock("acme", "db/primary", 2)},
+			now := time.Now()
+			sess := domain.Session{ID: "s1", Org: "acme", Owner: "alice", TTL: time.Minute, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+			l := testLock("acme", "db/primary", 2)
+			l.Holder, l.Ephemeral, l.LockDelay = sess.Holder(), true, time.Second
+			b := domain.Batch{Counter: 2, AliveAt: now, Changes: []domain.Change{
+				domain.SessionSaved{Session: sess},
+				domain.LockSaved{Lock: l},
+				domain.EventRecorded{Event: domain.Event{Seq: 3, Org: "acme", Kind: domain.EventLockAcquired, Name: l.Key.Name, Token: 2, At: now}},
 				domain.CredentialAdded{Credential: domain.Credential{
 					Hash:      domain.HashToken("0123456789abcdef"),
 					Principal: domain.Principal{Org: "acme", User: "alice"},
@@ -57,7 +78,8 @@ func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 			if k := domain.KindOf(err); k != domain.KindInternal {
 				t.Errorf("Load error kind = %v, want KindInternal", k)
 			}
-			if len(s.Locks) != 0 || len(s.Credentials) != 0 || s.Counter != 0 {
+			if len(s.Locks) != 0 || len(s.Sessions) != 0 || len(s.Credentials) != 0 || s.Counter != 0 ||
+				s.EventSeq != 0 || !s.AliveAt.IsZero() {
 				t.Errorf("Load returned a partial snapshot with its error: %+v", s)
 			}
 		})

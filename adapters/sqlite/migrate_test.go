@@ -2,16 +2,58 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
 	"github.com/octostore/octostore/adapters/sqlite"
 	"github.com/octostore/octostore/domain"
+	"github.com/octostore/octostore/sql/migrations"
 )
+
+// columns returns the column names of table, in order.
+func columns(t *testing.T, db *sql.DB, table string) []string {
+	t.Helper()
+	rows, err := db.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols
+}
+
+// tables returns which of names exist as tables.
+func tables(t *testing.T, db *sql.DB, names ...string) []string {
+	t.Helper()
+	var found []string
+	for _, n := range names {
+		var c int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, n).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		if c != 0 {
+			found = append(found, n)
+		}
+	}
+	return found
+}
 
 func TestMigrateUpDownUp(t *testing.T) {
 	ctx := context.Background()
@@ -20,31 +62,76 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "00001") || !strings.Contains(out.String(), "00001_init.sql") ||
-		!strings.Contains(out.String(), "applied") {
+	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status after up does not list %s:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "pending") {
 		t.Errorf("status after up:\n%s", out.String())
 	}
 	t.Logf("status after up:\n%s", out.String())
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate on a migrated database: %v", err)
 	}
+	sess := domain.Session{ID: "s1", Org: "acme", Owner: "alice", TTL: time.Minute, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute)}
 	l := testLock("acme", "db", 1)
-	if err := j.Commit(ctx, domain.Batch{Counter: 1, Changes: []domain.Change{domain.LockSaved{Lock: l}}}); err != nil {
+	l.Holder, l.Ephemeral, l.LockDelay = sess.Holder(), true, 5*time.Second
+	full := domain.Batch{Counter: 1, AliveAt: time.Now(), Changes: []domain.Change{
+		domain.SessionSaved{Session: sess}, domain.LockSaved{Lock: l},
+		domain.EventRecorded{Event: domain.Event{Seq: 1, Org: "acme", Kind: domain.EventLockAcquired, Name: "db", Token: 1, At: time.Now()}},
+	}}
+	if err := j.Commit(ctx, full); err != nil {
 		t.Fatal(err)
 	}
 
+	// Rolling back 00002 keeps the locks and the counter of 00001.
 	if err := db.MigrateDown(ctx); err != nil {
-		t.Fatalf("MigrateDown: %v", err)
+		t.Fatalf("MigrateDown 00002: %v", err)
 	}
-	var n int
-	if err := db.Reader.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('locks', 'meta', 'credentials')`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("after down: %d tables left (%v)", n, err)
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events"); !slices.Equal(got, []string{"locks", "meta", "credentials"}) {
+		t.Errorf("tables after rolling back 00002: %v", got)
+	}
+	wantCols := []string{"org", "name", "holder", "lease_id", "fencing_token", "acquired_at_ms", "expires_at_ms", "metadata"}
+	if got := columns(t, db.Reader, "locks"); !slices.Equal(got, wantCols) {
+		t.Errorf("locks columns after rolling back 00002: %v, want %v", got, wantCols)
+	}
+	var locks, metas int
+	if err := db.Reader.QueryRow(`SELECT (SELECT count(*) FROM locks), (SELECT count(*) FROM meta)`).Scan(&locks, &metas); err != nil {
+		t.Fatal(err)
+	}
+	if locks != 1 || metas != 1 {
+		t.Errorf("after rolling back 00002: %d locks and %d meta rows, want 1 and 1", locks, metas)
+	}
+	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
+		t.Errorf("Load at version 1 = %v, want a schema-version error", err)
+	}
+	if err := db.MigrateUp(ctx); err != nil {
+		t.Fatalf("MigrateUp from version 1: %v", err)
+	}
+	s, err := j.Load(ctx)
+	if err != nil {
+		t.Fatalf("Load after 00002 down and up: %v", err)
+	}
+	if len(s.Locks) != 1 || s.Locks[0].Ephemeral || s.Locks[0].LockDelay != 0 || s.Counter != 1 ||
+		len(s.Sessions) != 0 || s.EventSeq != 0 || !s.AliveAt.IsZero() {
+		t.Errorf("after 00002 down and up: %+v, want the lock without its new fields", s)
+	}
+
+	// Rolling back everything.
+	for range 2 {
+		if err := db.MigrateDown(ctx); err != nil {
+			t.Fatalf("MigrateDown: %v", err)
+		}
+	}
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events"); len(got) != 0 {
+		t.Fatalf("after down: tables %v left", got)
 	}
 	out.Reset()
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "pending") {
+	if strings.Count(out.String(), "pending") != 2 {
 		t.Errorf("status after down:\n%s", out.String())
 	}
 	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
@@ -60,16 +147,73 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateUp(ctx); err != nil {
 		t.Fatalf("MigrateUp: %v", err)
 	}
-	s, err := j.Load(ctx)
+	s, err = j.Load(ctx)
 	if err != nil {
 		t.Fatalf("Load after up again: %v", err)
 	}
-	if len(s.Locks) != 0 || s.Counter != 0 {
+	if len(s.Locks) != 0 || s.Counter != 0 || len(s.Sessions) != 0 || s.EventSeq != 0 || !s.AliveAt.IsZero() {
 		t.Errorf("after down and up: %+v, want empty", s)
 	}
 	// Prepared statements survive the schema change.
-	if err := j.Commit(ctx, domain.Batch{Counter: 1, Changes: []domain.Change{domain.LockSaved{Lock: l}}}); err != nil {
+	if err := j.Commit(ctx, full); err != nil {
 		t.Fatalf("Commit after down and up: %v", err)
+	}
+	if s, err := j.Load(ctx); err != nil || len(s.Sessions) != 1 || s.EventSeq != 1 || !s.Locks[0].Ephemeral {
+		t.Errorf("Load after the last Commit = %+v, %v", s, err)
+	}
+}
+
+// TestMigrateFromVersion1 upgrades a database written by a build that knew
+// only 00001: its locks load as non-ephemeral with no lock delay.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, filepath.Join(t.TempDir(), "db"))
+	old, err := goose.NewProvider(goose.DialectSQLite3, db.Writer, migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.UpTo(ctx, 1); err != nil {
+		t.Fatalf("goose up to 1: %v", err)
+	}
+	if _, err := db.Writer.ExecContext(ctx, `
+		INSERT INTO locks (org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata)
+		VALUES ('acme', 'db/primary', 'user:alice', 'L7-nonce', 7, 1700000000000, 1700000060000, 'm');
+		UPDATE meta SET value = 9 WHERE key = 'fencing_counter';`); err != nil {
+		t.Fatal(err)
+	}
+	j := sqlite.NewJournal(db)
+	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
+		t.Fatalf("Load of a version 1 database = %v, want a schema-version error", err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from version 1: %v", err)
+	}
+	s, err := j.Load(ctx)
+	if err != nil {
+		t.Fatalf("Load after migrating: %v", err)
+	}
+	want := domain.Lock{
+		Key:        domain.LockKey{Org: "acme", Name: "db/primary"},
+		Holder:     "user:alice",
+		Lease:      "L7-nonce",
+		Token:      7,
+		AcquiredAt: time.UnixMilli(1700000000000),
+		ExpiresAt:  time.UnixMilli(1700000060000),
+		Metadata:   "m",
+	}
+	if len(s.Locks) != 1 || s.Locks[0] != want {
+		t.Errorf("locks after migrating = %+v, want [%+v]", s.Locks, want)
+	}
+	if s.Counter != 9 || len(s.Sessions) != 0 || s.EventSeq != 0 || !s.AliveAt.IsZero() {
+		t.Errorf("snapshot after migrating = %+v", s)
+	}
+	// The upgraded database takes the new changes.
+	b := domain.Batch{Counter: 9, AliveAt: time.Now(), Changes: []domain.Change{
+		domain.EventRecorded{Event: domain.Event{Seq: 1, Org: "acme", Kind: domain.EventLockReleased, Name: "db/primary", Token: 7, At: time.Now()}},
+		domain.LockDeleted{Key: want.Key},
+	}}
+	if err := j.Commit(ctx, b); err != nil {
+		t.Fatalf("Commit after migrating: %v", err)
 	}
 }
 

@@ -22,9 +22,14 @@ import (
 // Beyond the port's documented behaviour the suite requires that Commit
 // refuses, storing nothing, a batch that Load could not read back: a nil or
 // pointer change (changes are passed as values), a lock with an invalid org
-// or name, an empty holder or a lease id that does not embed its token, a
-// lock whose token is above the resulting counter, and a credential whose
-// hash is already stored.
+// or name, an empty holder, a lease id that does not embed its token, a
+// lock delay outside [0, domain.MaxLockDelay] or marked ephemeral without a
+// "session:<id>" holder, a lock whose token is above the resulting counter,
+// a session with an empty or over-long (128 bytes) id, an invalid org, no
+// owner or a TTL under a millisecond, an event with seq 0, an empty kind or
+// a seq not above every event stored or recorded before it (trimmed ones
+// included), and a credential whose hash is already stored. Times and
+// durations are kept at millisecond precision.
 func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 	t.Helper()
 	tests := []struct {
@@ -36,6 +41,12 @@ func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 		{"Delete", testDelete},
 		{"Replace", testReplace},
 		{"CounterNeverLowers", testCounterNeverLowers},
+		{"Sessions", testSessions},
+		{"EphemeralAndLockDelay", testEphemeralAndLockDelay},
+		{"Events", testEvents},
+		{"AliveAtNeverLowers", testAliveAt},
+		{"HeartbeatOnlyBatch", testHeartbeatOnly},
+		{"RefusedSessionsAndEvents", testRefusedSessionsAndEvents},
 		{"BatchInOrder", testBatchInOrder},
 		{"OrgsAreDistinct", testOrgsAreDistinct},
 		{"RefusedBatchStoresNothing", testRefusedBatch},
@@ -79,7 +90,12 @@ func credentialFor(org, user string, admin bool) domain.Credential {
 
 func commit(t *testing.T, j ports.Journal, counter domain.FencingToken, changes ...domain.Change) {
 	t.Helper()
-	if err := j.Commit(context.Background(), domain.Batch{Changes: changes, Counter: counter}); err != nil {
+	commitBatch(t, j, domain.Batch{Changes: changes, Counter: counter})
+}
+
+func commitBatch(t *testing.T, j ports.Journal, b domain.Batch) {
+	t.Helper()
+	if err := j.Commit(context.Background(), b); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 }
@@ -110,7 +126,8 @@ func locksByKey(t *testing.T, s domain.Snapshot) map[domain.LockKey]domain.Lock 
 func checkLock(t *testing.T, got, want domain.Lock) {
 	t.Helper()
 	if got.Key != want.Key || got.Holder != want.Holder || got.Lease != want.Lease ||
-		got.Token != want.Token || got.Metadata != want.Metadata {
+		got.Token != want.Token || got.Metadata != want.Metadata ||
+		got.Ephemeral != want.Ephemeral || got.LockDelay != want.LockDelay {
 		t.Errorf("lock %v:\n got %+v\nwant %+v", want.Key, got, want)
 	}
 	if got.AcquiredAt.UnixMilli() != want.AcquiredAt.UnixMilli() {
@@ -140,8 +157,9 @@ func checkLocks(t *testing.T, s domain.Snapshot, want ...domain.Lock) {
 
 func testEmptyLoad(t *testing.T, j ports.Journal) {
 	s := load(t, j)
-	if len(s.Locks) != 0 || s.Counter != 0 || len(s.Credentials) != 0 {
-		t.Fatalf("Load on a new journal = %+v, want empty with counter 0", s)
+	if len(s.Locks) != 0 || len(s.Sessions) != 0 || s.Counter != 0 || s.EventSeq != 0 ||
+		!s.AliveAt.IsZero() || len(s.Credentials) != 0 {
+		t.Fatalf("Load on a new journal = %+v, want empty with counters 0 and a zero AliveAt", s)
 	}
 }
 
@@ -345,10 +363,15 @@ func testCopiesData(t *testing.T, j ports.Journal) {
 	commit(t, j, 1, changes...)
 	changes[0] = domain.LockDeleted{Key: l.Key}
 
+	sess := sessionFor("sess-1", "acme", "alice")
+	commit(t, j, 1, domain.SessionSaved{Session: sess})
+
 	s := load(t, j)
 	s.Locks[0].Holder = "user:mallory"
 	s.Locks = append(s.Locks[:0], lockFor("acme", "other", 1))
+	s.Sessions[0].Owner = "mallory"
 	checkLocks(t, load(t, j), l)
+	checkSessions(t, load(t, j), sess)
 }
 
 func testPing(t *testing.T, j ports.Journal) {

@@ -24,17 +24,35 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.claimEventSeqsStmt, err = db.PrepareContext(ctx, claimEventSeqs); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimEventSeqs: %w", err)
+	}
 	if q.countLocksStmt, err = db.PrepareContext(ctx, countLocks); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
+	}
+	if q.deleteEventsThroughStmt, err = db.PrepareContext(ctx, deleteEventsThrough); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteEventsThrough: %w", err)
 	}
 	if q.deleteLockStmt, err = db.PrepareContext(ctx, deleteLock); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteLock: %w", err)
 	}
+	if q.deleteSessionStmt, err = db.PrepareContext(ctx, deleteSession); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
+	}
+	if q.getAliveAtStmt, err = db.PrepareContext(ctx, getAliveAt); err != nil {
+		return nil, fmt.Errorf("error preparing query GetAliveAt: %w", err)
+	}
 	if q.getCounterStmt, err = db.PrepareContext(ctx, getCounter); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCounter: %w", err)
 	}
+	if q.getEventSeqStmt, err = db.PrepareContext(ctx, getEventSeq); err != nil {
+		return nil, fmt.Errorf("error preparing query GetEventSeq: %w", err)
+	}
 	if q.insertCredentialStmt, err = db.PrepareContext(ctx, insertCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCredential: %w", err)
+	}
+	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
 	}
 	if q.listCredentialsStmt, err = db.PrepareContext(ctx, listCredentials); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCredentials: %w", err)
@@ -42,8 +60,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listLocksPageStmt, err = db.PrepareContext(ctx, listLocksPage); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLocksPage: %w", err)
 	}
+	if q.listSessionsStmt, err = db.PrepareContext(ctx, listSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
+	}
+	if q.maxEventSeqStmt, err = db.PrepareContext(ctx, maxEventSeq); err != nil {
+		return nil, fmt.Errorf("error preparing query MaxEventSeq: %w", err)
+	}
 	if q.pingStmt, err = db.PrepareContext(ctx, ping); err != nil {
 		return nil, fmt.Errorf("error preparing query Ping: %w", err)
+	}
+	if q.raiseAliveAtStmt, err = db.PrepareContext(ctx, raiseAliveAt); err != nil {
+		return nil, fmt.Errorf("error preparing query RaiseAliveAt: %w", err)
 	}
 	if q.raiseCounterStmt, err = db.PrepareContext(ctx, raiseCounter); err != nil {
 		return nil, fmt.Errorf("error preparing query RaiseCounter: %w", err)
@@ -51,14 +78,27 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.upsertLockStmt, err = db.PrepareContext(ctx, upsertLock); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertLock: %w", err)
 	}
+	if q.upsertSessionStmt, err = db.PrepareContext(ctx, upsertSession); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
+	}
 	return &q, nil
 }
 
 func (q *Queries) Close() error {
 	var err error
+	if q.claimEventSeqsStmt != nil {
+		if cerr := q.claimEventSeqsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimEventSeqsStmt: %w", cerr)
+		}
+	}
 	if q.countLocksStmt != nil {
 		if cerr := q.countLocksStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countLocksStmt: %w", cerr)
+		}
+	}
+	if q.deleteEventsThroughStmt != nil {
+		if cerr := q.deleteEventsThroughStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteEventsThroughStmt: %w", cerr)
 		}
 	}
 	if q.deleteLockStmt != nil {
@@ -66,14 +106,34 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteLockStmt: %w", cerr)
 		}
 	}
+	if q.deleteSessionStmt != nil {
+		if cerr := q.deleteSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteSessionStmt: %w", cerr)
+		}
+	}
+	if q.getAliveAtStmt != nil {
+		if cerr := q.getAliveAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getAliveAtStmt: %w", cerr)
+		}
+	}
 	if q.getCounterStmt != nil {
 		if cerr := q.getCounterStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getCounterStmt: %w", cerr)
 		}
 	}
+	if q.getEventSeqStmt != nil {
+		if cerr := q.getEventSeqStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getEventSeqStmt: %w", cerr)
+		}
+	}
 	if q.insertCredentialStmt != nil {
 		if cerr := q.insertCredentialStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertCredentialStmt: %w", cerr)
+		}
+	}
+	if q.insertEventStmt != nil {
+		if cerr := q.insertEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
 		}
 	}
 	if q.listCredentialsStmt != nil {
@@ -86,9 +146,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listLocksPageStmt: %w", cerr)
 		}
 	}
+	if q.listSessionsStmt != nil {
+		if cerr := q.listSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listSessionsStmt: %w", cerr)
+		}
+	}
+	if q.maxEventSeqStmt != nil {
+		if cerr := q.maxEventSeqStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing maxEventSeqStmt: %w", cerr)
+		}
+	}
 	if q.pingStmt != nil {
 		if cerr := q.pingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pingStmt: %w", cerr)
+		}
+	}
+	if q.raiseAliveAtStmt != nil {
+		if cerr := q.raiseAliveAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing raiseAliveAtStmt: %w", cerr)
 		}
 	}
 	if q.raiseCounterStmt != nil {
@@ -99,6 +174,11 @@ func (q *Queries) Close() error {
 	if q.upsertLockStmt != nil {
 		if cerr := q.upsertLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertLockStmt: %w", cerr)
+		}
+	}
+	if q.upsertSessionStmt != nil {
+		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
 		}
 	}
 	return err
@@ -138,31 +218,51 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                   DBTX
-	tx                   *sql.Tx
-	countLocksStmt       *sql.Stmt
-	deleteLockStmt       *sql.Stmt
-	getCounterStmt       *sql.Stmt
-	insertCredentialStmt *sql.Stmt
-	listCredentialsStmt  *sql.Stmt
-	listLocksPageStmt    *sql.Stmt
-	pingStmt             *sql.Stmt
-	raiseCounterStmt     *sql.Stmt
-	upsertLockStmt       *sql.Stmt
+	db                      DBTX
+	tx                      *sql.Tx
+	claimEventSeqsStmt      *sql.Stmt
+	countLocksStmt          *sql.Stmt
+	deleteEventsThroughStmt *sql.Stmt
+	deleteLockStmt          *sql.Stmt
+	deleteSessionStmt       *sql.Stmt
+	getAliveAtStmt          *sql.Stmt
+	getCounterStmt          *sql.Stmt
+	getEventSeqStmt         *sql.Stmt
+	insertCredentialStmt    *sql.Stmt
+	insertEventStmt         *sql.Stmt
+	listCredentialsStmt     *sql.Stmt
+	listLocksPageStmt       *sql.Stmt
+	listSessionsStmt        *sql.Stmt
+	maxEventSeqStmt         *sql.Stmt
+	pingStmt                *sql.Stmt
+	raiseAliveAtStmt        *sql.Stmt
+	raiseCounterStmt        *sql.Stmt
+	upsertLockStmt          *sql.Stmt
+	upsertSessionStmt       *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                   tx,
-		tx:                   tx,
-		countLocksStmt:       q.countLocksStmt,
-		deleteLockStmt:       q.deleteLockStmt,
-		getCounterStmt:       q.getCounterStmt,
-		insertCredentialStmt: q.insertCredentialStmt,
-		listCredentialsStmt:  q.listCredentialsStmt,
-		listLocksPageStmt:    q.listLocksPageStmt,
-		pingStmt:             q.pingStmt,
-		raiseCounterStmt:     q.raiseCounterStmt,
-		upsertLockStmt:       q.upsertLockStmt,
+		db:                      tx,
+		tx:                      tx,
+		claimEventSeqsStmt:      q.claimEventSeqsStmt,
+		countLocksStmt:          q.countLocksStmt,
+		deleteEventsThroughStmt: q.deleteEventsThroughStmt,
+		deleteLockStmt:          q.deleteLockStmt,
+		deleteSessionStmt:       q.deleteSessionStmt,
+		getAliveAtStmt:          q.getAliveAtStmt,
+		getCounterStmt:          q.getCounterStmt,
+		getEventSeqStmt:         q.getEventSeqStmt,
+		insertCredentialStmt:    q.insertCredentialStmt,
+		insertEventStmt:         q.insertEventStmt,
+		listCredentialsStmt:     q.listCredentialsStmt,
+		listLocksPageStmt:       q.listLocksPageStmt,
+		listSessionsStmt:        q.listSessionsStmt,
+		maxEventSeqStmt:         q.maxEventSeqStmt,
+		pingStmt:                q.pingStmt,
+		raiseAliveAtStmt:        q.raiseAliveAtStmt,
+		raiseCounterStmt:        q.raiseCounterStmt,
+		upsertLockStmt:          q.upsertLockStmt,
+		upsertSessionStmt:       q.upsertSessionStmt,
 	}
 }

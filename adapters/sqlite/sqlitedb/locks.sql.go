@@ -35,7 +35,7 @@ func (q *Queries) DeleteLock(ctx context.Context, arg DeleteLockParams) error {
 }
 
 const listLocksPage = `-- name: ListLocksPage :many
-SELECT org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata
+SELECT org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata, ephemeral, lock_delay_ms
 FROM locks
 WHERE (org, name) > (CAST(?1 AS TEXT), CAST(?2 AS TEXT))
 ORDER BY org, name
@@ -68,6 +68,8 @@ func (q *Queries) ListLocksPage(ctx context.Context, arg ListLocksPageParams) ([
 			&i.AcquiredAtMs,
 			&i.ExpiresAtMs,
 			&i.Metadata,
+			&i.Ephemeral,
+			&i.LockDelayMs,
 		); err != nil {
 			return nil, err
 		}
@@ -83,15 +85,17 @@ func (q *Queries) ListLocksPage(ctx context.Context, arg ListLocksPageParams) ([
 }
 
 const upsertLock = `-- name: UpsertLock :exec
-INSERT INTO locks (org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+INSERT INTO locks (org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata, ephemeral, lock_delay_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 ON CONFLICT (org, name) DO UPDATE SET
     holder         = excluded.holder,
     lease_id       = excluded.lease_id,
     fencing_token  = excluded.fencing_token,
     acquired_at_ms = excluded.acquired_at_ms,
     expires_at_ms  = excluded.expires_at_ms,
-    metadata       = excluded.metadata
+    metadata       = excluded.metadata,
+    ephemeral      = excluded.ephemeral,
+    lock_delay_ms  = excluded.lock_delay_ms
 `
 
 type UpsertLockParams struct {
@@ -103,6 +107,8 @@ type UpsertLockParams struct {
 	AcquiredAtMs int64
 	ExpiresAtMs  int64
 	Metadata     string
+	Ephemeral    int64
+	LockDelayMs  int64
 }
 
 func (q *Queries) UpsertLock(ctx context.Context, arg UpsertLockParams) error {
@@ -115,6 +121,8 @@ func (q *Queries) UpsertLock(ctx context.Context, arg UpsertLockParams) error {
 		arg.AcquiredAtMs,
 		arg.ExpiresAtMs,
 		arg.Metadata,
+		arg.Ephemeral,
+		arg.LockDelayMs,
 	)
 	return err
 }

@@ -9,12 +9,56 @@ import (
 	"context"
 )
 
+const claimEventSeqs = `-- name: ClaimEventSeqs :one
+UPDATE meta SET value = CAST(?1 AS INTEGER)
+WHERE key = 'event_seq' AND value < CAST(?2 AS INTEGER)
+RETURNING value
+`
+
+type ClaimEventSeqsParams struct {
+	Last  int64
+	First int64
+}
+
+// ClaimEventSeqs checks and raises in one statement: it sets the highest
+// event seq ever stored to @last only if it is below @first, the lowest seq
+// of the batch, and returns no row otherwise (or if the row is missing).
+// The value only grows, so it survives the trimming of the events.
+func (q *Queries) ClaimEventSeqs(ctx context.Context, arg ClaimEventSeqsParams) (int64, error) {
+	row := q.queryRow(ctx, q.claimEventSeqsStmt, claimEventSeqs, arg.Last, arg.First)
+	var value int64
+	err := row.Scan(&value)
+	return value, err
+}
+
+const getAliveAt = `-- name: GetAliveAt :one
+SELECT value FROM meta WHERE key = 'alive_ms'
+`
+
+func (q *Queries) GetAliveAt(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.getAliveAtStmt, getAliveAt)
+	var value int64
+	err := row.Scan(&value)
+	return value, err
+}
+
 const getCounter = `-- name: GetCounter :one
 SELECT value FROM meta WHERE key = 'fencing_counter'
 `
 
 func (q *Queries) GetCounter(ctx context.Context) (int64, error) {
 	row := q.queryRow(ctx, q.getCounterStmt, getCounter)
+	var value int64
+	err := row.Scan(&value)
+	return value, err
+}
+
+const getEventSeq = `-- name: GetEventSeq :one
+SELECT value FROM meta WHERE key = 'event_seq'
+`
+
+func (q *Queries) GetEventSeq(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.getEventSeqStmt, getEventSeq)
 	var value int64
 	err := row.Scan(&value)
 	return value, err
@@ -31,6 +75,21 @@ func (q *Queries) Ping(ctx context.Context) (int64, error) {
 	var ok int64
 	err := row.Scan(&ok)
 	return ok, err
+}
+
+const raiseAliveAt = `-- name: RaiseAliveAt :one
+UPDATE meta SET value = MAX(value, CAST(?1 AS INTEGER))
+WHERE key = 'alive_ms'
+RETURNING value
+`
+
+// RaiseAliveAt never moves the last-known-alive time backwards and returns
+// the stored value.
+func (q *Queries) RaiseAliveAt(ctx context.Context, v int64) (int64, error) {
+	row := q.queryRow(ctx, q.raiseAliveAtStmt, raiseAliveAt, v)
+	var value int64
+	err := row.Scan(&value)
+	return value, err
 }
 
 const raiseCounter = `-- name: RaiseCounter :one

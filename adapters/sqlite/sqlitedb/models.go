@@ -12,6 +12,15 @@ type Credential struct {
 	CreatedAtMs int64
 }
 
+type Event struct {
+	Seq          int64
+	Org          string
+	Kind         string
+	Name         string
+	FencingToken int64
+	AtMs         int64
+}
+
 type Lock struct {
 	Org          string
 	Name         string
@@ -21,9 +30,20 @@ type Lock struct {
 	AcquiredAtMs int64
 	ExpiresAtMs  int64
 	Metadata     string
+	Ephemeral    int64
+	LockDelayMs  int64
 }
 
 type Meta struct {
 	Key   string
 	Value int64
+}
+
+type Session struct {
+	ID          string
+	Org         string
+	Owner       string
+	TtlMs       int64
+	CreatedAtMs int64
+	ExpiresAtMs int64
 }

@@ -1,0 +1,175 @@
+package application
+
+import (
+	"time"
+
+	"github.com/octostore/octostore/domain"
+)
+
+// txn is the working copy a batch is decided against: the committed state
+// plus the effects of the batch's earlier intents. Every mutation records
+// the domain changes to commit; nothing reaches readers before the commit.
+type txn struct {
+	st       *state
+	e        *Engine
+	locks    map[domain.LockKey]domain.Lock // zero Lock: deleted
+	sessions map[domain.SessionID]domain.Session
+	counter  domain.FencingToken
+	eventSeq uint64
+	changes  []domain.Change
+	now      time.Time
+	// freed lists keys whose lock may have become available, so queued
+	// waiters can be served before the batch commits.
+	freed []domain.LockKey
+	// granted are waiters served in this batch, answered after commit.
+	granted []*waiter
+	// expired sessions, remembered after commit so owners get 410.
+	expired []domain.Session
+}
+
+func newTxn(e *Engine, now time.Time) *txn {
+	return &txn{
+		st: e.st, e: e, now: now,
+		locks:    make(map[domain.LockKey]domain.Lock),
+		sessions: make(map[domain.SessionID]domain.Session),
+		counter:  e.st.lastToken(),
+		eventSeq: e.st.lastEvent(),
+	}
+}
+
+// record returns the stored record of key (the zero Lock if free).
+func (x *txn) record(key domain.LockKey) domain.Lock {
+	if l, ok := x.locks[key]; ok {
+		return l
+	}
+	return x.st.record(key)
+}
+
+// lock returns the record of key with an ephemeral lock's expiry following
+// its session, which is how every decision must see it.
+func (x *txn) lock(key domain.LockKey) domain.Lock {
+	l := x.record(key)
+	if l.Ephemeral {
+		if s := x.session(l.Holder.SessionOf()); s.Exists() {
+			l.ExpiresAt = s.ExpiresAt
+		}
+	}
+	return l
+}
+
+// session returns the current session record (zero if none).
+func (x *txn) session(id domain.SessionID) domain.Session {
+	if s, ok := x.sessions[id]; ok {
+		return s
+	}
+	return x.st.session(id)
+}
+
+// save records l as the new state of its lock and raises the counter.
+func (x *txn) save(l domain.Lock) {
+	x.locks[l.Key] = l
+	x.counter = max(x.counter, l.Token)
+	x.changes = append(x.changes, domain.LockSaved{Lock: l})
+}
+
+// remove deletes the record of key and offers the lock to waiters.
+func (x *txn) remove(key domain.LockKey) {
+	x.locks[key] = domain.Lock{}
+	x.changes = append(x.changes, domain.LockDeleted{Key: key})
+	x.freed = append(x.freed, key)
+}
+
+func (x *txn) saveSession(s domain.Session) {
+	x.sessions[s.ID] = s
+	x.changes = append(x.changes, domain.SessionSaved{Session: s})
+}
+
+func (x *txn) event(kind domain.EventKind, org domain.OrgID, name domain.LockName, token domain.FencingToken, at time.Time) {
+	x.eventSeq++
+	x.changes = append(x.changes, domain.EventRecorded{Event: domain.Event{
+		Seq: x.eventSeq, Org: org, Kind: kind, Name: name, Token: token, At: at,
+	}})
+}
+
+// add records a change that has no working-copy state of its own.
+func (x *txn) add(c domain.Change) { x.changes = append(x.changes, c) }
+
+// sessionLocks returns the keys of the locks session id holds now,
+// including those taken or freed earlier in this batch.
+func (x *txn) sessionLocks(id domain.SessionID) []domain.LockKey {
+	seen := make(map[domain.LockKey]bool)
+	var out []domain.LockKey
+	consider := func(k domain.LockKey) {
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		if l := x.record(k); l.Exists() && l.Holder.SessionOf() == id {
+			out = append(out, k)
+		}
+	}
+	for _, k := range x.st.sessionLocks(id) {
+		consider(k)
+	}
+	for k := range x.locks {
+		consider(k)
+	}
+	return out
+}
+
+// endSession ends s in this batch: every ephemeral lock it holds is freed
+// (with its lock delay when the session expired; at once when it was
+// closed), then the session is removed. Both paths record events.
+func (x *txn) endSession(s domain.Session, expired bool) {
+	for _, k := range x.sessionLocks(s.ID) {
+		l := x.record(k)
+		if !l.Ephemeral {
+			continue
+		}
+		if expired && l.LockDelay > 0 {
+			x.save(l.Orphan(s.ExpiresAt))
+			x.freed = append(x.freed, k)
+		} else {
+			x.remove(k)
+		}
+		x.event(domain.EventLockFreed, k.Org, k.Name, l.Token, x.now)
+	}
+	x.sessions[s.ID] = domain.Session{}
+	x.changes = append(x.changes, domain.SessionDeleted{ID: s.ID})
+	kind := domain.EventSessionClosed
+	if expired {
+		kind = domain.EventSessionExpired
+		x.expired = append(x.expired, s)
+	}
+	x.event(kind, s.Org, "", 0, x.now)
+}
+
+// useSession checks that p may act through session id now. A session found
+// expired is ended in this batch (its ephemeral locks freed) even though
+// the request fails. Returns ErrSessionNotFound or ErrSessionExpired.
+func (x *txn) useSession(p domain.Principal, id domain.SessionID) (domain.Session, error) {
+	s := x.session(id)
+	if !s.Exists() {
+		if ended, ok := x.endedSession(id); ok && ended.OwnedBy(p) {
+			return domain.Session{}, domain.ErrSessionExpired
+		}
+		return domain.Session{}, domain.ErrSessionNotFound
+	}
+	if !s.OwnedBy(p) {
+		return domain.Session{}, domain.ErrSessionNotFound
+	}
+	if !s.AliveAt(x.now) {
+		x.endSession(s, true)
+		return domain.Session{}, domain.ErrSessionExpired
+	}
+	return s, nil
+}
+
+func (x *txn) endedSession(id domain.SessionID) (domain.Session, bool) {
+	for _, s := range x.expired {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return x.st.endedSession(id)
+}
