@@ -52,6 +52,7 @@ type Engine struct {
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
 	trimmed    uint64
+	draining   bool // writer goroutine only: no new waiters
 
 	queue   chan *intent
 	stop    chan struct{}
@@ -277,37 +278,46 @@ func (e *Engine) process(batch []*intent, now time.Time) {
 	if x.eventSeq > e.trimmed+e.cfg.KeepEvents+e.cfg.KeepEvents/10 {
 		x.add(domain.EventsTrimmed{Through: x.eventSeq - e.cfg.KeepEvents})
 	}
-	heartbeatDue := now.Sub(e.lastCommit) >= e.cfg.Heartbeat
-	if len(x.changes) > 0 || heartbeatDue {
-		began := time.Now()
-		err := e.journal.Commit(context.Background(), domain.Batch{Changes: x.changes, Counter: x.counter, AliveAt: now})
-		e.stats.record(len(batch), len(x.changes), time.Since(began))
-		if err != nil {
-			e.log.Error("commit failed; batch refused", "requests", len(batch), "changes", len(x.changes), "err", err)
-			// The tokens of a refused batch are never handed out again,
-			// even if the failed commit reached the disk after all.
-			e.st.raiseCounter(x.counter)
-			failed := fmt.Errorf("commit: %w", errors.Join(domain.ErrUnavailable, err))
-			for _, it := range batch {
-				it.result, it.err = nil, failed
-			}
-			for _, w := range x.granted {
-				w.finish(domain.Lock{}, failed)
-			}
-		} else {
-			e.lastCommit = now
-			if t, ok := lastTrim(x.changes); ok {
-				e.trimmed = t
-			}
-			e.fold(x)
-			for _, w := range x.granted {
-				w.finish(w.grant, w.err)
-			}
+	if err := e.commit(x, len(batch)); err != nil {
+		for _, it := range batch {
+			it.result, it.err = nil, err
+		}
+		for _, w := range x.granted {
+			w.finish(domain.Lock{}, err)
+		}
+	} else {
+		for _, w := range x.granted {
+			w.finish(w.grant, w.err)
 		}
 	}
 	for _, it := range batch {
 		close(it.done)
 	}
+}
+
+// commit makes the batch durable and publishes it; a batch without changes
+// commits only when the heartbeat is due. Returns the error to give every
+// request of the batch when the commit failed; memory is then unchanged.
+func (e *Engine) commit(x *txn, requests int) error {
+	if len(x.changes) == 0 && x.now.Sub(e.lastCommit) < e.cfg.Heartbeat {
+		return nil
+	}
+	began := time.Now()
+	err := e.journal.Commit(context.Background(), domain.Batch{Changes: x.changes, Counter: x.counter, AliveAt: x.now})
+	e.stats.record(requests, len(x.changes), time.Since(began))
+	if err != nil {
+		e.log.Error("commit failed; batch refused", "requests", requests, "changes", len(x.changes), "err", err)
+		// The tokens of a refused batch are never handed out again, even
+		// if the failed commit reached the disk after all.
+		e.st.raiseCounter(x.counter)
+		return fmt.Errorf("commit: %w", errors.Join(domain.ErrUnavailable, err))
+	}
+	e.lastCommit = x.now
+	if t, ok := lastTrim(x.changes); ok {
+		e.trimmed = t
+	}
+	e.fold(x)
+	return nil
 }
 
 func lastTrim(changes []domain.Change) (uint64, bool) {

@@ -108,13 +108,19 @@ func (s *LockService) Acquire(ctx context.Context, p domain.Principal, in Acquir
 	if err != nil {
 		return domain.Lock{}, err
 	}
-	if w, ok := res.(*waiter); ok {
-		return s.e.await(ctx, w, in.Wait)
+	switch r := res.(type) {
+	case *waiter:
+		return s.e.await(ctx, r, in.Wait)
+	case error:
+		return domain.Lock{}, r
 	}
 	return res.(domain.Lock), nil
 }
 
-func (s *LockService) queue(key domain.LockKey, p domain.Principal, session domain.SessionID, req domain.AcquireRequest) *waiter {
+func (s *LockService) queue(key domain.LockKey, p domain.Principal, session domain.SessionID, req domain.AcquireRequest) any {
+	if s.e.draining {
+		return errShuttingDown
+	}
 	w := &waiter{key: key, p: p, session: session, req: req, done: make(chan struct{})}
 	s.e.enqueue(w)
 	return w

@@ -366,3 +366,23 @@ func TestRestartGivesGrace(t *testing.T) {
 		t.Fatal("grace did not end")
 	}
 }
+
+func TestDrainAnswersWaitersAtOnce(t *testing.T) {
+	f := start(t, nil, nil)
+	f.mustAcquire(t, alice, "d", time.Minute)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.acquireIn(t, bob, application.AcquireInput{Name: "d", Wait: time.Minute})
+		errc <- err
+	}()
+	waitQueued(t, f, "d", 1)
+	if err := f.engine.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; domain.CodeOf(err) != "shutting_down" {
+		t.Fatalf("waiter during drain: %v", err)
+	}
+	if _, err := f.acquireIn(t, bob, application.AcquireInput{Name: "d", Wait: time.Minute}); domain.CodeOf(err) != "shutting_down" {
+		t.Fatalf("new waiter after drain: %v", err)
+	}
+}

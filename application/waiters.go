@@ -174,3 +174,27 @@ func (e *Engine) Waiting(key domain.LockKey) int {
 	}
 	return n.(int)
 }
+
+// errShuttingDown answers waiters when the server stops.
+var errShuttingDown = &domain.Error{Kind: domain.KindUnavailable, Code: "shutting_down",
+	Msg: "the server is shutting down; retry against it once it is back"}
+
+// Drain answers every queued waiter with a shutting-down error, so that a
+// graceful shutdown does not wait out their wait_seconds. From then on a
+// busy lock is answered at once instead of queueing.
+func (e *Engine) Drain(ctx context.Context) error {
+	_, err := e.submit(ctx, func(x *txn) (any, error) {
+		e.draining = true
+		for key, q := range e.waiters {
+			for q.l.Len() > 0 {
+				w := q.l.Front().Value.(*waiter)
+				e.dequeue(w)
+				w.err = errShuttingDown
+				x.granted = append(x.granted, w)
+			}
+			delete(e.waiters, key)
+		}
+		return nil, nil
+	})
+	return err
+}

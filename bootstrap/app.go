@@ -140,7 +140,7 @@ type HTTPServer struct {
 // Addr returns the bound address (useful with port 0).
 func (h *HTTPServer) Addr() string { return h.addr }
 
-func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, log *slog.Logger) *HTTPServer {
+func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, e *application.Engine, log *slog.Logger) *HTTPServer {
 	h := &HTTPServer{srv: &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -166,6 +166,11 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, log *slog.L
 		OnStop: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, cfg.Shutdown.Timeout)
 			defer cancel()
+			// Stop accepting, answer blocked acquires at once (they could
+			// otherwise hold the shutdown for their whole wait), then let
+			// in-flight requests finish.
+			h.srv.SetKeepAlivesEnabled(false)
+			go func() { _ = e.Drain(ctx) }()
 			if err := h.srv.Shutdown(ctx); err != nil {
 				return fmt.Errorf("shut down http server: %w", err)
 			}
