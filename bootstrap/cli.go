@@ -14,6 +14,7 @@ import (
 
 	"github.com/octostore/octostore/adapters/httpapi"
 	"github.com/octostore/octostore/adapters/sqlite"
+	"github.com/octostore/octostore/domain"
 )
 
 // NewLogger returns the process logger: text by default, JSON with
@@ -96,6 +97,7 @@ func Usage() string {
   octostore migrate status|up|down [flags]
                                      inspect or apply schema migrations by hand
   octostore backup FILE [flags]      write a consistent copy of the database while the server runs
+  octostore restore FILE [flags]     replace the database with a backup (server stopped)
   octostore openapi                  print the OpenAPI description (YAML)
   octostore version | --version      print the version
 
@@ -150,4 +152,93 @@ func Backup(ctx context.Context, dest string, args, environ []string, out io.Wri
 	_, err = fmt.Fprintf(out, "backup %s written in %s: %d locks, fencing counter %d\n",
 		dest, time.Since(began).Round(time.Millisecond), len(snap.Locks), uint64(snap.Counter))
 	return err
+}
+
+// Restore replaces the configured database with the backup src. Run it with
+// the server stopped. The fencing counter of the result is the higher of the
+// backup's and the replaced database's (when that one can still be read), so
+// tokens handed out after the backup was taken are never issued again.
+func Restore(ctx context.Context, src string, args, environ []string, out io.Writer) error {
+	if src == "" {
+		return errors.New("restore: give the backup file: octostore restore FILE")
+	}
+	cfg, err := LoadConfig(args, environ)
+	if err != nil {
+		return err
+	}
+	backup, err := readSnapshot(ctx, src)
+	if err != nil {
+		return fmt.Errorf("restore: backup %s: %w", src, err)
+	}
+	floor := backup.Counter
+	if _, statErr := os.Stat(cfg.DB); statErr == nil {
+		if old, err := readSnapshot(ctx, cfg.DB); err == nil {
+			floor = max(floor, old.Counter)
+		} else {
+			fmt.Fprintf(out, "warning: cannot read the fencing counter of %s (%v); tokens continue from the backup's %d\n", cfg.DB, err, uint64(backup.Counter))
+		}
+	}
+	if err := copyFile(src, cfg.DB); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
+	if err != nil {
+		return fmt.Errorf("restore: open %s: %w", cfg.DB, err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	j := sqlite.NewJournal(db)
+	if _, err := j.Load(ctx); err != nil {
+		return fmt.Errorf("restore: check %s: %w", cfg.DB, err)
+	}
+	if err := j.Commit(ctx, domain.Batch{Counter: floor}); err != nil {
+		return fmt.Errorf("restore: raise the fencing counter: %w", err)
+	}
+	_, err = fmt.Fprintf(out, "restored %s from %s: %d locks, %d sessions, fencing counter %d\n",
+		cfg.DB, src, len(backup.Locks), len(backup.Sessions), uint64(floor))
+	return err
+}
+
+// readSnapshot loads a database file without migrating or changing it.
+func readSnapshot(ctx context.Context, path string) (domain.Snapshot, error) {
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		return domain.Snapshot{}, err
+	}
+	defer db.Close()
+	return sqlite.NewJournal(db).Load(ctx)
+}
+
+// copyFile copies src over dst atomically: a synced temporary file renamed
+// into place, after removing dst's WAL and shared-memory files.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".restore-tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(dst + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return os.Rename(tmp, dst)
 }

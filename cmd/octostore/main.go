@@ -39,12 +39,16 @@ func main() {
 			action, args = args[0], args[1:]
 		}
 		err = bootstrap.Migrate(ctx, action, args, os.Environ(), os.Stdout)
-	case "backup":
-		dest := ""
+	case "backup", "restore":
+		file := ""
 		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-			dest, args = args[0], args[1:]
+			file, args = args[0], args[1:]
 		}
-		err = bootstrap.Backup(ctx, dest, args, os.Environ(), os.Stdout)
+		if cmd == "backup" {
+			err = bootstrap.Backup(ctx, file, args, os.Environ(), os.Stdout)
+		} else {
+			err = bootstrap.Restore(ctx, file, args, os.Environ(), os.Stdout)
+		}
 	case "openapi":
 		var spec []byte
 		if spec, err = bootstrap.OpenAPI(); err == nil {
