@@ -58,6 +58,9 @@ func (s *SessionService) Open(ctx context.Context, p domain.Principal, ttl time.
 // exist or is not p's, and ErrSessionExpired when it has expired (it is then
 // ended, and never revived).
 func (s *SessionService) KeepAlive(ctx context.Context, p domain.Principal, id domain.SessionID) (domain.Session, error) {
+	if p.Admin {
+		return domain.Session{}, domain.ErrAdminNotTenant
+	}
 	res, err := s.e.submit(ctx, func(x *txn) (any, error) {
 		sess, err := x.useSession(p, id)
 		if err != nil {
@@ -79,6 +82,9 @@ func (s *SessionService) KeepAlive(ctx context.Context, p domain.Principal, id d
 // Get returns the session and the names of the locks it holds, to its owner
 // only. Errors are those of KeepAlive. It reads committed state only.
 func (s *SessionService) Get(_ context.Context, p domain.Principal, id domain.SessionID) (SessionView, error) {
+	if p.Admin {
+		return SessionView{}, domain.ErrAdminNotTenant
+	}
 	sess := s.e.st.session(id)
 	if !sess.OwnedBy(p) {
 		if ended, ok := s.e.st.endedSession(id); ok && ended.OwnedBy(p) {
@@ -104,6 +110,9 @@ func (s *SessionService) Get(_ context.Context, p domain.Principal, id domain.Se
 // locks are released at once (no lock delay) and the session is removed,
 // all in one transaction. Errors are those of KeepAlive.
 func (s *SessionService) Close(ctx context.Context, p domain.Principal, id domain.SessionID) error {
+	if p.Admin {
+		return domain.ErrAdminNotTenant
+	}
 	_, err := s.e.submit(ctx, func(x *txn) (any, error) {
 		sess, err := x.useSession(p, id)
 		if err != nil {
