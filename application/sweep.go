@@ -22,6 +22,9 @@ type sweeper struct {
 	kick chan struct{}
 	quit chan struct{}
 	done chan struct{}
+	// pruned is when tombstones of ended sessions were last pruned
+	// (sweeper goroutine only).
+	pruned time.Time
 }
 
 // dueItem is a lock record or a session that comes due at 'at'. It points at
@@ -146,7 +149,10 @@ func (s *sweeper) pass(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	s.e.st.forgetEnded(now.Add(-time.Hour))
+	if now.Sub(s.pruned) >= time.Minute {
+		s.e.st.forgetEnded(now.Add(-time.Hour))
+		s.pruned = now
+	}
 	_, err := s.e.submit(ctx, func(x *txn) (any, error) {
 		for _, id := range sessions {
 			if ss := x.session(id); ss.Exists() && !ss.AliveAt(x.now) {

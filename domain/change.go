@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Change is one durable effect of a decision. The single writer collects the
 // changes of many requests into one Batch and commits them in one storage
@@ -64,6 +67,22 @@ type Event struct {
 	Name  LockName // empty for session events
 	Token FencingToken
 	At    time.Time
+}
+
+// Validate reports the first rule that the event e breaks: its seq must not
+// be zero (0 stands for "no event" in Snapshot.EventSeq) and it must have a
+// kind. That each seq is above every seq before it is checked by storage,
+// which knows the stored maximum. The error has no Kind (KindOf reports
+// KindInternal): an event that breaks these rules is a bug, never the
+// client's fault.
+func (e Event) Validate() error {
+	if e.Seq == 0 {
+		return errors.New("event seq is zero")
+	}
+	if e.Kind == "" {
+		return errors.New("event kind is empty")
+	}
+	return nil
 }
 
 // Batch is the unit of commit: changes in decision order, the fencing

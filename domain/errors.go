@@ -97,3 +97,10 @@ func CodeOf(err error) string {
 	}
 	return "internal"
 }
+
+// kindless returns an error with err's message but without its Kind, so
+// that KindOf reports KindInternal. The record rules (Lock.Validate and the
+// like) use it: a record that breaks them comes from a bug or from corrupt
+// storage, never from the client, even where the broken part is a name a
+// client could have sent, so it must not surface as KindInvalid.
+func kindless(err error) error { return errors.New(err.Error()) }

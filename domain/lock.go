@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -55,6 +56,39 @@ func (l Lock) Exists() bool { return l.Lease != "" }
 // HeldAt reports whether the lock is held at now. A lock whose expiry has
 // passed is free at that instant, whether or not it has been swept yet.
 func (l Lock) HeldAt(now time.Time) bool { return l.Exists() && now.Before(l.ExpiresAt) }
+
+// Validate reports the first rule that the lock record l breaks: its org
+// and name must parse, it must have a holder and a non-zero token, its lease
+// id must embed that token, its lock delay must lie in [0, MaxLockDelay],
+// and an ephemeral lock must be held by a session ("session:<id>"). Storage
+// adapters check every record they store or load with it, so that whatever
+// is stored can be loaded again. The error has no Kind (KindOf reports
+// KindInternal): a record that breaks these rules is a bug or corruption,
+// never the client's fault.
+func (l Lock) Validate() error {
+	if _, err := ParseOrgID(string(l.Key.Org)); err != nil {
+		return kindless(err)
+	}
+	if _, err := ParseLockName(string(l.Key.Name)); err != nil {
+		return kindless(err)
+	}
+	if l.Holder == "" {
+		return errors.New("holder is empty")
+	}
+	if l.Token == 0 {
+		return errors.New("token is zero")
+	}
+	if t, ok := l.Lease.Token(); !ok || t != l.Token {
+		return fmt.Errorf("lease id %q does not embed token %d", l.Lease, l.Token)
+	}
+	if l.LockDelay < 0 || l.LockDelay > MaxLockDelay {
+		return fmt.Errorf("lock delay %v is out of range [0, %v]", l.LockDelay, MaxLockDelay)
+	}
+	if l.Ephemeral && l.Holder.SessionOf() == "" {
+		return fmt.Errorf("ephemeral lock holder %q is not a session", l.Holder)
+	}
+	return nil
+}
 
 // AcquireRequest asks for a lock on behalf of a holder.
 type AcquireRequest struct {

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,3 +136,52 @@ func TestFencingTokenOrder(t *testing.T) {
 }
 
 var errInvalidTTL = Invalid("invalid_ttl", "")
+
+// checkRecordRule requires err to be nil when want is "", and otherwise to
+// mention want and to carry no Kind, so that storage reports a broken
+// record as an internal error rather than as the client's fault.
+func checkRecordRule(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("Validate() = %v, want nil", err)
+	case want == "":
+	case err == nil:
+		t.Fatalf("Validate() = nil, want an error mentioning %q", want)
+	case !strings.Contains(err.Error(), want):
+		t.Fatalf("Validate() = %q, want it to mention %q", err, want)
+	case KindOf(err) != KindInternal || CodeOf(err) != "internal":
+		t.Fatalf("Validate() kind %v, code %q; want KindInternal, internal", KindOf(err), CodeOf(err))
+	}
+}
+
+func TestLockValidate(t *testing.T) {
+	valid := Lock{Key: key("db/primary"), Holder: "session:s1", Lease: NewLeaseID(7, "n"), Token: 7,
+		Ephemeral: true, LockDelay: MaxLockDelay}
+	cases := []struct {
+		name string
+		edit func(l *Lock)
+		want string // "" for valid
+	}{
+		{"valid", func(*Lock) {}, ""},
+		{"user holder, no delay", func(l *Lock) { l.Holder, l.Ephemeral, l.LockDelay = "user:alice", false, 0 }, ""},
+		{"empty org", func(l *Lock) { l.Key.Org = "" }, "org"},
+		{"invalid org", func(l *Lock) { l.Key.Org = "ac me" }, "org"},
+		{"invalid name", func(l *Lock) { l.Key.Name = "a//b" }, "lock name"},
+		{"empty holder", func(l *Lock) { l.Holder = "" }, "holder is empty"},
+		{"zero token", func(l *Lock) { l.Token, l.Lease = 0, "L0-n" }, "token is zero"},
+		{"lease of another token", func(l *Lock) { l.Lease = NewLeaseID(3, "n") }, "does not embed"},
+		{"lease not ours", func(l *Lock) { l.Lease = "lease-7" }, "does not embed"},
+		{"negative delay", func(l *Lock) { l.LockDelay = -time.Millisecond }, "lock delay"},
+		{"delay too long", func(l *Lock) { l.LockDelay = MaxLockDelay + time.Millisecond }, "lock delay"},
+		{"ephemeral user lock", func(l *Lock) { l.Holder = "user:alice" }, "not a session"},
+		{"ephemeral empty session", func(l *Lock) { l.Holder = "session:" }, "not a session"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			l := valid
+			c.edit(&l)
+			checkRecordRule(t, l.Validate(), c.want)
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ const (
 	MinSessionTTL     = 10 * time.Second
 	MaxSessionTTL     = 300 * time.Second
 	DefaultSessionTTL = time.Minute
+	MaxSessionIDLen   = 128 // bytes; also the HTTP API's bound
 )
 
 // SessionID identifies a session. It is unguessable, but it is not a
@@ -52,6 +54,33 @@ func NewSession(id SessionID, p Principal, ttl time.Duration, now time.Time) (Se
 		return Session{}, err
 	}
 	return Session{ID: id, Org: p.Org, Owner: p.User, TTL: ttl, CreatedAt: now, ExpiresAt: now.Add(ttl)}, nil
+}
+
+// Validate reports the first rule that the session record s breaks: it
+// must have an id of at most MaxSessionIDLen bytes, an org that parses, an
+// owner and a positive TTL. TTL limits are not checked here: they bind
+// when a session is opened (CheckSessionTTL), and a stored session keeps
+// the TTL it was opened with. Storage adapters check every record they
+// store or load with it. The error has no Kind (KindOf reports
+// KindInternal): a record that breaks these rules is a bug or corruption,
+// never the client's fault.
+func (s Session) Validate() error {
+	if s.ID == "" {
+		return errors.New("session id is empty")
+	}
+	if len(s.ID) > MaxSessionIDLen {
+		return fmt.Errorf("session id is %d bytes, more than %d", len(s.ID), MaxSessionIDLen)
+	}
+	if _, err := ParseOrgID(string(s.Org)); err != nil {
+		return fmt.Errorf("session org: %w", kindless(err))
+	}
+	if s.Owner == "" {
+		return errors.New("session owner is empty")
+	}
+	if s.TTL <= 0 {
+		return fmt.Errorf("session ttl %v is not positive", s.TTL)
+	}
+	return nil
 }
 
 // Exists reports whether s is a session record rather than the zero value.

@@ -3,6 +3,7 @@ package domain
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -51,6 +52,25 @@ func (h TokenHash) Equal(o TokenHash) bool { return subtle.ConstantTimeCompare(h
 type Credential struct {
 	Hash      TokenHash
 	Principal Principal
+}
+
+// Validate reports the first rule that the credential c breaks: its
+// principal must name a user and, unless it is an admin without an org, an
+// org that parses (an admin principal has no org, but a valid one is
+// tolerated). Storage adapters check every credential they store or load
+// with it. The error has no Kind (KindOf reports KindInternal): a record
+// that breaks these rules is a bug or corruption, never the client's fault.
+func (c Credential) Validate() error {
+	if c.Principal.User == "" {
+		return errors.New("credential user is empty")
+	}
+	if c.Principal.Admin && c.Principal.Org == "" {
+		return nil
+	}
+	if _, err := ParseOrgID(string(c.Principal.Org)); err != nil {
+		return kindless(err)
+	}
+	return nil
 }
 
 // ParseStaticToken parses one "org/user:token" entry ("user:token" means

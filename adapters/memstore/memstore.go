@@ -182,7 +182,7 @@ func (j *Journal) check(b domain.Batch) error {
 				lastSeq = c.Event.Seq
 			}
 		case domain.CredentialAdded:
-			err = checkCredential(c.Credential)
+			err = c.Credential.Validate()
 			h := c.Credential.Hash
 			if _, dup := j.hashes[h]; dup {
 				err = errors.New("credential hash is already stored")
@@ -203,53 +203,23 @@ func (j *Journal) check(b domain.Batch) error {
 	return nil
 }
 
-// checkLock mirrors the SQLite adapter's invariants. Validation errors are
-// flattened with %v so that a refused batch is an internal error, not
-// KindInvalid.
+// checkLock adds to Lock.Validate what needs the batch: the token is not
+// above the fencing counter.
 func checkLock(l domain.Lock, counter domain.FencingToken) error {
-	if _, err := domain.ParseOrgID(string(l.Key.Org)); err != nil {
-		return fmt.Errorf("%v", err)
-	}
-	if _, err := domain.ParseLockName(string(l.Key.Name)); err != nil {
-		return fmt.Errorf("%v", err)
-	}
-	if l.Holder == "" {
-		return errors.New("holder is empty")
-	}
-	if l.Token == 0 {
-		return errors.New("token is zero")
-	}
-	if t, ok := l.Lease.Token(); !ok || t != l.Token {
-		return fmt.Errorf("lease id %q does not embed token %d", l.Lease, l.Token)
+	if err := l.Validate(); err != nil {
+		return err
 	}
 	if counter < l.Token {
 		return fmt.Errorf("lock token %d is above the fencing counter %d", l.Token, counter)
 	}
-	if l.LockDelay < 0 || l.LockDelay > domain.MaxLockDelay {
-		return fmt.Errorf("lock delay %v is out of range [0, %v]", l.LockDelay, domain.MaxLockDelay)
-	}
-	if l.Ephemeral && l.Holder.SessionOf() == "" {
-		return fmt.Errorf("ephemeral lock holder %q is not a session", l.Holder)
-	}
 	return nil
 }
 
-// maxSessionIDLen is the SQLite adapter's bound on session ids, in bytes.
-const maxSessionIDLen = 128
-
-// checkSession mirrors the SQLite adapter's session invariants.
+// checkSession adds to Session.Validate SQLite's millisecond precision: a
+// TTL under a millisecond would be stored as zero.
 func checkSession(s domain.Session) error {
-	if s.ID == "" {
-		return errors.New("session id is empty")
-	}
-	if len(s.ID) > maxSessionIDLen {
-		return fmt.Errorf("session id is %d bytes, more than %d", len(s.ID), maxSessionIDLen)
-	}
-	if _, err := domain.ParseOrgID(string(s.Org)); err != nil {
-		return fmt.Errorf("session org: %v", err)
-	}
-	if s.Owner == "" {
-		return errors.New("session owner is empty")
+	if err := s.Validate(); err != nil {
+		return err
 	}
 	if s.TTL < time.Millisecond {
 		return fmt.Errorf("session ttl %v is under a millisecond", s.TTL)
@@ -257,35 +227,20 @@ func checkSession(s domain.Session) error {
 	return nil
 }
 
-// checkEvent mirrors the SQLite adapter: a seq above after (the highest
-// stored or recorded earlier in the batch) that fits in an int64, a kind,
-// and a token that fits.
+// checkEvent adds to Event.Validate SQLite's int64 columns and the order of
+// seqs: above after, the highest stored or recorded earlier in the batch.
 func checkEvent(e domain.Event, after uint64) error {
-	if e.Seq == 0 || e.Seq > math.MaxInt64 {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if e.Seq > math.MaxInt64 {
 		return fmt.Errorf("event seq %d is out of range", e.Seq)
 	}
 	if e.Seq <= after {
 		return fmt.Errorf("event seq %d is not above %d", e.Seq, after)
 	}
-	if e.Kind == "" {
-		return errors.New("event kind is empty")
-	}
 	if e.Token > math.MaxInt64 {
 		return fmt.Errorf("event token %d is out of range", e.Token)
-	}
-	return nil
-}
-
-// checkCredential requires a user and, for tenant principals, a valid org.
-func checkCredential(c domain.Credential) error {
-	if c.Principal.User == "" {
-		return errors.New("credential user is empty")
-	}
-	if c.Principal.Admin && c.Principal.Org == "" {
-		return nil
-	}
-	if _, err := domain.ParseOrgID(string(c.Principal.Org)); err != nil {
-		return fmt.Errorf("%v", err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -21,17 +20,18 @@ func fromEvent(e domain.Event) sqlitedb.InsertEventParams {
 	}
 }
 
-// checkEvent requires a seq above after (the highest seq stored or recorded
-// earlier in the batch) that fits in SQLite, a kind, and a token that fits.
+// checkEvent adds to Event.Validate what SQLite and the batch need: a seq
+// and a token that fit in an int64 column, and a seq above after (the
+// highest seq stored or recorded earlier in the batch).
 func checkEvent(e domain.Event, after uint64) error {
-	if e.Seq == 0 || e.Seq > math.MaxInt64 {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if e.Seq > math.MaxInt64 {
 		return fmt.Errorf("event seq %d is out of range", e.Seq)
 	}
 	if e.Seq <= after {
 		return fmt.Errorf("event seq %d is not above %d", e.Seq, after)
-	}
-	if e.Kind == "" {
-		return errors.New("event kind is empty")
 	}
 	if e.Token > math.MaxInt64 {
 		return fmt.Errorf("event token %d is out of range", e.Token)

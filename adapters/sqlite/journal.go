@@ -130,7 +130,7 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (applied, e
 		case domain.SessionDeleted:
 			err = q.DeleteSession(ctx, string(c.ID))
 		case domain.CredentialAdded:
-			if err = checkCredential(c.Credential); err == nil {
+			if err = c.Credential.Validate(); err == nil {
 				err = q.InsertCredential(ctx, fromCredential(c.Credential, now))
 			}
 		case domain.EventRecorded:

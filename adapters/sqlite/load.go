@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -190,30 +189,15 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-// checkLock enforces the invariants Load relies on, so that anything Commit
-// stores can be loaded again. Validation errors are flattened with %v: a bad
-// stored row is an internal error, and must not surface as KindInvalid.
+// checkLock adds to Lock.Validate what SQLite needs: a token that fits in
+// an int64 column. Load and Commit both check with it, so that anything
+// Commit stores can be loaded again.
 func checkLock(l domain.Lock) error {
-	if _, err := domain.ParseOrgID(string(l.Key.Org)); err != nil {
-		return fmt.Errorf("%v", err)
+	if err := l.Validate(); err != nil {
+		return err
 	}
-	if _, err := domain.ParseLockName(string(l.Key.Name)); err != nil {
-		return fmt.Errorf("%v", err)
-	}
-	if l.Holder == "" {
-		return errors.New("holder is empty")
-	}
-	if l.Token == 0 || l.Token > math.MaxInt64 {
+	if l.Token > math.MaxInt64 {
 		return fmt.Errorf("token %d is out of range", l.Token)
-	}
-	if t, ok := l.Lease.Token(); !ok || t != l.Token {
-		return fmt.Errorf("lease id %q does not embed token %d", l.Lease, l.Token)
-	}
-	if l.LockDelay < 0 || l.LockDelay > domain.MaxLockDelay {
-		return fmt.Errorf("lock delay %v is out of range [0, %v]", l.LockDelay, domain.MaxLockDelay)
-	}
-	if l.Ephemeral && l.Holder.SessionOf() == "" {
-		return fmt.Errorf("ephemeral lock holder %q is not a session", l.Holder)
 	}
 	return nil
 }
@@ -229,7 +213,7 @@ func credentialToDomain(r sqlitedb.Credential) (domain.Credential, error) {
 	}
 	copy(c.Hash[:], r.Hash)
 	c.Principal = domain.Principal{Org: domain.OrgID(r.Org), User: r.User, Admin: r.Admin == 1}
-	return c, checkCredential(c)
+	return c, c.Validate()
 }
 
 // fromCredential converts a credential into the parameters of its row;
@@ -242,19 +226,4 @@ func fromCredential(c domain.Credential, createdAt int64) sqlitedb.InsertCredent
 		Admin:       boolInt(c.Principal.Admin),
 		CreatedAtMs: createdAt,
 	}
-}
-
-// checkCredential requires a user and, for tenant principals, a valid org.
-// Admin principals have no org, but a valid one is tolerated.
-func checkCredential(c domain.Credential) error {
-	if c.Principal.User == "" {
-		return errors.New("credential user is empty")
-	}
-	if c.Principal.Admin && c.Principal.Org == "" {
-		return nil
-	}
-	if _, err := domain.ParseOrgID(string(c.Principal.Org)); err != nil {
-		return fmt.Errorf("%v", err) // flattened as in checkLock
-	}
-	return nil
 }

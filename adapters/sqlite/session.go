@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -10,9 +9,6 @@ import (
 	"github.com/octostore/octostore/adapters/sqlite/sqlitedb"
 	"github.com/octostore/octostore/domain"
 )
-
-// maxSessionIDLen bounds the session ids Commit stores, in bytes.
-const maxSessionIDLen = 128
 
 // loadSessions reads every session, sharing org and owner strings through
 // intern.
@@ -61,20 +57,11 @@ func fromSession(s domain.Session) sqlitedb.UpsertSessionParams {
 	}
 }
 
-// checkSession enforces the invariants Load relies on. The TTL must survive
-// truncation to milliseconds, so it is at least one.
+// checkSession adds to Session.Validate what SQLite needs: the TTL is
+// stored in milliseconds, so it must be at least one.
 func checkSession(s domain.Session) error {
-	if s.ID == "" {
-		return errors.New("session id is empty")
-	}
-	if len(s.ID) > maxSessionIDLen {
-		return fmt.Errorf("session id is %d bytes, more than %d", len(s.ID), maxSessionIDLen)
-	}
-	if _, err := domain.ParseOrgID(string(s.Org)); err != nil {
-		return fmt.Errorf("session org: %v", err) // flattened as in checkLock
-	}
-	if s.Owner == "" {
-		return errors.New("session owner is empty")
+	if err := s.Validate(); err != nil {
+		return err
 	}
 	if s.TTL < time.Millisecond {
 		return fmt.Errorf("session ttl %v is under a millisecond", s.TTL)
