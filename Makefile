@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-deps generate check-generated lint openapi bench migration clean bench-compare
+.PHONY: help run build test test-deps generate check-generated lint openapi bench migration clean bench-compare bench-blocking
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -54,3 +54,6 @@ clean: ## remove build output
 
 bench-compare: build ## load OctoStore, etcd and a no-op HTTP server alike (64 clients, uncontended) and print a table
 	go run ./cmd/octobench compare -bin bin/octostore
+
+bench-blocking: build ## OctoStore vs etcd, blocking acquires (16 clients queueing on 4 names): grants/s, waits, FIFO check
+	go run ./cmd/octobench compare -workload blocking -bin bin/octostore

@@ -14,8 +14,17 @@ type hold struct {
 	lease    string
 	token    uint64
 	called   int64 // the acquire request was about to be sent
+	sent     int64 // blocking: the acquire request was written to the connection; 0 if unknown
 	acked    int64 // the acquire response (the grant) was received
 	released int64 // the release request was about to be sent
+}
+
+// sentAt is when the acquire went out: sent if known, else called.
+func (h hold) sentAt() int64 {
+	if h.sent != 0 {
+		return h.sent
+	}
+	return h.called
 }
 
 // maxViolations bounds how many violations a report spells out.
@@ -24,6 +33,7 @@ const maxViolations = 10
 // checkReport is what checkHolds found.
 type checkReport struct {
 	grants, names  int
+	notUnique      bool // uniqueness across names was not checked (see checkOrder)
 	violationCount int
 	violations     []string // the first maxViolations, in the order found
 }
@@ -53,8 +63,14 @@ func (c checkReport) ok() bool { return c.violationCount == 0 }
 //   - Uniqueness. No two leases share a token.
 //
 // Holds with an empty lease (targets without tokens) are skipped.
-func checkHolds(holds []hold) checkReport {
-	var rep checkReport
+func checkHolds(holds []hold) checkReport { return checkHoldsWith(holds, true) }
+
+// checkOrder is checkHolds for tokens that are ordered but not unique
+// across names (etcd's lock revisions): everything but uniqueness.
+func checkOrder(holds []hold) checkReport { return checkHoldsWith(holds, false) }
+
+func checkHoldsWith(holds []hold, unique bool) checkReport {
+	rep := checkReport{notUnique: !unique}
 	byName := map[string][]hold{}
 	var all []hold
 	for _, h := range holds {
@@ -95,6 +111,9 @@ func checkHolds(holds []hold) checkReport {
 
 	owner := map[uint64]string{}
 	for _, h := range all {
+		if !unique {
+			break
+		}
 		if prev, dup := owner[h.token]; dup && prev != h.lease {
 			rep.flag("token %d issued twice: leases %s and %s", h.token, prev, h.lease)
 			continue

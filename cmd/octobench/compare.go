@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -24,22 +25,56 @@ const etcdURL = "http://127.0.0.1:2379"
 // compareTargets is the order of the table's rows.
 var compareTargets = []string{"octostore", "etcd", "noop"}
 
+// compareWorkloads are the workloads compare runs, with the targets and
+// client count each runs by default.
+var compareWorkloads = map[string]struct {
+	targets []string
+	clients int
+}{
+	"uncontended": {compareTargets, 64},
+	"blocking":    {[]string{"octostore", "etcd"}, 16}, // noop cannot queue
+}
+
 func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("compare", stderr)
 	var (
 		lf         loadFlags
 		bin        = fs.String("bin", "", "octostore `binary` (default: go build ./cmd/octostore into the temp dir)")
 		etcdScript = fs.String("etcd-script", "scripts/etcd-start.sh", "`script` that starts a throw-away etcd on 127.0.0.1:2379")
-		only       = fs.String("targets", strings.Join(compareTargets, ","), "comma-separated targets to start and measure")
+		only       = fs.String("targets", "", "comma-separated targets to start and measure (default octostore,etcd,noop; blocking: octostore,etcd)")
 		keep       = fs.Bool("keep", false, "keep the temp dir (databases, server logs) and print its path")
 		startWait  = fs.Duration("start-timeout", 5*time.Minute, "how long a server may take to come up (etcd may be installed first)")
+		workload   = fs.String("workload", "uncontended", "uncontended (each client acquires and releases its own lock) or blocking (clients queue for shared locks)")
+		names      = fs.Int("names", 4, "blocking: number of lock names; client i uses name i mod names")
+		bf         blockingFlags
 	)
 	lf.register(fs, 64)
+	fs.Lookup("clients").Usage += "; 16 with -workload blocking"
+	bf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	wl, ok := compareWorkloads[*workload]
+	if !ok {
+		return fmt.Errorf("compare: unknown workload %q (want uncontended or blocking)", *workload)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["clients"] {
+		lf.clients = wl.clients
+	}
+	if *only == "" {
+		*only = strings.Join(wl.targets, ",")
+	}
+	cfg := runConfig{
+		workload: *workload, clients: lf.clients, names: *names, duration: lf.duration, warmup: lf.warmup,
+		seed: 1, wait: bf.wait, fifoSlack: bf.fifoSlack,
+	}
+	if *workload != "blocking" {
+		cfg.names = 0
 	}
 	var chosen []string
 	for t := range strings.SplitSeq(*only, ",") {
@@ -48,6 +83,9 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		if !slices.Contains(compareTargets, t) {
 			return fmt.Errorf("unknown target %q (want %s)", t, strings.Join(compareTargets, ", "))
+		}
+		if !slices.Contains(wl.targets, t) {
+			return fmt.Errorf("target %s does not support workload %s (compare runs it on %s)", t, *workload, strings.Join(wl.targets, ", "))
 		}
 		chosen = append(chosen, t)
 	}
@@ -143,8 +181,13 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	results := map[string]*result{}
 	for _, name := range chosen {
-		logf("%s: uncontended, %d clients, %s warm-up + %s measured", name, lf.clients, lf.warmup, lf.duration)
-		r, err := measure(ctx, name, urls[name], creds, lf)
+		if cfg.workload == "blocking" {
+			logf("%s: blocking, %d clients on %d names, %s warm-up + %s measured", name, cfg.clients, cfg.names, lf.warmup, lf.duration)
+		} else {
+			logf("%s: %s, %d clients, %s warm-up + %s measured", name, cfg.workload, cfg.clients, lf.warmup, lf.duration)
+		}
+		cfg.target = name
+		r, err := measure(ctx, urls[name], creds, cfg, requestTimeout(cfg.workload, lf, bf))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -158,10 +201,15 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		results[name] = r
 	}
 
-	writeComparison(stdout, chosen, results, lf, machineInfo(ctx, *bin, slices.Contains(chosen, "etcd")))
+	machine := machineInfo(ctx, *bin, slices.Contains(chosen, "etcd"))
+	if cfg.workload == "blocking" {
+		writeBlockingComparison(stdout, chosen, results, cfg, machine)
+	} else {
+		writeComparison(stdout, chosen, results, lf, machine)
+	}
 	for _, name := range chosen {
-		if r := results[name]; r.checked && !r.check.ok() {
-			return fmt.Errorf("%s: safety check failed", name)
+		if r := results[name]; r.failed() {
+			return fmt.Errorf("%s: %w", name, r.checkError())
 		} else if n := r.totalErrors(); n > 0 {
 			return fmt.Errorf("%s: %d requests failed: %v", name, n, r.firstErr)
 		}
@@ -169,18 +217,16 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// measure runs the uncontended workload against one started target.
-func measure(ctx context.Context, name, base string, creds []credential, lf loadFlags) (*result, error) {
-	hc := newHTTPClient(lf.clients, lf.timeout)
+// measure runs cfg's workload against the started target cfg.target.
+func measure(ctx context.Context, base string, creds []credential, cfg runConfig, timeout time.Duration) (*result, error) {
+	hc := newHTTPClient(cfg.clients, timeout)
 	defer hc.CloseIdleConnections()
-	t, err := newTarget(ctx, name, httpAPI{hc: hc, base: base}, creds, 60)
+	t, err := newTarget(ctx, cfg.target, httpAPI{hc: hc, base: base}, creds, 60)
 	if err != nil {
 		return nil, err
 	}
-	return runLoad(ctx, t, runConfig{
-		target: name, workload: "uncontended", clients: lf.clients,
-		duration: lf.duration, warmup: lf.warmup, prefix: runPrefix(), seed: 1,
-	})
+	cfg.prefix = runPrefix()
+	return runLoad(ctx, t, cfg)
 }
 
 // writeComparison prints the side-by-side markdown table and the machine
@@ -212,6 +258,52 @@ func writeComparison(w io.Writer, order []string, rs map[string]*result, lf load
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "A cycle is acquire then release of the client's own lock name (for noop: two small JSON POSTs).")
+	fmt.Fprintln(w, "Targets run one after another; clients and servers share this machine's cores.")
+	fmt.Fprintln(w)
+	for _, line := range machine {
+		fmt.Fprintln(w, "- "+line)
+	}
+}
+
+// writeBlockingComparison prints the table of the blocking workload and
+// the machine it was measured on.
+func writeBlockingComparison(w io.Writer, order []string, rs map[string]*result, cfg runConfig, machine []string) {
+	fmt.Fprintf(w, "## octobench compare -workload blocking: %d clients queueing on %d lock names (client i uses name i mod %d), %s measured after %s warm-up per target\n\n",
+		cfg.clients, cfg.names, cfg.names, cfg.duration, cfg.warmup)
+	fmt.Fprintln(w, "| target | grants/s | wait p50 ms | wait p99 ms | wait max ms | grants/s vs etcd | FIFO violations | safety check | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|---:|")
+	for _, name := range order {
+		r := rs[name]
+		acq := &r.ops[opAcquire].lat
+		vsEtcd := "n/a"
+		if e := rs["etcd"]; e != nil && e.grantsPerSec() > 0 {
+			vsEtcd = fmt.Sprintf("%.2f×", r.grantsPerSec()/e.grantsPerSec())
+		}
+		fifo, safety := "not checked", "not checked"
+		if r.fifo != nil {
+			fifo = fmt.Sprintf("%d (of %d pairs)", r.fifo.violationCount, r.fifo.pairs)
+			if !r.fifoEnforced {
+				fifo += " ref."
+			}
+		}
+		if r.checked {
+			safety = "ok"
+			if !r.check.ok() {
+				safety = fmt.Sprintf("FAILED (%d)", r.check.violationCount)
+			}
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s | %s | %s | %d |\n", name, r.grantsPerSec(),
+			ms(acq.percentile(50)), ms(acq.percentile(99)), ms(acq.max()), vsEtcd, fifo, safety, r.totalErrors())
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Each client loops: a blocking acquire (OctoStore: POST /locks/{name}/acquire, wait_seconds %d, ttl_seconds 60;\n", cfg.wait)
+	fmt.Fprintln(w, "etcd: POST /v3/lock/lock with the client's lease, TTL 60), then at once its release (etcd: /v3/lock/unlock).")
+	fmt.Fprintln(w, "grants/s counts grants acknowledged in the measured window; wait is from sending the acquire to receiving the grant.")
+	fmt.Fprintf(w, "FIFO violations: pairs of waiting acquires on one name where the one sent more than %s earlier was granted later,\n", cfg.fifoSlack)
+	fmt.Fprintln(w, "by fencing token (etcd: by the revision of the lock answer; \"ref.\": for reference only, does not fail the run).")
+	fmt.Fprintln(w, "On a busy machine a request can also take longer than that from its connection to the server's queue: rerun,")
+	fmt.Fprintln(w, "or raise -fifo-slack, to tell such delays from a server that serves out of order.")
+	fmt.Fprintln(w, "Safety: holder intervals disjoint, tokens increasing per name and in real time (OctoStore: also unique).")
 	fmt.Fprintln(w, "Targets run one after another; clients and servers share this machine's cores.")
 	fmt.Fprintln(w)
 	for _, line := range machine {

@@ -21,6 +21,7 @@ import (
 const usage = `Usage:
   octobench [run] [flags]          put load on one target and print its latencies
   octobench compare [flags]        start OctoStore, a no-op server and etcd; compare them
+                                   (-workload blocking: OctoStore and etcd, queued acquires)
   octobench noop-server [-addr a]  serve {"ok":true} to every request (the baseline)
   octobench tokens [-n 256]        print OCTOSTORE_STATIC_TOKENS for the generated tokens
 
@@ -76,9 +77,29 @@ func (l *loadFlags) register(fs *flag.FlagSet, clients int) {
 	fs.IntVar(&l.clients, "clients", clients, "concurrent clients (each a distinct principal on OctoStore)")
 	fs.DurationVar(&l.duration, "duration", 10*time.Second, "measured `time` per run")
 	fs.DurationVar(&l.warmup, "warmup", 2*time.Second, "unmeasured warm-up `time` before each run")
-	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "per-request `timeout`")
+	fs.DurationVar(&l.timeout, "timeout", 30*time.Second, "per-request `timeout` (blocking: on top of the wait)")
 	fs.StringVar(&l.org, "org", "acme", "org of the generated OctoStore principals")
 	fs.StringVar(&l.seed, "token-seed", "octobench", "`seed` of the generated OctoStore tokens (see the tokens command)")
+}
+
+// blockingFlags are the flags of the blocking workload.
+type blockingFlags struct {
+	wait      int
+	fifoSlack time.Duration
+}
+
+func (b *blockingFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&b.wait, "wait", 60, "blocking, octostore: wait_seconds of each acquire (1-60; etcd's lock waits without limit)")
+	fs.DurationVar(&b.fifoSlack, "fifo-slack", defaultFIFOSlack, "blocking: an acquire sent more than this `time` before another on the same name, both waiting, must be granted first")
+}
+
+// requestTimeout is the HTTP client's timeout: a blocking acquire may
+// take its whole wait before the server answers.
+func requestTimeout(workload string, lf loadFlags, bf blockingFlags) time.Duration {
+	if workload == "blocking" {
+		return lf.timeout + time.Duration(bf.wait)*time.Second
+	}
+	return lf.timeout
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -93,8 +114,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		lf         loadFlags
 		targetName = fs.String("target", "octostore", "system under load: octostore, etcd or noop")
 		baseURL    = fs.String("url", "", "target base `URL` (default http://127.0.0.1:3000 for octostore, :2379 for etcd, :8099 for noop)")
-		workload   = fs.String("workload", "uncontended", "uncontended, contended, status or mixed")
-		names      = fs.Int("names", 4, "contended: number of lock names all clients share")
+		workload   = fs.String("workload", "uncontended", "uncontended, contended, status, mixed or blocking")
+		names      = fs.Int("names", 4, "contended, blocking: number of lock names all clients share (blocking: client i uses name i mod names)")
+		bf         blockingFlags
 		readRatio  = fs.Float64("read-ratio", 0.8, "mixed: share of status reads (the rest are acquire+release cycles)")
 		ttl        = fs.Int("ttl", 60, "octostore: ttl_seconds of each acquire")
 		tokensFile = fs.String("tokens-file", "", "octostore: `file` of org/user:token entries, one per client (default: generated tokens)")
@@ -102,6 +124,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		seed       = fs.Uint64("seed", 1, "seed of the workload's random choices")
 	)
 	lf.register(fs, 64)
+	bf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -121,7 +144,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("%s: %w", *tokensFile, err)
 		}
 	}
-	hc := newHTTPClient(lf.clients, lf.timeout)
+	hc := newHTTPClient(lf.clients, requestTimeout(*workload, lf, bf))
 	defer hc.CloseIdleConnections()
 	t, err := newTarget(ctx, *targetName, httpAPI{hc: hc, base: strings.TrimRight(*baseURL, "/")}, creds, *ttl)
 	if err != nil {
@@ -133,14 +156,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg := runConfig{
 		target: *targetName, workload: *workload, clients: lf.clients, names: *names,
 		duration: lf.duration, warmup: lf.warmup, readRatio: *readRatio, prefix: *prefix, seed: *seed,
+		wait: bf.wait, fifoSlack: bf.fifoSlack,
 	}
 	r, err := runLoad(ctx, t, cfg)
 	if err != nil {
 		return err
 	}
 	r.write(stdout)
-	if r.checked && !r.check.ok() {
-		return errors.New("safety check failed")
+	if err := r.checkError(); err != nil {
+		return err
 	}
 	if n := r.totalErrors(); n > 0 {
 		return fmt.Errorf("%d requests failed; the numbers above leave them out", n)

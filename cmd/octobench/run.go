@@ -5,26 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http/httptrace"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // workloads are the load shapes runLoad knows.
-var workloads = []string{"uncontended", "contended", "status", "mixed"}
+var workloads = []string{"uncontended", "contended", "status", "mixed", "blocking"}
 
 // runConfig is one load run.
 type runConfig struct {
 	target    string // its name, for the report
 	workload  string
 	clients   int
-	names     int // contended: how many names all clients share
+	names     int // contended, blocking: how many names all clients share
 	duration  time.Duration
 	warmup    time.Duration
 	readRatio float64 // mixed: the share of status reads
 	prefix    string  // every lock name starts with prefix + "/"
 	seed      uint64
+	wait      int           // blocking: wait_seconds of each acquire
+	fifoSlack time.Duration // blocking: see checkFIFO
 }
 
 func (c runConfig) validate(t target) error {
@@ -35,8 +39,12 @@ func (c runConfig) validate(t target) error {
 		return errors.New("duration must be positive")
 	case c.warmup < 0:
 		return errors.New("warm-up must not be negative")
-	case c.workload == "contended" && c.names < 1:
+	case (c.workload == "contended" || c.workload == "blocking") && c.names < 1:
 		return errors.New("names must be at least 1")
+	case c.workload == "blocking" && (c.wait < 1 || c.wait > 60):
+		return errors.New("wait must be between 1 and 60 seconds")
+	case c.fifoSlack < 0:
+		return errors.New("FIFO slack must not be negative")
 	case c.readRatio < 0 || c.readRatio > 1:
 		return errors.New("read ratio must be between 0 and 1")
 	case !slices.Contains(workloads, c.workload):
@@ -57,6 +65,7 @@ type clientState struct {
 	errs      [numOps]int64
 	cycles    int64
 	grants    int64
+	winGrants int64 // grants acknowledged inside the window
 	conflicts int64
 	holds     []hold
 	firstErr  error
@@ -102,6 +111,9 @@ func runLoad(ctx context.Context, t target, cfg runConfig) (*result, error) {
 			return nil, fmt.Errorf("open client %d: %w", i, err)
 		}
 		cs[i] = &clientState{id: i, sess: sess, rng: rand.New(rand.NewPCG(cfg.seed, uint64(i)))}
+		if _, ok := sess.(blockingSession); cfg.workload == "blocking" && !ok {
+			return nil, fmt.Errorf("target %s: client %d cannot wait for a lock", cfg.target, i)
+		}
 	}
 
 	own := make([]string, cfg.clients)
@@ -121,16 +133,18 @@ func runLoad(ctx context.Context, t target, cfg runConfig) (*result, error) {
 			for ctx.Err() == nil && clk.now() < win.to {
 				switch cfg.workload {
 				case "uncontended":
-					c.cycle(ctx, clk, win, own[c.id], t.fenced())
+					c.cycle(ctx, clk, win, own[c.id], t.fenced(), 0)
 				case "contended":
-					c.cycle(ctx, clk, win, shared[c.rng.IntN(len(shared))], t.fenced())
+					c.cycle(ctx, clk, win, shared[c.rng.IntN(len(shared))], t.fenced(), 0)
+				case "blocking":
+					c.cycle(ctx, clk, win, shared[c.id%len(shared)], true, cfg.wait)
 				case "status":
 					c.read(ctx, clk, win, own[c.id])
 				case "mixed":
 					if c.rng.Float64() < cfg.readRatio {
 						c.read(ctx, clk, win, own[c.rng.IntN(len(own))])
 					} else {
-						c.cycle(ctx, clk, win, own[c.id], t.fenced())
+						c.cycle(ctx, clk, win, own[c.id], t.fenced(), 0)
 					}
 				}
 			}
@@ -141,7 +155,7 @@ func runLoad(ctx context.Context, t target, cfg runConfig) (*result, error) {
 		return nil, err
 	}
 
-	r := &result{target: cfg.target, workload: cfg.workload, clients: cfg.clients, window: cfg.duration}
+	r := &result{target: cfg.target, workload: cfg.workload, clients: cfg.clients, names: cfg.names, window: cfg.duration}
 	var holds []hold
 	for _, c := range cs {
 		for o := range numOps {
@@ -150,15 +164,26 @@ func runLoad(ctx context.Context, t target, cfg runConfig) (*result, error) {
 		}
 		r.cycles += c.cycles
 		r.grants += c.grants
+		r.winGrants += c.winGrants
 		r.conflicts += c.conflicts
 		holds = append(holds, c.holds...)
 		if r.firstErr == nil && c.firstErr != nil {
 			r.firstErr = fmt.Errorf("client %d: %w", c.id, c.firstErr)
 		}
 	}
-	if t.fenced() && len(holds) > 0 {
+	switch {
+	case len(holds) == 0:
+	case t.fenced():
 		r.checked = true
 		r.check = checkHolds(holds)
+	case cfg.workload == "blocking" && !slices.ContainsFunc(holds, func(h hold) bool { return h.token == 0 }):
+		// etcd: lock revisions are ordered, not unique.
+		r.checked = true
+		r.check = checkOrder(holds)
+	}
+	if r.checked && cfg.workload == "blocking" {
+		f := checkFIFO(holds, cfg.fifoSlack)
+		r.fifo, r.fifoEnforced = &f, t.fenced()
 	}
 	return r, nil
 }
@@ -174,10 +199,25 @@ func (c *clientState) fail(ctx context.Context, o op, err error) {
 	time.Sleep(errorPause)
 }
 
-// cycle acquires name and, if granted, releases it at once.
-func (c *clientState) cycle(ctx context.Context, clk clock, win window, name string, fenced bool) {
+// cycle acquires name and, if granted, releases it at once. With wait > 0
+// the acquire queues for the lock (up to wait seconds on OctoStore), and a
+// refusal is a failure; record keeps the grant for the checkers.
+func (c *clientState) cycle(ctx context.Context, clk clock, win window, name string, record bool, wait int) {
+	var (
+		g   grant
+		err error
+	)
+	var sent atomic.Int64 // set by the transport's writer goroutine
 	t0 := clk.now()
-	g, err := c.sess.acquire(ctx, name)
+	if wait > 0 {
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent.Store(clk.now()) }}
+		g, err = c.sess.(blockingSession).acquireWait(httptrace.WithClientTrace(ctx, trace), name, wait)
+		if err == nil && !g.ok {
+			err = fmt.Errorf("acquire %s: not granted after waiting %d s (lock_held)", name, wait)
+		}
+	} else {
+		g, err = c.sess.acquire(ctx, name)
+	}
 	t1 := clk.now()
 	if err != nil {
 		c.fail(ctx, opAcquire, err)
@@ -191,11 +231,14 @@ func (c *clientState) cycle(ctx context.Context, clk clock, win window, name str
 		return
 	}
 	c.grants++
+	if win.holds(t1, t1) {
+		c.winGrants++
+	}
 	t2 := clk.now()
 	err = c.sess.release(ctx, name, g)
 	t3 := clk.now()
-	if fenced {
-		c.holds = append(c.holds, hold{client: c.id, name: name, lease: g.lease, token: g.token, called: t0, acked: t1, released: t2})
+	if record {
+		c.holds = append(c.holds, hold{client: c.id, name: name, lease: g.lease, token: g.token, called: t0, sent: sent.Load(), acked: t1, released: t2})
 	}
 	if err != nil {
 		c.fail(ctx, opRelease, err)

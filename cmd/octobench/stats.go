@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -76,13 +77,17 @@ type opStats struct {
 type result struct {
 	target, workload string
 	clients          int
+	names            int           // contended, blocking: the shared lock names
 	window           time.Duration // the measured interval
 	ops              [numOps]opStats
 	cycles           int64 // acquire+release pairs completed inside the window
 	grants           int64 // successful acquires over the whole run
+	winGrants        int64 // successful acquires acknowledged inside the window
 	conflicts        int64 // acquires answered lock_held over the whole run
 	checked          bool  // whether the safety checker ran
 	check            checkReport
+	fifo             *fifoReport // blocking, when checked
+	fifoEnforced     bool        // whether a FIFO violation fails the run (OctoStore's promise, not etcd's)
 	firstErr         error
 }
 
@@ -94,6 +99,23 @@ func (r *result) rate(n int64) float64 {
 }
 
 func (r *result) cyclesPerSec() float64 { return r.rate(r.cycles) }
+
+func (r *result) grantsPerSec() float64 { return r.rate(r.winGrants) }
+
+// failed reports whether a checker found a violation.
+func (r *result) failed() bool { return r.checkError() != nil }
+
+// checkError says which checkers found violations, or is nil.
+func (r *result) checkError() error {
+	var errs []error
+	if r.checked && !r.check.ok() {
+		errs = append(errs, fmt.Errorf("safety check failed (%d violations)", r.check.violationCount))
+	}
+	if r.fifo != nil && !r.fifo.ok() && r.fifoEnforced {
+		errs = append(errs, fmt.Errorf("FIFO check failed (%d pairs out of order)", r.fifo.violationCount))
+	}
+	return errors.Join(errs...)
+}
 
 func (r *result) totalErrors() int64 {
 	var n int64
@@ -114,7 +136,11 @@ func ms(d time.Duration) string {
 
 // write prints the per-operation table and the run's summary lines.
 func (r *result) write(w io.Writer) {
-	fmt.Fprintf(w, "target=%s workload=%s clients=%d measured=%s\n\n", r.target, r.workload, r.clients, r.window)
+	if r.workload == "blocking" {
+		fmt.Fprintf(w, "target=%s workload=%s clients=%d names=%d measured=%s\n\n", r.target, r.workload, r.clients, r.names, r.window)
+	} else {
+		fmt.Fprintf(w, "target=%s workload=%s clients=%d measured=%s\n\n", r.target, r.workload, r.clients, r.window)
+	}
 	fmt.Fprintln(w, "| op | count | ops/s | p50 ms | p90 ms | p99 ms | max ms | errors |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for o := range numOps {
@@ -129,11 +155,26 @@ func (r *result) write(w io.Writer) {
 	if r.cycles > 0 {
 		fmt.Fprintf(w, "cycles/s: %.0f (%d cycles)\n", r.cyclesPerSec(), r.cycles)
 	}
+	if r.workload == "blocking" {
+		acq := &r.ops[opAcquire].lat
+		fmt.Fprintf(w, "grants/s: %.0f (%d grants acknowledged in the window; %d in the whole run)\n", r.grantsPerSec(), r.winGrants, r.grants)
+		fmt.Fprintf(w, "wait (acquire sent to grant received): p50 %s ms, p99 %s ms, max %s ms\n",
+			ms(acq.percentile(50)), ms(acq.percentile(99)), ms(acq.max()))
+	}
 	if r.workload == "contended" || r.conflicts > 0 {
 		fmt.Fprintf(w, "grants: %d, conflicts: %d (whole run, warm-up included)\n", r.grants, r.conflicts)
 	}
 	if r.checked {
 		fmt.Fprintf(w, "safety check: %s\n", r.check.summary())
+	} else if r.workload == "blocking" {
+		fmt.Fprintln(w, "safety and FIFO checks: not run (the grants carry no tokens)")
+	}
+	if r.fifo != nil {
+		note := ""
+		if !r.fifoEnforced {
+			note = " [for reference: does not fail the run]"
+		}
+		fmt.Fprintf(w, "FIFO check%s: %s\n", note, r.fifo.summary())
 	}
 	if r.firstErr != nil {
 		fmt.Fprintf(w, "first error: %v\n", r.firstErr)
@@ -148,7 +189,11 @@ func (c checkReport) summary() string {
 	} else {
 		fmt.Fprintf(&b, "FAILED, %d violation(s)", c.violationCount)
 	}
-	fmt.Fprintf(&b, " (%d grants on %d names: holder intervals disjoint, tokens increasing per name and in real time, unique)", c.grants, c.names)
+	if c.notUnique {
+		fmt.Fprintf(&b, " (%d grants on %d names: holder intervals disjoint, tokens increasing per name and in real time)", c.grants, c.names)
+	} else {
+		fmt.Fprintf(&b, " (%d grants on %d names: holder intervals disjoint, tokens increasing per name and in real time, unique)", c.grants, c.names)
+	}
 	for _, v := range c.violations {
 		b.WriteString("\n  - " + v)
 	}

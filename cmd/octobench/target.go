@@ -20,7 +20,7 @@ import (
 type grant struct {
 	ok    bool   // false: another holder has the lock (a conflict, not an error)
 	lease string // what release needs: an OctoStore lease id, an etcd lock key
-	token uint64 // fencing token; 0 for targets without one
+	token uint64 // fencing token (etcd: the answer's revision, see etcdTarget); 0 when there is none
 }
 
 // session is one client's connection-level view of a target. A session is
@@ -30,6 +30,15 @@ type session interface {
 	release(ctx context.Context, name string, g grant) error
 	status(ctx context.Context, name string) error
 	close(ctx context.Context) error
+}
+
+// blockingSession is a session that can queue for a busy lock: its acquire
+// returns only once the lock is granted (or, on OctoStore, once wait
+// seconds have passed: then the grant is not ok). Targets that list the
+// blocking workload open blockingSessions.
+type blockingSession interface {
+	session
+	acquireWait(ctx context.Context, name string, wait int) (grant, error)
 }
 
 // target is a system under load.
@@ -130,7 +139,7 @@ type octoTarget struct {
 }
 
 func (t *octoTarget) workloads() []string {
-	return []string{"uncontended", "contended", "status", "mixed"}
+	return []string{"uncontended", "contended", "status", "mixed", "blocking"}
 }
 func (t *octoTarget) fenced() bool { return true }
 
@@ -139,13 +148,16 @@ func (t *octoTarget) open(_ context.Context, i int) (session, error) {
 		return nil, fmt.Errorf("octostore: client %d has no token (only %d); clients must be distinct principals", i, len(t.creds))
 	}
 	body, _ := json.Marshal(map[string]int{"ttl_seconds": t.ttl})
-	return &octoSession{api: t.api, token: t.creds[i].token, acquireBody: body}, nil
+	return &octoSession{api: t.api, token: t.creds[i].token, ttl: t.ttl, acquireBody: body}, nil
 }
 
 type octoSession struct {
 	api         httpAPI
 	token       string
-	acquireBody []byte
+	ttl         int
+	acquireBody []byte // {"ttl_seconds": ttl}
+	waitBody    []byte // {"ttl_seconds": ttl, "wait_seconds": waitFor}
+	waitFor     int
 }
 
 func lockPath(name, action string) string {
@@ -157,8 +169,22 @@ func lockPath(name, action string) string {
 }
 
 func (s *octoSession) acquire(ctx context.Context, name string) (grant, error) {
+	return s.acquireWith(ctx, name, s.acquireBody)
+}
+
+// acquireWait queues for the lock up to wait seconds: the answer is a grant,
+// or lock_held (a grant that is not ok) once the wait has run out.
+func (s *octoSession) acquireWait(ctx context.Context, name string, wait int) (grant, error) {
+	if s.waitBody == nil || s.waitFor != wait {
+		s.waitBody, _ = json.Marshal(map[string]int{"ttl_seconds": s.ttl, "wait_seconds": wait})
+		s.waitFor = wait
+	}
+	return s.acquireWith(ctx, name, s.waitBody)
+}
+
+func (s *octoSession) acquireWith(ctx context.Context, name string, reqBody []byte) (grant, error) {
 	path := lockPath(name, "acquire")
-	status, body, err := s.api.call(ctx, http.MethodPost, path, s.token, s.acquireBody)
+	status, body, err := s.api.call(ctx, http.MethodPost, path, s.token, reqBody)
 	if err != nil {
 		return grant{}, err
 	}
@@ -212,8 +238,16 @@ func (s *octoSession) close(context.Context) error { return nil }
 // --- etcd ---
 
 // etcdTarget is etcd's v3 JSON gateway. Each client grants itself one lease
-// and locks with it; etcd's lock waits instead of refusing, so only the
-// uncontended workload is meaningful.
+// and locks with it. etcd's lock waits instead of refusing, so of the
+// workloads only uncontended and blocking are meaningful.
+//
+// etcd has no fencing token, but the revision in the header of a lock
+// answer serves the checks of the blocking workload: per name it strictly
+// increases from grant to grant (a waiter's answer carries the revision at
+// which it saw its predecessor's key deleted), and a grant requested after
+// another was acknowledged has a larger one (its own key is written after
+// the request). Grants on different names may share a revision, so the
+// revisions are not unique tokens; fenced reports false.
 type etcdTarget struct {
 	api    httpAPI
 	prefix string // "/v3", or "/v3beta" / "/v3alpha" on older servers
@@ -236,7 +270,7 @@ func newEtcdTarget(ctx context.Context, api httpAPI) (*etcdTarget, error) {
 	return nil, fmt.Errorf("etcd at %s: no JSON gateway found: %w", api.base, errors.Join(errs...))
 }
 
-func (t *etcdTarget) workloads() []string { return []string{"uncontended"} }
+func (t *etcdTarget) workloads() []string { return []string{"uncontended", "blocking"} }
 func (t *etcdTarget) fenced() bool        { return false }
 
 func (t *etcdTarget) open(ctx context.Context, _ int) (session, error) {
@@ -283,6 +317,9 @@ func (s *etcdSession) post(ctx context.Context, path string, in, out any) error 
 
 func (s *etcdSession) acquire(ctx context.Context, name string) (grant, error) {
 	var out struct {
+		Header struct {
+			Revision json.RawMessage `json:"revision"` // an int64, written as a string
+		} `json:"header"`
 		Key string `json:"key"`
 	}
 	in := map[string]string{"name": base64.StdEncoding.EncodeToString([]byte(name)), "lease": s.lease}
@@ -292,7 +329,16 @@ func (s *etcdSession) acquire(ctx context.Context, name string) (grant, error) {
 	if out.Key == "" {
 		return grant{}, errors.New("etcd lock: no key in the answer")
 	}
-	return grant{ok: true, lease: out.Key}, nil
+	// The revision is 0 when absent; the blocking workload then skips its
+	// checks.
+	rev, _ := strconv.ParseUint(strings.Trim(string(out.Header.Revision), `"`), 10, 64)
+	return grant{ok: true, lease: out.Key, token: rev}, nil
+}
+
+// acquireWait is acquire: etcd's lock waits until it is granted (or the
+// request's timeout ends it); there is no wait limit to pass.
+func (s *etcdSession) acquireWait(ctx context.Context, name string, _ int) (grant, error) {
+	return s.acquire(ctx, name)
 }
 
 func (s *etcdSession) release(ctx context.Context, _ string, g grant) error {
