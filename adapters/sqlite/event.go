@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -8,15 +10,36 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-// fromEvent converts an event into the parameters of its row.
-func fromEvent(e domain.Event) sqlitedb.InsertEventParams {
-	return sqlitedb.InsertEventParams{
-		Seq:          int64(e.Seq),
-		Org:          string(e.Org),
-		Kind:         string(e.Kind),
-		Name:         string(e.Name),
-		FencingToken: int64(e.Token),
-		AtMs:         e.At.UnixMilli(),
+// eventRow is one events row as InsertEvents reads it from JSON.
+type eventRow struct {
+	Seq   int64  `json:"seq"`
+	Org   string `json:"org"`
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+	Token int64  `json:"token"`
+	AtMs  int64  `json:"at_ms"`
+}
+
+// eventRows are the events of a batch waiting to be inserted.
+type eventRows []eventRow
+
+// flush inserts the rows with one statement.
+func (r eventRows) flush(ctx context.Context, q *sqlitedb.Queries) error {
+	if len(r) == 0 {
+		return nil
+	}
+	payload, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode events: %w", err)
+	}
+	return q.InsertEvents(ctx, string(payload))
+}
+
+// fromEvent converts an event into its row.
+func fromEvent(e domain.Event) eventRow {
+	return eventRow{
+		Seq: int64(e.Seq), Org: string(e.Org), Kind: string(e.Kind), Name: string(e.Name),
+		Token: int64(e.Token), AtMs: e.At.UnixMilli(),
 	}
 }
 

@@ -113,6 +113,7 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (applied, e
 	}
 	var top domain.FencingToken // highest token saved by this batch
 	now := time.Now().UnixMilli()
+	var events eventRows // inserted together, in one statement
 	for i, c := range b.Changes {
 		var err error
 		switch c := c.(type) {
@@ -134,15 +135,21 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (applied, e
 				err = q.InsertCredential(ctx, fromCredential(c.Credential, now))
 			}
 		case domain.EventRecorded:
-			err = q.InsertEvent(ctx, fromEvent(c.Event)) // checked by claimEventSeqs
+			events = append(events, fromEvent(c.Event)) // checked by claimEventSeqs
 		case domain.EventsTrimmed:
-			err = q.DeleteEventsThrough(ctx, int64(min(c.Through, math.MaxInt64)))
+			if err = events.flush(ctx, q); err == nil {
+				events = events[:0]
+				err = q.DeleteEventsThrough(ctx, int64(min(c.Through, math.MaxInt64)))
+			}
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}
 		if err != nil {
 			return applied{}, fmt.Errorf("change %d: %w", i, err)
 		}
+	}
+	if err := events.flush(ctx, q); err != nil {
+		return applied{}, fmt.Errorf("events: %w", err)
 	}
 	var res applied
 	stored, err := raiseMeta(ctx, "fencing_counter", q.RaiseCounter, int64(b.Counter))

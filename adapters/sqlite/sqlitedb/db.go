@@ -51,8 +51,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertCredentialStmt, err = db.PrepareContext(ctx, insertCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCredential: %w", err)
 	}
-	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
-		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
+	if q.insertEventsStmt, err = db.PrepareContext(ctx, insertEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertEvents: %w", err)
 	}
 	if q.listCredentialsStmt, err = db.PrepareContext(ctx, listCredentials); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCredentials: %w", err)
@@ -131,9 +131,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertCredentialStmt: %w", cerr)
 		}
 	}
-	if q.insertEventStmt != nil {
-		if cerr := q.insertEventStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
+	if q.insertEventsStmt != nil {
+		if cerr := q.insertEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertEventsStmt: %w", cerr)
 		}
 	}
 	if q.listCredentialsStmt != nil {
@@ -229,7 +229,7 @@ type Queries struct {
 	getCounterStmt          *sql.Stmt
 	getEventSeqStmt         *sql.Stmt
 	insertCredentialStmt    *sql.Stmt
-	insertEventStmt         *sql.Stmt
+	insertEventsStmt        *sql.Stmt
 	listCredentialsStmt     *sql.Stmt
 	listLocksPageStmt       *sql.Stmt
 	listSessionsStmt        *sql.Stmt
@@ -254,7 +254,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getCounterStmt:          q.getCounterStmt,
 		getEventSeqStmt:         q.getEventSeqStmt,
 		insertCredentialStmt:    q.insertCredentialStmt,
-		insertEventStmt:         q.insertEventStmt,
+		insertEventsStmt:        q.insertEventsStmt,
 		listCredentialsStmt:     q.listCredentialsStmt,
 		listLocksPageStmt:       q.listLocksPageStmt,
 		listSessionsStmt:        q.listSessionsStmt,

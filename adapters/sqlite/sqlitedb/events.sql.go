@@ -18,29 +18,18 @@ func (q *Queries) DeleteEventsThrough(ctx context.Context, through int64) error 
 	return err
 }
 
-const insertEvent = `-- name: InsertEvent :exec
+const insertEvents = `-- name: InsertEvents :exec
 INSERT INTO events (seq, org, kind, name, fencing_token, at_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+SELECT json_extract(e.value, '$.seq'), json_extract(e.value, '$.org'), json_extract(e.value, '$.kind'),
+       json_extract(e.value, '$.name'), json_extract(e.value, '$.token'), json_extract(e.value, '$.at_ms')
+FROM json_each(CAST(?1 AS TEXT)) AS e
 `
 
-type InsertEventParams struct {
-	Seq          int64
-	Org          string
-	Kind         string
-	Name         string
-	FencingToken int64
-	AtMs         int64
-}
-
-func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error {
-	_, err := q.exec(ctx, q.insertEventStmt, insertEvent,
-		arg.Seq,
-		arg.Org,
-		arg.Kind,
-		arg.Name,
-		arg.FencingToken,
-		arg.AtMs,
-	)
+// InsertEvents stores every event of a batch in one statement: one
+// statement per event would cost a quarter of the write path's throughput.
+// @events is a JSON array of {"seq","org","kind","name","token","at_ms"}.
+func (q *Queries) InsertEvents(ctx context.Context, events string) error {
+	_, err := q.exec(ctx, q.insertEventsStmt, insertEvents, events)
 	return err
 }
 
