@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"go.uber.org/fx"
@@ -52,7 +53,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newHTTPAPI,
 			newHTTPServer,
 		),
-		fx.Invoke(startEngine, ensureCredentials, func(*HTTPServer) {}),
+		fx.Invoke(startEngine, ensureCredentials, func(*HTTPServer) {}, servePprof),
 	)
 }
 
@@ -185,4 +186,30 @@ func fxLogger(log *slog.Logger) fxevent.Logger {
 	l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
 	l.UseLogLevel(slog.LevelDebug)
 	return l
+}
+
+// servePprof serves Go's profiles on a separate, opt-in listener.
+func servePprof(lc fx.Lifecycle, cfg Config, log *slog.Logger) {
+	if cfg.PprofAddr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.PprofAddr)
+			if err != nil {
+				return fmt.Errorf("pprof: listen on %s: %w", cfg.PprofAddr, err)
+			}
+			log.Info("pprof listening", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+			go func() { _ = srv.Serve(ln) }()
+			return nil
+		},
+		OnStop: func(context.Context) error { return srv.Close() },
+	})
 }

@@ -53,6 +53,9 @@ type Config struct {
 	Locks        LocksConfig    `koanf:"locks"`
 	Shutdown     ShutdownConfig `koanf:"shutdown"`
 	Restore      RestoreConfig  `koanf:"restore"`
+	// PprofAddr, when set, serves net/http/pprof on its own listener so
+	// operators can profile a live server without exposing it on the API.
+	PprofAddr string `koanf:"pprof_addr"`
 }
 
 // StorageConfig configures the SQLite store.
@@ -281,6 +284,11 @@ func (c Config) Validate() error {
 	if c.Locks.DefaultLockDelay < 0 || c.Locks.DefaultLockDelay > domain.MaxLockDelay {
 		bad("locks.default_lock_delay", "must be between 0s and %s, got %s", domain.MaxLockDelay, c.Locks.DefaultLockDelay)
 	}
+	if c.PprofAddr != "" {
+		if msg := checkAddr(c.PprofAddr); msg != "" {
+			bad("pprof_addr", "%s", msg)
+		}
+	}
 	if c.Restore.Grace <= 0 {
 		bad("restore.grace", "must be greater than 0, got %s", c.Restore.Grace)
 	}
@@ -397,6 +405,7 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *string) {
 	fs.String("log-format", d.LogFormat, "log `format`: text or json")
 	fs.String("log-level", d.LogLevel, "log `level`: debug, info, warn or error")
 	fs.String("storage.sync", d.Storage.Sync, "SQLite synchronous `mode`: full or normal")
+	fs.String("pprof-addr", d.PprofAddr, "serve Go's pprof profiles on this `host:port` (off when empty)")
 	return fs, path
 }
 
