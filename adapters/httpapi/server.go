@@ -79,6 +79,12 @@ func New(cfg Config, svc Services) *Server {
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A user token (`org/user:token` in OCTOSTORE_STATIC_TOKENS, or the token printed at first start)."},
 	}
+	hc.Tags = []*huma.Tag{
+		{Name: "locks", Description: "Acquire, renew, release, inspect and list locks; check fencing tokens."},
+		{Name: "sessions", Description: "Liveness leases: ephemeral locks live as long as their session."},
+		{Name: "operations", Description: "Health."},
+		{Name: "admin", Description: "Operator routes; they need the admin token."},
+	}
 	hc.Transformers = append(hc.Transformers, s.transformErrors)
 	api := humago.New(mux, hc)
 	api.UseMiddleware(s.authenticate)
