@@ -203,7 +203,11 @@ func (s *server) send(t *testing.T, r req) *resp {
 
 // do performs r and records it for the spec check. It is safe to call
 // from any goroutine.
-func (s *server) do(r req) (*resp, error) {
+func (s *server) do(r req) (*resp, error) { return s.doCtx(context.Background(), r) }
+
+// doCtx is do bound to ctx; a request with a context of its own (one that
+// blocks, or is cancelled on purpose) is not cut off by the client timeout.
+func (s *server) doCtx(ctx context.Context, r req) (*resp, error) {
 	var body io.Reader
 	ctype := r.ctype
 	switch b := r.body.(type) {
@@ -224,7 +228,7 @@ func (s *server) do(r req) (*resp, error) {
 	if body != nil && ctype == "" {
 		ctype = "application/json"
 	}
-	hr, err := http.NewRequest(r.method, s.base+r.path, body)
+	hr, err := http.NewRequestWithContext(ctx, r.method, s.base+r.path, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
@@ -237,7 +241,11 @@ func (s *server) do(r req) (*resp, error) {
 	if r.token != "" {
 		hr.Header.Set("Authorization", "Bearer "+r.token)
 	}
-	res, err := s.client.Do(hr)
+	client := s.client
+	if ctx != context.Background() {
+		client = &http.Client{Transport: s.client.Transport, CheckRedirect: s.client.CheckRedirect}
+	}
+	res, err := client.Do(hr)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}

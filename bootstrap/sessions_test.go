@@ -3,9 +3,6 @@ package bootstrap_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -127,57 +124,6 @@ type outcome struct {
 	r   *resp
 	err error
 	at  time.Time // when the answer arrived
-}
-
-// doCtx is do with a context and no client timeout (a blocking acquire may
-// outlast the shared client's), for requests sent in the background. A
-// request that got an answer is recorded for the spec check.
-func (s *server) doCtx(ctx context.Context, r req) (*resp, error) {
-	var body io.Reader
-	switch b := r.body.(type) {
-	case nil:
-	case string:
-		body = strings.NewReader(b)
-	default:
-		enc, err := json.Marshal(b)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(enc)
-	}
-	hr, err := http.NewRequestWithContext(ctx, r.method, s.base+r.path, body)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	if r.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+r.token)
-	}
-	client := &http.Client{Transport: s.client.Transport}
-	res, err := client.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read body: %w", r.method, r.path, err)
-	}
-	out := &resp{status: res.StatusCode, header: res.Header, raw: raw}
-	mt, _, _ := strings.Cut(res.Header.Get("Content-Type"), ";")
-	s.mu.Lock()
-	s.calls = append(s.calls, call{method: r.method, path: hr.URL.EscapedPath(), status: res.StatusCode, ctype: strings.TrimSpace(mt)})
-	s.mu.Unlock()
-	if len(raw) > 0 && raw[0] == '{' {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&out.obj); err != nil {
-			return nil, fmt.Errorf("%s %s: body is not JSON: %w\n%s", r.method, r.path, err, raw)
-		}
-	}
-	return out, nil
 }
 
 // goAcquire sends an acquire of name for token in the background; the
