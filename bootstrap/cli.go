@@ -40,6 +40,7 @@ func Serve(ctx context.Context, args, environ []string, version string, console 
 		return err
 	}
 	log := NewLogger(cfg, console)
+	ensureProcs(log)
 	app := fx.New(Options(cfg, Env{Version: version, Logger: log, Console: console}),
 		fx.StartTimeout(time.Minute), fx.StopTimeout(cfg.Shutdown.Timeout+5*time.Second))
 	if err := app.Err(); err != nil {
@@ -61,6 +62,25 @@ func Serve(ctx context.Context, args, environ []string, version string, console 
 	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+// minProcs is the fewest Ps the server runs with. The writer spends much of
+// its time in fsync, a blocking system call that holds its P until the
+// runtime hands it off; with one P (a one-CPU container) the HTTP
+// goroutines then wait, and throughput halves. Measured with the server
+// pinned to one core (taskset) at 64 clients: GOMAXPROCS=1 4,630 cycles/s,
+// 2 8,560-8,670, 4 9,190-9,280.
+const minProcs = 4
+
+// ensureProcs raises GOMAXPROCS to minProcs unless the environment sets it.
+func ensureProcs(log *slog.Logger) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	if n := runtime.GOMAXPROCS(0); n < minProcs {
+		runtime.GOMAXPROCS(minProcs)
+		log.Debug("GOMAXPROCS raised", "from", n, "to", minProcs)
+	}
 }
 
 // tuneGC trades memory the server does not need for CPU. With the default
