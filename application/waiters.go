@@ -3,7 +3,6 @@ package application
 import (
 	"container/list"
 	"context"
-	"errors"
 	"time"
 
 	"github.com/octostore/octostore/domain"
@@ -101,10 +100,6 @@ func (e *Engine) serveWaiters(x *txn, key domain.LockKey) {
 	}
 }
 
-// errLeft is the outcome for a waiter that left after being granted and
-// whose grant was given back.
-var errLeft = errors.New("waiter left")
-
 // await waits for w's grant until the wait runs out or the client goes
 // away. Leaving is decided by the writer, so a grant and a departure can
 // never both happen: a grant that raced a timeout is returned; a grant
@@ -120,7 +115,7 @@ func (e *Engine) await(ctx context.Context, w *waiter, wait time.Duration) (doma
 	case <-ctx.Done():
 		cancelled = true
 	}
-	res, err := e.submit(context.WithoutCancel(ctx), func(x *txn) (any, error) {
+	_, err := e.submit(context.WithoutCancel(ctx), func(x *txn) (any, error) {
 		if !w.closed {
 			e.dequeue(w)
 			cur := x.lock(w.key)
@@ -132,19 +127,14 @@ func (e *Engine) await(ctx context.Context, w *waiter, wait time.Duration) (doma
 				x.remove(w.key)
 				x.event(domain.EventLockReleased, w.key.Org, w.key.Name, cur.Token, x.now)
 			}
-			return nil, errLeft
 		}
 		return nil, nil
 	})
-	if err != nil {
-		if cancelled {
-			return domain.Lock{}, ctx.Err()
-		}
-		return domain.Lock{}, err
-	}
-	_ = res
-	if cancelled {
+	switch {
+	case cancelled:
 		return domain.Lock{}, ctx.Err()
+	case err != nil:
+		return domain.Lock{}, err
 	}
 	return w.lock, w.err
 }
