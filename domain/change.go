@@ -2,6 +2,8 @@ package domain
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"time"
 )
 
@@ -81,6 +83,26 @@ func (e Event) Validate() error {
 	}
 	if e.Kind == "" {
 		return errors.New("event kind is empty")
+	}
+	return nil
+}
+
+// Follows checks e as the event recorded after seq 'after' (the highest
+// seq stored, or recorded earlier in the same batch): Validate's rules, a
+// seq above after, and a seq and token that fit a signed 64-bit integer,
+// which every store must be able to keep. The error has no Kind.
+func (e Event) Follows(after uint64) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if e.Seq > math.MaxInt64 {
+		return fmt.Errorf("event seq %d is out of range", e.Seq)
+	}
+	if e.Seq <= after {
+		return fmt.Errorf("event seq %d is not above %d", e.Seq, after)
+	}
+	if e.Token > math.MaxInt64 {
+		return fmt.Errorf("event token %d is out of range", e.Token)
 	}
 	return nil
 }

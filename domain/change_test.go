@@ -23,3 +23,25 @@ func TestEventValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestEventFollows(t *testing.T) {
+	ok := Event{Seq: 5, Kind: EventLockAcquired, Token: 3}
+	if err := ok.Follows(4); err != nil {
+		t.Fatalf("valid event refused: %v", err)
+	}
+	bad := map[string]struct {
+		e     Event
+		after uint64
+	}{
+		"not above":     {ok, 5},
+		"zero seq":      {Event{Kind: EventLockAcquired}, 0},
+		"seq too big":   {Event{Seq: 1 << 63, Kind: EventLockAcquired}, 0},
+		"token too big": {Event{Seq: 1, Kind: EventLockAcquired, Token: 1 << 63}, 0},
+	}
+	for name, c := range bad {
+		err := c.e.Follows(c.after)
+		if err == nil || KindOf(err) != KindInternal {
+			t.Errorf("%s: err = %v, want an internal error", name, err)
+		}
+	}
+}

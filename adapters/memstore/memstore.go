@@ -178,7 +178,7 @@ func (j *Journal) check(b domain.Batch) error {
 		case domain.SessionSaved:
 			err = checkSession(c.Session)
 		case domain.EventRecorded:
-			if err = checkEvent(c.Event, lastSeq); err == nil {
+			if err = c.Event.Follows(lastSeq); err == nil {
 				lastSeq = c.Event.Seq
 			}
 		case domain.CredentialAdded:
@@ -223,24 +223,6 @@ func checkSession(s domain.Session) error {
 	}
 	if s.TTL < time.Millisecond {
 		return fmt.Errorf("session ttl %v is under a millisecond", s.TTL)
-	}
-	return nil
-}
-
-// checkEvent adds to Event.Validate SQLite's int64 columns and the order of
-// seqs: above after, the highest stored or recorded earlier in the batch.
-func checkEvent(e domain.Event, after uint64) error {
-	if err := e.Validate(); err != nil {
-		return err
-	}
-	if e.Seq > math.MaxInt64 {
-		return fmt.Errorf("event seq %d is out of range", e.Seq)
-	}
-	if e.Seq <= after {
-		return fmt.Errorf("event seq %d is not above %d", e.Seq, after)
-	}
-	if e.Token > math.MaxInt64 {
-		return fmt.Errorf("event token %d is out of range", e.Token)
 	}
 	return nil
 }

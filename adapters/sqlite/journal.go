@@ -175,7 +175,7 @@ func claimEventSeqs(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) er
 	var first, last uint64
 	for i, c := range b.Changes {
 		if e, ok := c.(domain.EventRecorded); ok {
-			if err := checkEvent(e.Event, last); err != nil {
+			if err := e.Event.Follows(last); err != nil {
 				return fmt.Errorf("change %d: %w", i, err)
 			}
 			if first == 0 {
