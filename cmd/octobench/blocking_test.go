@@ -137,9 +137,11 @@ func blockingRun(t *testing.T, lifo bool, slack time.Duration) *result {
 	t.Helper()
 	srv := httptest.NewServer(newFakeQueue(lifo))
 	defer srv.Close()
-	hc := newHTTPClient(8, 10*time.Second)
-	defer hc.CloseIdleConnections()
-	tg := &octoTarget{api: httpAPI{hc: hc, base: srv.URL}, creds: genCreds(8, "acme", "test"), ttl: 60}
+	api, err := newHTTPAPI(srv.URL, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &octoTarget{api: api, creds: genCreds(8, "acme", "test"), ttl: 60}
 	r, err := runLoad(context.Background(), tg, runConfig{
 		target: "octostore", workload: "blocking", clients: 8, names: 2, wait: 5, fifoSlack: slack,
 		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond, prefix: "t", seed: 1,

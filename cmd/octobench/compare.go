@@ -219,9 +219,11 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // measure runs cfg's workload against the started target cfg.target.
 func measure(ctx context.Context, base string, creds []credential, cfg runConfig, timeout time.Duration) (*result, error) {
-	hc := newHTTPClient(cfg.clients, timeout)
-	defer hc.CloseIdleConnections()
-	t, err := newTarget(ctx, cfg.target, httpAPI{hc: hc, base: base}, creds, 60)
+	api, err := newHTTPAPI(base, timeout)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newTarget(ctx, cfg.target, api, creds, 60)
 	if err != nil {
 		return nil, err
 	}

@@ -93,7 +93,7 @@ func (b *blockingFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.fifoSlack, "fifo-slack", defaultFIFOSlack, "blocking: an acquire sent more than this `time` before another on the same name, both waiting, must be granted first")
 }
 
-// requestTimeout is the HTTP client's timeout: a blocking acquire may
+// requestTimeout is the timeout of each request: a blocking acquire may
 // take its whole wait before the server answers.
 func requestTimeout(workload string, lf loadFlags, bf blockingFlags) time.Duration {
 	if workload == "blocking" {
@@ -144,9 +144,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("%s: %w", *tokensFile, err)
 		}
 	}
-	hc := newHTTPClient(lf.clients, requestTimeout(*workload, lf, bf))
-	defer hc.CloseIdleConnections()
-	t, err := newTarget(ctx, *targetName, httpAPI{hc: hc, base: strings.TrimRight(*baseURL, "/")}, creds, *ttl)
+	api, err := newHTTPAPI(*baseURL, requestTimeout(*workload, lf, bf))
+	if err != nil {
+		return err
+	}
+	t, err := newTarget(ctx, *targetName, api, creds, *ttl)
 	if err != nil {
 		return err
 	}

@@ -207,7 +207,7 @@ func (c *clientState) cycle(ctx context.Context, clk clock, win window, name str
 		g   grant
 		err error
 	)
-	var sent atomic.Int64 // set by the transport's writer goroutine
+	var sent atomic.Int64 // set by the WroteRequest hook
 	t0 := clk.now()
 	if wait > 0 {
 		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent.Store(clk.now()) }}

@@ -108,9 +108,11 @@ func contendedRun(t *testing.T, broken bool) *result {
 	fake := &fakeLocks{broken: broken, held: map[string]string{}, users: map[string]bool{}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	hc := newHTTPClient(6, 5*time.Second)
-	defer hc.CloseIdleConnections()
-	tg := &octoTarget{api: httpAPI{hc: hc, base: srv.URL}, creds: genCreds(6, "acme", "test"), ttl: 60}
+	api, err := newHTTPAPI(srv.URL, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := &octoTarget{api: api, creds: genCreds(6, "acme", "test"), ttl: 60}
 	r, err := runLoad(context.Background(), tg, runConfig{
 		target: "octostore", workload: "contended", clients: 6, names: 2,
 		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond, prefix: "t", seed: 7,

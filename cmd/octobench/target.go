@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // grant is the answer to an acquire.
@@ -51,20 +47,6 @@ type target interface {
 	open(ctx context.Context, i int) (session, error)
 }
 
-// newHTTPClient returns the one client all sessions share, with a pool of
-// keep-alive connections sized for the number of concurrent clients.
-func newHTTPClient(clients int, timeout time.Duration) *http.Client {
-	tr := &http.Transport{
-		Proxy:               nil, // loopback only: never a proxy from the environment
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        2 * clients,
-		MaxIdleConnsPerHost: clients,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-	return &http.Client{Transport: tr, Timeout: timeout}
-}
-
 // statusError is an unexpected HTTP answer.
 type statusError struct {
 	method, path string
@@ -78,42 +60,6 @@ func (e *statusError) Error() string {
 		return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.code)
 	}
 	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.body)
-}
-
-// httpAPI sends JSON requests to one base URL.
-type httpAPI struct {
-	hc   *http.Client
-	base string
-}
-
-// call sends a request and returns the status and body. Bodies are read to
-// the end so that the connection goes back to the pool.
-func (a httpAPI) call(ctx context.Context, method, path, auth string, body []byte) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	return resp.StatusCode, data, nil
 }
 
 func unexpected(method, path string, status int, body []byte) error {
@@ -148,11 +94,11 @@ func (t *octoTarget) open(_ context.Context, i int) (session, error) {
 		return nil, fmt.Errorf("octostore: client %d has no token (only %d); clients must be distinct principals", i, len(t.creds))
 	}
 	body, _ := json.Marshal(map[string]int{"ttl_seconds": t.ttl})
-	return &octoSession{api: t.api, token: t.creds[i].token, ttl: t.ttl, acquireBody: body}, nil
+	return &octoSession{conn: t.api.newConn(), token: t.creds[i].token, ttl: t.ttl, acquireBody: body}, nil
 }
 
 type octoSession struct {
-	api         httpAPI
+	conn        *conn
 	token       string
 	ttl         int
 	acquireBody []byte // {"ttl_seconds": ttl}
@@ -184,7 +130,7 @@ func (s *octoSession) acquireWait(ctx context.Context, name string, wait int) (g
 
 func (s *octoSession) acquireWith(ctx context.Context, name string, reqBody []byte) (grant, error) {
 	path := lockPath(name, "acquire")
-	status, body, err := s.api.call(ctx, http.MethodPost, path, s.token, reqBody)
+	status, body, err := s.conn.call(ctx, http.MethodPost, path, s.token, reqBody)
 	if err != nil {
 		return grant{}, err
 	}
@@ -211,7 +157,7 @@ func (s *octoSession) acquireWith(ctx context.Context, name string, reqBody []by
 func (s *octoSession) release(ctx context.Context, name string, g grant) error {
 	path := lockPath(name, "release")
 	body, _ := json.Marshal(map[string]string{"lease_id": g.lease})
-	status, resp, err := s.api.call(ctx, http.MethodPost, path, s.token, body)
+	status, resp, err := s.conn.call(ctx, http.MethodPost, path, s.token, body)
 	if err != nil {
 		return err
 	}
@@ -223,7 +169,7 @@ func (s *octoSession) release(ctx context.Context, name string, g grant) error {
 
 func (s *octoSession) status(ctx context.Context, name string) error {
 	path := lockPath(name, "")
-	status, resp, err := s.api.call(ctx, http.MethodGet, path, s.token, nil)
+	status, resp, err := s.conn.call(ctx, http.MethodGet, path, s.token, nil)
 	if err != nil {
 		return err
 	}
@@ -233,7 +179,10 @@ func (s *octoSession) status(ctx context.Context, name string) error {
 	return nil
 }
 
-func (s *octoSession) close(context.Context) error { return nil }
+func (s *octoSession) close(context.Context) error {
+	s.conn.close()
+	return nil
+}
 
 // --- etcd ---
 
@@ -256,9 +205,11 @@ type etcdTarget struct {
 // newEtcdTarget finds the gateway's path prefix: /v3 first, then the older
 // spellings.
 func newEtcdTarget(ctx context.Context, api httpAPI) (*etcdTarget, error) {
+	c := api.newConn()
+	defer c.close()
 	var errs []error
 	for _, prefix := range []string{"/v3", "/v3beta", "/v3alpha"} {
-		status, body, err := api.call(ctx, http.MethodPost, prefix+"/maintenance/status", "", []byte("{}"))
+		status, body, err := c.call(ctx, http.MethodPost, prefix+"/maintenance/status", "", []byte("{}"))
 		if err != nil {
 			return nil, fmt.Errorf("etcd at %s: %w", api.base, err)
 		}
@@ -274,22 +225,24 @@ func (t *etcdTarget) workloads() []string { return []string{"uncontended", "bloc
 func (t *etcdTarget) fenced() bool        { return false }
 
 func (t *etcdTarget) open(ctx context.Context, _ int) (session, error) {
-	s := &etcdSession{api: t.api, prefix: t.prefix}
+	s := &etcdSession{conn: t.api.newConn(), prefix: t.prefix}
 	var out struct {
 		ID json.RawMessage `json:"ID"` // an int64, which the gateway writes as a string
 	}
 	if err := s.post(ctx, "/lease/grant", map[string]any{"TTL": 60}, &out); err != nil {
+		s.conn.close()
 		return nil, err
 	}
 	s.lease = strings.Trim(string(out.ID), `"`)
 	if _, err := strconv.ParseInt(s.lease, 10, 64); err != nil {
+		s.conn.close()
 		return nil, fmt.Errorf("etcd lease grant: bad ID %q", out.ID)
 	}
 	return s, nil
 }
 
 type etcdSession struct {
-	api    httpAPI
+	conn   *conn
 	prefix string
 	lease  string
 }
@@ -300,7 +253,7 @@ func (s *etcdSession) post(ctx context.Context, path string, in, out any) error 
 		return err
 	}
 	path = s.prefix + path
-	status, resp, err := s.api.call(ctx, http.MethodPost, path, "", body)
+	status, resp, err := s.conn.call(ctx, http.MethodPost, path, "", body)
 	if err != nil {
 		return err
 	}
@@ -350,6 +303,7 @@ func (s *etcdSession) status(context.Context, string) error {
 }
 
 func (s *etcdSession) close(ctx context.Context) error {
+	defer s.conn.close()
 	return s.post(ctx, "/lease/revoke", map[string]string{"ID": s.lease}, nil)
 }
 
@@ -366,16 +320,16 @@ func (t *noopTarget) workloads() []string { return []string{"uncontended", "stat
 func (t *noopTarget) fenced() bool        { return false }
 
 func (t *noopTarget) open(context.Context, int) (session, error) {
-	return &noopSession{api: t.api}, nil
+	return &noopSession{conn: t.api.newConn()}, nil
 }
 
-type noopSession struct{ api httpAPI }
+type noopSession struct{ conn *conn }
 
 // noopAuth is a bearer token as long as the generated OctoStore ones.
 const noopAuth = "octobench-noop-0000000000000000"
 
 func (s *noopSession) expectOK(ctx context.Context, method, path string, body []byte) error {
-	status, resp, err := s.api.call(ctx, method, path, noopAuth, body)
+	status, resp, err := s.conn.call(ctx, method, path, noopAuth, body)
 	if err != nil {
 		return err
 	}
@@ -406,4 +360,7 @@ func (s *noopSession) status(ctx context.Context, name string) error {
 	return s.expectOK(ctx, http.MethodGet, lockPath(name, ""), nil)
 }
 
-func (s *noopSession) close(context.Context) error { return nil }
+func (s *noopSession) close(context.Context) error {
+	s.conn.close()
+	return nil
+}
