@@ -179,7 +179,8 @@ func dsns(cfg Config) (writer, reader string, err error) {
 	return writer, reader, nil
 }
 
-// Close closes both pools. It first closes the Reader, then checkpoints the
+// Close closes both pools. It first closes the Reader, then folds the change
+// log into the tables (when the schema is this build's), then checkpoints the
 // WAL into the main file (PRAGMA wal_checkpoint(TRUNCATE)) so that the
 // database is a single self-contained file, then closes the Writer. A failed
 // checkpoint is an error unless the database is read-only. Calling Close
@@ -187,9 +188,10 @@ func dsns(cfg Config) (writer, reader string, err error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		errR := db.Reader.Close()
+		errF := db.foldIfCurrent(context.Background())
 		errC := checkpoint(db.Writer)
 		errW := db.Writer.Close()
-		if err := errors.Join(errR, errC, errW); err != nil {
+		if err := errors.Join(errR, errF, errC, errW); err != nil {
 			db.closeErr = fmt.Errorf("close sqlite %s: %w", db.path, err)
 		}
 	})
@@ -199,11 +201,16 @@ func (db *DB) Close() error {
 // sqliteReadOnly is the primary result code SQLITE_READONLY.
 const sqliteReadOnly = 8
 
+// isReadOnly reports whether err is SQLITE_READONLY (any extended code).
+func isReadOnly(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqliteReadOnly
+}
+
 func checkpoint(writer *sql.DB) error {
 	var busy, log, done int64
 	err := writer.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &log, &done)
-	var se *msqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqliteReadOnly {
+	if isReadOnly(err) {
 		return nil
 	}
 	if err != nil {

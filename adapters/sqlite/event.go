@@ -9,7 +9,7 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-// eventRow is one events row as InsertEvents reads it from JSON.
+// eventRow is one event as stored in the JSON array of an event_batches row.
 type eventRow struct {
 	Seq   int64  `json:"seq"`
 	Org   string `json:"org"`
@@ -22,7 +22,7 @@ type eventRow struct {
 // eventRows are the events of a batch waiting to be inserted.
 type eventRows []eventRow
 
-// flush inserts the rows with one statement.
+// flush inserts the rows as one event_batches row.
 func (r eventRows) flush(ctx context.Context, q *sqlitedb.Queries) error {
 	if len(r) == 0 {
 		return nil
@@ -31,7 +31,9 @@ func (r eventRows) flush(ctx context.Context, q *sqlitedb.Queries) error {
 	if err != nil {
 		return fmt.Errorf("encode events: %w", err)
 	}
-	return q.InsertEvents(ctx, string(payload))
+	return q.InsertEventBatch(ctx, sqlitedb.InsertEventBatchParams{
+		FirstSeq: r[0].Seq, LastSeq: r[len(r)-1].Seq, Events: string(payload),
+	})
 }
 
 // fromEvent converts an event into its row.

@@ -18,8 +18,11 @@ import (
 var _ ports.Journal = (*Journal)(nil)
 
 // Journal implements ports.Journal on a DB. Commits run on the Writer in one
-// BEGIN IMMEDIATE transaction each; Load and Ping use the Reader. It is safe
-// for concurrent use, although the application commits from one goroutine.
+// BEGIN IMMEDIATE transaction each and store the lock and session changes
+// of a batch as one change-log row and its events as one event_batches row;
+// the log is folded into the tables every DefaultFoldEvery rows (see
+// changelog.go). Load and Ping use the Reader. It is safe for concurrent
+// use, although the application commits from one goroutine.
 type Journal struct {
 	db *DB
 
@@ -31,11 +34,15 @@ type Journal struct {
 	// can skip the transaction.
 	stored  atomic.Uint64
 	aliveMs atomic.Int64
+
+	// foldEvery is the change-log length at which Commit folds the log
+	// (DefaultFoldEvery; tests lower it).
+	foldEvery int64
 }
 
 // NewJournal returns a Journal on db. It touches nothing until the first
 // call; the schema must be migrated (DB.Migrate) by then.
-func NewJournal(db *DB) *Journal { return &Journal{db: db} }
+func NewJournal(db *DB) *Journal { return &Journal{db: db, foldEvery: DefaultFoldEvery} }
 
 // queries returns the Writer's prepared statements, preparing them on first
 // use (they need the tables, which Open does not create).
@@ -88,7 +95,7 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) (err error) {
 			_ = tx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
-	res, err := apply(ctx, q.WithTx(tx), b)
+	res, err := apply(ctx, q.WithTx(tx), b, j.foldEvery)
 	if err != nil {
 		return fmt.Errorf("commit batch: %w", err)
 	}
@@ -106,30 +113,34 @@ type applied struct {
 }
 
 // apply writes the changes of b through q and returns the stored counter
-// and alive_ms.
-func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (applied, error) {
+// and alive_ms. The lock and session changes go to one change-log row and
+// the events to one event_batches row; when the log then holds foldEvery
+// rows or more, it is folded into the tables.
+func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery int64) (applied, error) {
 	if err := claimEventSeqs(ctx, q, b); err != nil {
 		return applied{}, err
 	}
 	var top domain.FencingToken // highest token saved by this batch
 	now := time.Now().UnixMilli()
 	var events eventRows // inserted together, in one statement
+	var log logWriter    // lock and session changes: one change-log row
+	log.reset()
 	for i, c := range b.Changes {
 		var err error
 		switch c := c.(type) {
 		case domain.LockSaved:
 			if err = checkLock(c.Lock); err == nil {
 				top = max(top, c.Lock.Token)
-				err = q.UpsertLock(ctx, fromLock(c.Lock))
+				log.lockSaved(fromLock(c.Lock))
 			}
 		case domain.LockDeleted:
-			err = q.DeleteLock(ctx, sqlitedb.DeleteLockParams{Org: string(c.Key.Org), Name: string(c.Key.Name)})
+			log.lockDeleted(c.Key)
 		case domain.SessionSaved:
 			if err = checkSession(c.Session); err == nil {
-				err = q.UpsertSession(ctx, fromSession(c.Session))
+				log.sessionSaved(fromSession(c.Session))
 			}
 		case domain.SessionDeleted:
-			err = q.DeleteSession(ctx, string(c.ID))
+			log.sessionDeleted(c.ID)
 		case domain.CredentialAdded:
 			if err = c.Credential.Validate(); err == nil {
 				err = q.InsertCredential(ctx, fromCredential(c.Credential, now))
@@ -150,6 +161,17 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (applied, e
 	}
 	if err := events.flush(ctx, q); err != nil {
 		return applied{}, fmt.Errorf("events: %w", err)
+	}
+	if log.n > 0 {
+		seq, err := q.AppendChanges(ctx, log.buf)
+		if err != nil {
+			return applied{}, fmt.Errorf("append to the change log: %w", err)
+		}
+		if seq >= foldEvery {
+			if _, err := fold(ctx, q); err != nil {
+				return applied{}, err
+			}
+		}
 	}
 	var res applied
 	stored, err := raiseMeta(ctx, "fencing_counter", q.RaiseCounter, int64(b.Counter))

@@ -298,23 +298,30 @@ func benchCommitWithEvents(b *testing.B, mode string, size int) {
 }
 
 // TestEventsStoredAndTrimmed checks the rows behind EventRecorded and
-// EventsTrimmed, which Load does not return.
+// EventsTrimmed, which Load does not return: one event_batches row per
+// batch, trimmed a whole row at a time.
 func TestEventsStoredAndTrimmed(t *testing.T) {
 	ctx := context.Background()
 	db, j := openMigrated(t, filepath.Join(t.TempDir(), "db"))
 	at := time.UnixMilli(1_750_000_000_123)
-	var changes []domain.Change
-	for seq := uint64(1); seq <= 5; seq++ {
-		changes = append(changes, domain.EventRecorded{Event: domain.Event{
+	event := func(seq uint64) domain.Change {
+		return domain.EventRecorded{Event: domain.Event{
 			Seq: seq, Org: "acme", Kind: domain.EventLockAcquired, Name: domain.LockName(fmt.Sprintf("l%d", seq)),
-			Token: domain.FencingToken(seq * 10), At: at.Add(time.Duration(seq) * time.Millisecond)}})
+			Token: domain.FencingToken(seq * 10), At: at.Add(time.Duration(seq) * time.Millisecond)}}
 	}
-	changes = append(changes, domain.EventsTrimmed{Through: 3},
-		domain.EventRecorded{Event: domain.Event{Seq: 6, Org: "beta", Kind: domain.EventSessionClosed, At: at}})
-	if err := j.Commit(ctx, domain.Batch{Counter: 50, Changes: changes}); err != nil {
-		t.Fatal(err)
+	for _, b := range []domain.Batch{
+		{Counter: 30, Changes: []domain.Change{event(1), event(2), event(3)}},
+		{Counter: 50, Changes: []domain.Change{event(4), event(5)}},
+		{Counter: 50, Changes: []domain.Change{domain.EventsTrimmed{Through: 4},
+			domain.EventRecorded{Event: domain.Event{Seq: 6, Org: "beta", Kind: domain.EventSessionClosed, At: at}}}},
+	} {
+		if err := j.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rows, err := db.Reader.QueryContext(ctx, `SELECT seq, org, kind, name, fencing_token, at_ms FROM events ORDER BY seq`)
+	rows, err := db.Reader.QueryContext(ctx, `
+		SELECT e.value ->> 'seq', e.value ->> 'org', e.value ->> 'kind', e.value ->> 'name', e.value ->> 'token', e.value ->> 'at_ms'
+		FROM event_batches AS b, json_each(b.events) AS e ORDER BY b.first_seq, e.key`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +338,7 @@ func TestEventsStoredAndTrimmed(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
+	want := []string{ // 4 is trimmed, but its batch holds 5
 		`4 acme lock.acquired "l4" 40 4`,
 		`5 acme lock.acquired "l5" 50 5`,
 		`6 beta session.closed "" 0 0`,

@@ -13,7 +13,9 @@ import (
 
 // Load reads every lock, every session, the fencing counter, the highest
 // event seq, the last-alive time and every credential in one read
-// transaction on the Reader, so they are one consistent snapshot. It
+// transaction on the Reader, so they are one consistent snapshot; the
+// change log is replayed on the locks and sessions in memory, so Load writes
+// nothing (a database it refuses is left as it was). It
 // returns an error, never a partial snapshot, when the schema version is not
 // the one this build expects (unmigrated, pending migrations, or written by
 // a newer build) or when any row breaks an invariant Commit enforces:
@@ -49,11 +51,16 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 		return domain.Snapshot{}, err
 	}
 
+	// The change log holds what is not folded into the tables yet.
+	log, err := readLog(ctx, q)
+	if err != nil {
+		return domain.Snapshot{}, err
+	}
 	count, err := q.CountLocks(ctx)
 	if err != nil {
 		return domain.Snapshot{}, fmt.Errorf("count locks: %w", err)
 	}
-	snap.Locks = make([]domain.Lock, 0, count)
+	snap.Locks = make([]domain.Lock, 0, int(count)+log.savedLocks())
 	var after sqlitedb.ListLocksPageParams
 	after.PageSize = loadPage
 	// Orgs and holders repeat across many locks: share one string each.
@@ -82,6 +89,9 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 	}
 
 	if snap.Sessions, err = loadSessions(ctx, q, intern); err != nil {
+		return domain.Snapshot{}, err
+	}
+	if err := log.overlay(&snap); err != nil {
 		return domain.Snapshot{}, err
 	}
 

@@ -14,33 +14,41 @@ import (
 // adapter's back and requires Load to fail, with an internal error, instead
 // of returning a snapshot the application would trust.
 func TestLoadRefusesDoctoredDatabase(t *testing.T) {
-	for _, tc := range []struct{ name, sql, want string }{
-		{"token above counter", `UPDATE locks SET fencing_token = 5, lease_id = 'L5-x'`, "above the fencing counter"},
-		{"counter lowered", `UPDATE meta SET value = 1 WHERE key = 'fencing_counter'`, "above the fencing counter"},
-		{"negative counter", `UPDATE meta SET value = -1 WHERE key = 'fencing_counter'`, "negative"},
-		{"counter row missing", `DELETE FROM meta`, "fencing_counter row is missing"},
-		{"event seq lowered", `UPDATE meta SET value = 2 WHERE key = 'event_seq'`, "above the event_seq"},
-		{"event seq row missing", `DELETE FROM meta WHERE key = 'event_seq'`, "event_seq row is missing"},
-		{"negative alive time", `UPDATE meta SET value = -5 WHERE key = 'alive_ms'`, "negative"},
-		{"alive row missing", `DELETE FROM meta WHERE key = 'alive_ms'`, "alive_ms row is missing"},
-		{"negative lock delay", `UPDATE locks SET lock_delay_ms = -1`, "lock delay"},
-		{"lock delay too long", `UPDATE locks SET lock_delay_ms = 60001`, "lock delay"},
-		{"ephemeral without session", `UPDATE locks SET ephemeral = 1, holder = 'user:alice'`, "not a session"},
-		{"session id", `UPDATE sessions SET id = ''`, "session id is empty"},
-		{"session org", `UPDATE sessions SET org = 'a/b'`, "session org"},
-		{"session owner", `UPDATE sessions SET owner = ''`, "owner is empty"},
-		{"session ttl", `UPDATE sessions SET ttl_ms = 0`, "ttl"},
-		{"session ttl overflow", `UPDATE sessions SET ttl_ms = 9223372036854775807`, "ttl"},
-		{"sessions table dropped", `DROP TABLE sessions`, "no such table"},
-		{"events table dropped", `DROP TABLE events`, "no such table"},
-		{"invalid name", `UPDATE locks SET name = 'a//b'`, "invalid"},
-		{"invalid org", `UPDATE locks SET org = 'ac me'`, "org"},
-		{"lease of another token", `UPDATE locks SET lease_id = 'L3-x'`, "does not embed"},
-		{"lease not ours", `UPDATE locks SET lease_id = 'lease-7'`, "does not embed"},
-		{"empty holder", `UPDATE locks SET holder = ''`, "holder is empty"},
-		{"credential org", `UPDATE credentials SET org = 'a/b'`, "credential"},
-		{"credential user", `UPDATE credentials SET user = ''`, "user is empty"},
-		{"locks table dropped", `DROP TABLE locks`, "no such table"},
+	for _, tc := range []struct {
+		name, sql, want string
+		inLog           bool // doctor the batch while it is still in the change log, not folded
+	}{
+		{"token above counter", `UPDATE locks SET fencing_token = 5, lease_id = 'L5-x'`, "above the fencing counter", false},
+		{"counter lowered", `UPDATE meta SET value = 1 WHERE key = 'fencing_counter'`, "above the fencing counter", false},
+		{"negative counter", `UPDATE meta SET value = -1 WHERE key = 'fencing_counter'`, "negative", false},
+		{"counter row missing", `DELETE FROM meta`, "fencing_counter row is missing", false},
+		{"event seq lowered", `UPDATE meta SET value = 2 WHERE key = 'event_seq'`, "above the event_seq", false},
+		{"event seq row missing", `DELETE FROM meta WHERE key = 'event_seq'`, "event_seq row is missing", false},
+		{"negative alive time", `UPDATE meta SET value = -5 WHERE key = 'alive_ms'`, "negative", false},
+		{"alive row missing", `DELETE FROM meta WHERE key = 'alive_ms'`, "alive_ms row is missing", false},
+		{"negative lock delay", `UPDATE locks SET lock_delay_ms = -1`, "lock delay", false},
+		{"lock delay too long", `UPDATE locks SET lock_delay_ms = 60001`, "lock delay", false},
+		{"ephemeral without session", `UPDATE locks SET ephemeral = 1, holder = 'user:alice'`, "not a session", false},
+		{"session id", `UPDATE sessions SET id = ''`, "session id is empty", false},
+		{"session org", `UPDATE sessions SET org = 'a/b'`, "session org", false},
+		{"session owner", `UPDATE sessions SET owner = ''`, "owner is empty", false},
+		{"session ttl", `UPDATE sessions SET ttl_ms = 0`, "ttl", false},
+		{"session ttl overflow", `UPDATE sessions SET ttl_ms = 9223372036854775807`, "ttl", false},
+		{"sessions table dropped", `DROP TABLE sessions`, "no such table", false},
+		{"event table dropped", `DROP TABLE event_batches`, "no such table", false},
+		{"change log dropped", `DROP TABLE change_log`, "no such table", false},
+		{"change log format", `UPDATE change_log SET payload = x'09'`, "unknown payload format", true},
+		{"change log truncated", `UPDATE change_log SET payload = substr(payload, 1, 20)`, "truncated or malformed", true},
+		{"change log unknown op", `UPDATE change_log SET payload = x'017a'`, "unknown op", true},
+		{"logged token above counter", `UPDATE meta SET value = 1 WHERE key = 'fencing_counter'`, "above the fencing counter", true},
+		{"invalid name", `UPDATE locks SET name = 'a//b'`, "invalid", false},
+		{"invalid org", `UPDATE locks SET org = 'ac me'`, "org", false},
+		{"lease of another token", `UPDATE locks SET lease_id = 'L3-x'`, "does not embed", false},
+		{"lease not ours", `UPDATE locks SET lease_id = 'lease-7'`, "does not embed", false},
+		{"empty holder", `UPDATE locks SET holder = ''`, "holder is empty", false},
+		{"credential org", `UPDATE credentials SET org = 'a/b'`, "credential", false},
+		{"credential user", `UPDATE credentials SET user = ''`, "user is empty", false},
+		{"locks table dropped", `DROP TABLE locks`, "no such table", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -63,6 +71,11 @@ func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 			}
 			if _, err := j.Load(ctx); err != nil {
 				t.Fatalf("Load before doctoring: %v", err)
+			}
+			if !tc.inLog {
+				if err := db.Fold(ctx); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if _, err := db.Writer.ExecContext(ctx, tc.sql); err != nil {
 				t.Fatalf("doctor: %v", err)

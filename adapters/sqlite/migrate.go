@@ -28,8 +28,13 @@ func (db *DB) MigrateUp(ctx context.Context) error { return db.Migrate(ctx) }
 
 // MigrateDown rolls back the most recently applied migration, for the
 // operator CLI. Rolling back 00001 drops every table and its data. Returns
-// an error wrapping goose.ErrNoNextVersion when nothing is applied.
+// an error wrapping goose.ErrNoNextVersion when nothing is applied. It
+// first folds the change log into the tables, so that rolling back the
+// migration that created the log loses nothing.
 func (db *DB) MigrateDown(ctx context.Context) error {
+	if err := db.foldIfCurrent(ctx); err != nil {
+		return fmt.Errorf("migrate down %s: %w", db.path, err)
+	}
 	if _, err := db.provider.Down(ctx); err != nil {
 		return fmt.Errorf("migrate down %s: %w", db.path, err)
 	}

@@ -62,7 +62,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql"} {
+	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status after up does not list %s:\n%s", want, out.String())
 		}
@@ -85,6 +85,22 @@ func TestMigrateUpDownUp(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Rolling back 00003 folds the change log into the tables first and
+	// moves the events back into their table.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00003: %v", err)
+	}
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches"); !slices.Equal(got, []string{"locks", "meta", "credentials", "sessions", "events"}) {
+		t.Errorf("tables after rolling back 00003: %v", got)
+	}
+	var locks, events int
+	if err := db.Reader.QueryRow(`SELECT (SELECT count(*) FROM locks), (SELECT count(*) FROM events WHERE seq = 1 AND name = 'db' AND fencing_token = 1)`).Scan(&locks, &events); err != nil {
+		t.Fatal(err)
+	}
+	if locks != 1 || events != 1 {
+		t.Errorf("after rolling back 00003: %d locks and %d events, want 1 and 1", locks, events)
+	}
+
 	// Rolling back 00002 keeps the locks and the counter of 00001.
 	if err := db.MigrateDown(ctx); err != nil {
 		t.Fatalf("MigrateDown 00002: %v", err)
@@ -96,7 +112,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if got := columns(t, db.Reader, "locks"); !slices.Equal(got, wantCols) {
 		t.Errorf("locks columns after rolling back 00002: %v, want %v", got, wantCols)
 	}
-	var locks, metas int
+	var metas int
 	if err := db.Reader.QueryRow(`SELECT (SELECT count(*) FROM locks), (SELECT count(*) FROM meta)`).Scan(&locks, &metas); err != nil {
 		t.Fatal(err)
 	}
@@ -119,19 +135,19 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 
 	// Rolling back everything.
-	for range 2 {
+	for range 3 {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown: %v", err)
 		}
 	}
-	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events"); len(got) != 0 {
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches"); len(got) != 0 {
 		t.Fatalf("after down: tables %v left", got)
 	}
 	out.Reset()
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out.String(), "pending") != 2 {
+	if strings.Count(out.String(), "pending") != 3 {
 		t.Errorf("status after down:\n%s", out.String())
 	}
 	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {

@@ -24,11 +24,17 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.appendChangesStmt, err = db.PrepareContext(ctx, appendChanges); err != nil {
+		return nil, fmt.Errorf("error preparing query AppendChanges: %w", err)
+	}
 	if q.claimEventSeqsStmt, err = db.PrepareContext(ctx, claimEventSeqs); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimEventSeqs: %w", err)
 	}
 	if q.countLocksStmt, err = db.PrepareContext(ctx, countLocks); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
+	}
+	if q.deleteChangesThroughStmt, err = db.PrepareContext(ctx, deleteChangesThrough); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteChangesThrough: %w", err)
 	}
 	if q.deleteEventsThroughStmt, err = db.PrepareContext(ctx, deleteEventsThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteEventsThrough: %w", err)
@@ -51,8 +57,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertCredentialStmt, err = db.PrepareContext(ctx, insertCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCredential: %w", err)
 	}
-	if q.insertEventsStmt, err = db.PrepareContext(ctx, insertEvents); err != nil {
-		return nil, fmt.Errorf("error preparing query InsertEvents: %w", err)
+	if q.insertEventBatchStmt, err = db.PrepareContext(ctx, insertEventBatch); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertEventBatch: %w", err)
+	}
+	if q.listChangesStmt, err = db.PrepareContext(ctx, listChanges); err != nil {
+		return nil, fmt.Errorf("error preparing query ListChanges: %w", err)
 	}
 	if q.listCredentialsStmt, err = db.PrepareContext(ctx, listCredentials); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCredentials: %w", err)
@@ -86,6 +95,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
+	if q.appendChangesStmt != nil {
+		if cerr := q.appendChangesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing appendChangesStmt: %w", cerr)
+		}
+	}
 	if q.claimEventSeqsStmt != nil {
 		if cerr := q.claimEventSeqsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing claimEventSeqsStmt: %w", cerr)
@@ -94,6 +108,11 @@ func (q *Queries) Close() error {
 	if q.countLocksStmt != nil {
 		if cerr := q.countLocksStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countLocksStmt: %w", cerr)
+		}
+	}
+	if q.deleteChangesThroughStmt != nil {
+		if cerr := q.deleteChangesThroughStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteChangesThroughStmt: %w", cerr)
 		}
 	}
 	if q.deleteEventsThroughStmt != nil {
@@ -131,9 +150,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertCredentialStmt: %w", cerr)
 		}
 	}
-	if q.insertEventsStmt != nil {
-		if cerr := q.insertEventsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing insertEventsStmt: %w", cerr)
+	if q.insertEventBatchStmt != nil {
+		if cerr := q.insertEventBatchStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertEventBatchStmt: %w", cerr)
+		}
+	}
+	if q.listChangesStmt != nil {
+		if cerr := q.listChangesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listChangesStmt: %w", cerr)
 		}
 	}
 	if q.listCredentialsStmt != nil {
@@ -218,51 +242,57 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                      DBTX
-	tx                      *sql.Tx
-	claimEventSeqsStmt      *sql.Stmt
-	countLocksStmt          *sql.Stmt
-	deleteEventsThroughStmt *sql.Stmt
-	deleteLockStmt          *sql.Stmt
-	deleteSessionStmt       *sql.Stmt
-	getAliveAtStmt          *sql.Stmt
-	getCounterStmt          *sql.Stmt
-	getEventSeqStmt         *sql.Stmt
-	insertCredentialStmt    *sql.Stmt
-	insertEventsStmt        *sql.Stmt
-	listCredentialsStmt     *sql.Stmt
-	listLocksPageStmt       *sql.Stmt
-	listSessionsStmt        *sql.Stmt
-	maxEventSeqStmt         *sql.Stmt
-	pingStmt                *sql.Stmt
-	raiseAliveAtStmt        *sql.Stmt
-	raiseCounterStmt        *sql.Stmt
-	upsertLockStmt          *sql.Stmt
-	upsertSessionStmt       *sql.Stmt
+	db                       DBTX
+	tx                       *sql.Tx
+	appendChangesStmt        *sql.Stmt
+	claimEventSeqsStmt       *sql.Stmt
+	countLocksStmt           *sql.Stmt
+	deleteChangesThroughStmt *sql.Stmt
+	deleteEventsThroughStmt  *sql.Stmt
+	deleteLockStmt           *sql.Stmt
+	deleteSessionStmt        *sql.Stmt
+	getAliveAtStmt           *sql.Stmt
+	getCounterStmt           *sql.Stmt
+	getEventSeqStmt          *sql.Stmt
+	insertCredentialStmt     *sql.Stmt
+	insertEventBatchStmt     *sql.Stmt
+	listChangesStmt          *sql.Stmt
+	listCredentialsStmt      *sql.Stmt
+	listLocksPageStmt        *sql.Stmt
+	listSessionsStmt         *sql.Stmt
+	maxEventSeqStmt          *sql.Stmt
+	pingStmt                 *sql.Stmt
+	raiseAliveAtStmt         *sql.Stmt
+	raiseCounterStmt         *sql.Stmt
+	upsertLockStmt           *sql.Stmt
+	upsertSessionStmt        *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                      tx,
-		tx:                      tx,
-		claimEventSeqsStmt:      q.claimEventSeqsStmt,
-		countLocksStmt:          q.countLocksStmt,
-		deleteEventsThroughStmt: q.deleteEventsThroughStmt,
-		deleteLockStmt:          q.deleteLockStmt,
-		deleteSessionStmt:       q.deleteSessionStmt,
-		getAliveAtStmt:          q.getAliveAtStmt,
-		getCounterStmt:          q.getCounterStmt,
-		getEventSeqStmt:         q.getEventSeqStmt,
-		insertCredentialStmt:    q.insertCredentialStmt,
-		insertEventsStmt:        q.insertEventsStmt,
-		listCredentialsStmt:     q.listCredentialsStmt,
-		listLocksPageStmt:       q.listLocksPageStmt,
-		listSessionsStmt:        q.listSessionsStmt,
-		maxEventSeqStmt:         q.maxEventSeqStmt,
-		pingStmt:                q.pingStmt,
-		raiseAliveAtStmt:        q.raiseAliveAtStmt,
-		raiseCounterStmt:        q.raiseCounterStmt,
-		upsertLockStmt:          q.upsertLockStmt,
-		upsertSessionStmt:       q.upsertSessionStmt,
+		db:                       tx,
+		tx:                       tx,
+		appendChangesStmt:        q.appendChangesStmt,
+		claimEventSeqsStmt:       q.claimEventSeqsStmt,
+		countLocksStmt:           q.countLocksStmt,
+		deleteChangesThroughStmt: q.deleteChangesThroughStmt,
+		deleteEventsThroughStmt:  q.deleteEventsThroughStmt,
+		deleteLockStmt:           q.deleteLockStmt,
+		deleteSessionStmt:        q.deleteSessionStmt,
+		getAliveAtStmt:           q.getAliveAtStmt,
+		getCounterStmt:           q.getCounterStmt,
+		getEventSeqStmt:          q.getEventSeqStmt,
+		insertCredentialStmt:     q.insertCredentialStmt,
+		insertEventBatchStmt:     q.insertEventBatchStmt,
+		listChangesStmt:          q.listChangesStmt,
+		listCredentialsStmt:      q.listCredentialsStmt,
+		listLocksPageStmt:        q.listLocksPageStmt,
+		listSessionsStmt:         q.listSessionsStmt,
+		maxEventSeqStmt:          q.maxEventSeqStmt,
+		pingStmt:                 q.pingStmt,
+		raiseAliveAtStmt:         q.raiseAliveAtStmt,
+		raiseCounterStmt:         q.raiseCounterStmt,
+		upsertLockStmt:           q.upsertLockStmt,
+		upsertSessionStmt:        q.upsertSessionStmt,
 	}
 }

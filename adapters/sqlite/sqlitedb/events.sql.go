@@ -10,31 +10,35 @@ import (
 )
 
 const deleteEventsThrough = `-- name: DeleteEventsThrough :exec
-DELETE FROM events WHERE seq <= ?1
+DELETE FROM event_batches WHERE last_seq <= ?1
 `
 
+// DeleteEventsThrough trims the outbox: a batch row goes once every event
+// in it is at or below @through.
 func (q *Queries) DeleteEventsThrough(ctx context.Context, through int64) error {
 	_, err := q.exec(ctx, q.deleteEventsThroughStmt, deleteEventsThrough, through)
 	return err
 }
 
-const insertEvents = `-- name: InsertEvents :exec
-INSERT INTO events (seq, org, kind, name, fencing_token, at_ms)
-SELECT json_extract(e.value, '$.seq'), json_extract(e.value, '$.org'), json_extract(e.value, '$.kind'),
-       json_extract(e.value, '$.name'), json_extract(e.value, '$.token'), json_extract(e.value, '$.at_ms')
-FROM json_each(CAST(?1 AS TEXT)) AS e
+const insertEventBatch = `-- name: InsertEventBatch :exec
+INSERT INTO event_batches (first_seq, last_seq, events) VALUES (?1, ?2, ?3)
 `
 
-// InsertEvents stores every event of a batch in one statement: one
-// statement per event would cost a quarter of the write path's throughput.
-// @events is a JSON array of {"seq","org","kind","name","token","at_ms"}.
-func (q *Queries) InsertEvents(ctx context.Context, events string) error {
-	_, err := q.exec(ctx, q.insertEventsStmt, insertEvents, events)
+type InsertEventBatchParams struct {
+	FirstSeq int64
+	LastSeq  int64
+	Events   string
+}
+
+// InsertEventBatch stores every event of a batch as one row: one row per
+// event would cost a large share of the write path.
+func (q *Queries) InsertEventBatch(ctx context.Context, arg InsertEventBatchParams) error {
+	_, err := q.exec(ctx, q.insertEventBatchStmt, insertEventBatch, arg.FirstSeq, arg.LastSeq, arg.Events)
 	return err
 }
 
 const maxEventSeq = `-- name: MaxEventSeq :one
-SELECT CAST(COALESCE(MAX(seq), 0) AS INTEGER) FROM events
+SELECT CAST(COALESCE(MAX(last_seq), 0) AS INTEGER) FROM event_batches
 `
 
 // MaxEventSeq returns the highest seq still stored (0 if none); Load checks

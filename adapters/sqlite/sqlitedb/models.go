@@ -4,6 +4,11 @@
 
 package sqlitedb
 
+type ChangeLog struct {
+	Seq     int64
+	Payload []byte
+}
+
 type Credential struct {
 	Hash        []byte
 	Org         string
@@ -12,13 +17,10 @@ type Credential struct {
 	CreatedAtMs int64
 }
 
-type Event struct {
-	Seq          int64
-	Org          string
-	Kind         string
-	Name         string
-	FencingToken int64
-	AtMs         int64
+type EventBatch struct {
+	FirstSeq int64
+	LastSeq  int64
+	Events   string
 }
 
 type Lock struct {

@@ -1,0 +1,440 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/octostore/octostore/adapters/sqlite/sqlitedb"
+	"github.com/octostore/octostore/domain"
+)
+
+// The change log (table change_log) holds, one row per committed batch, the
+// batch's LockSaved, LockDeleted, SessionSaved and SessionDeleted changes in
+// order. Commit appends one row instead of running one statement per
+// changed row; fold replays the log into the locks and sessions tables.
+// The stored state is always the tables with every log row replayed on top
+// in seq order, so a fold changes how the state is stored, never what it is.
+//
+// A payload is the format byte logFormat followed by the entries, each an
+// op byte and its fields: strings as a uvarint length and the bytes,
+// integers as varints (uvarint for the token), flags as one byte. Strings
+// are stored byte for byte, whatever their encoding.
+
+// DefaultFoldEvery is the number of change-log rows at which Commit folds
+// the log into the tables, inside its own transaction.
+const DefaultFoldEvery = 256
+
+const logFormat = 1
+
+// Entry ops.
+const (
+	opLockSaved      = 'L'
+	opLockDeleted    = 'l'
+	opSessionSaved   = 'S'
+	opSessionDeleted = 's'
+)
+
+// logWriter encodes the log payload of one batch.
+type logWriter struct {
+	buf []byte
+	n   int // entries
+}
+
+func (w *logWriter) reset() {
+	w.buf = append(w.buf[:0], logFormat)
+	w.n = 0
+}
+
+func (w *logWriter) str(s string) {
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(s)))
+	w.buf = append(w.buf, s...)
+}
+
+func (w *logWriter) int(v int64) { w.buf = binary.AppendVarint(w.buf, v) }
+
+func (w *logWriter) lockSaved(r sqlitedb.UpsertLockParams) {
+	w.n++
+	w.buf = append(w.buf, opLockSaved)
+	w.str(r.Org)
+	w.str(r.Name)
+	w.str(r.Holder)
+	w.str(r.LeaseID)
+	w.buf = binary.AppendUvarint(w.buf, uint64(r.FencingToken))
+	w.int(r.AcquiredAtMs)
+	w.int(r.ExpiresAtMs)
+	w.str(r.Metadata)
+	w.buf = append(w.buf, byte(r.Ephemeral))
+	w.int(r.LockDelayMs)
+}
+
+func (w *logWriter) lockDeleted(k domain.LockKey) {
+	w.n++
+	w.buf = append(w.buf, opLockDeleted)
+	w.str(string(k.Org))
+	w.str(string(k.Name))
+}
+
+func (w *logWriter) sessionSaved(r sqlitedb.UpsertSessionParams) {
+	w.n++
+	w.buf = append(w.buf, opSessionSaved)
+	w.str(r.ID)
+	w.str(r.Org)
+	w.str(r.Owner)
+	w.int(r.TtlMs)
+	w.int(r.CreatedAtMs)
+	w.int(r.ExpiresAtMs)
+}
+
+func (w *logWriter) sessionDeleted(id domain.SessionID) {
+	w.n++
+	w.buf = append(w.buf, opSessionDeleted)
+	w.str(string(id))
+}
+
+// logReader decodes one payload; the first error sticks.
+type logReader struct {
+	buf []byte
+	err error
+}
+
+func (r *logReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("truncated or malformed %s", what)
+	}
+}
+
+func (r *logReader) str() string {
+	n, k := binary.Uvarint(r.buf)
+	if k <= 0 || n > uint64(len(r.buf)-k) {
+		r.fail("string")
+		r.buf = nil
+		return ""
+	}
+	s := string(r.buf[k : k+int(n)])
+	r.buf = r.buf[k+int(n):]
+	return s
+}
+
+func (r *logReader) int() int64 {
+	v, k := binary.Varint(r.buf)
+	if k <= 0 {
+		r.fail("integer")
+		r.buf = nil
+		return 0
+	}
+	r.buf = r.buf[k:]
+	return v
+}
+
+func (r *logReader) uint() uint64 {
+	v, k := binary.Uvarint(r.buf)
+	if k <= 0 {
+		r.fail("integer")
+		r.buf = nil
+		return 0
+	}
+	r.buf = r.buf[k:]
+	return v
+}
+
+func (r *logReader) byte() byte {
+	if len(r.buf) == 0 {
+		r.fail("flag")
+		return 0
+	}
+	b := r.buf[0]
+	r.buf = r.buf[1:]
+	return b
+}
+
+// lockKey and the map values of a fold: the last change of each key wins.
+type lockKey struct{ org, name string }
+
+type lockChange struct {
+	deleted bool
+	row     sqlitedb.UpsertLockParams
+}
+
+type sessionChange struct {
+	deleted bool
+	row     sqlitedb.UpsertSessionParams
+}
+
+// folded is the coalesced effect of a run of log rows.
+type folded struct {
+	locks    map[lockKey]lockChange
+	sessions map[string]sessionChange
+}
+
+// add decodes payload and replays its entries on f.
+func (f *folded) add(payload []byte) error {
+	if len(payload) == 0 || payload[0] != logFormat {
+		return errors.New("unknown payload format")
+	}
+	r := logReader{buf: payload[1:]}
+	for i := 0; len(r.buf) > 0 && r.err == nil; i++ {
+		switch op := r.byte(); op {
+		case opLockSaved:
+			var l sqlitedb.UpsertLockParams
+			l.Org, l.Name, l.Holder, l.LeaseID = r.str(), r.str(), r.str(), r.str()
+			tok := r.uint()
+			l.AcquiredAtMs, l.ExpiresAtMs = r.int(), r.int()
+			l.Metadata = r.str()
+			l.Ephemeral = int64(r.byte())
+			l.LockDelayMs = r.int()
+			if tok > 1<<63-1 {
+				return fmt.Errorf("entry %d: token %d is out of range", i, tok)
+			}
+			l.FencingToken = int64(tok)
+			f.locks[lockKey{l.Org, l.Name}] = lockChange{row: l}
+		case opLockDeleted:
+			org, name := r.str(), r.str()
+			f.locks[lockKey{org, name}] = lockChange{deleted: true}
+		case opSessionSaved:
+			var s sqlitedb.UpsertSessionParams
+			s.ID, s.Org, s.Owner = r.str(), r.str(), r.str()
+			s.TtlMs, s.CreatedAtMs, s.ExpiresAtMs = r.int(), r.int(), r.int()
+			f.sessions[s.ID] = sessionChange{row: s}
+		case opSessionDeleted:
+			f.sessions[r.str()] = sessionChange{deleted: true}
+		default:
+			if r.err == nil {
+				return fmt.Errorf("entry %d: unknown op %#x", i, op)
+			}
+		}
+		if r.err != nil {
+			return fmt.Errorf("entry %d: %w", i, r.err)
+		}
+	}
+	return nil
+}
+
+// fold replays every change-log row into the locks and sessions tables,
+// one statement per key that changed (the last change of a key wins; a
+// delete of a key the table does not hold is a no-op), and deletes the
+// rows, all through q, which must be in a write transaction. It returns
+// the number of rows folded.
+func fold(ctx context.Context, q *sqlitedb.Queries) (int, error) {
+	rows, err := q.ListChanges(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("fold change log: read: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	f := folded{locks: make(map[lockKey]lockChange), sessions: make(map[string]sessionChange)}
+	for _, r := range rows {
+		if err := f.add(r.Payload); err != nil {
+			return 0, fmt.Errorf("fold change log: row %d: %w", r.Seq, err)
+		}
+	}
+	for k, c := range f.locks {
+		if c.deleted {
+			err = q.DeleteLock(ctx, sqlitedb.DeleteLockParams{Org: k.org, Name: k.name})
+		} else {
+			err = q.UpsertLock(ctx, c.row)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("fold change log: lock %q/%q: %w", k.org, k.name, err)
+		}
+	}
+	for id, c := range f.sessions {
+		if c.deleted {
+			err = q.DeleteSession(ctx, id)
+		} else {
+			err = q.UpsertSession(ctx, c.row)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("fold change log: session %q: %w", id, err)
+		}
+	}
+	if err := q.DeleteChangesThrough(ctx, rows[len(rows)-1].Seq); err != nil {
+		return 0, fmt.Errorf("fold change log: delete folded rows: %w", err)
+	}
+	return len(rows), nil
+}
+
+// Fold folds the change log into the tables in one transaction on the
+// Writer; it is a no-op when the log is empty. It refuses a database whose
+// schema version is not this build's. Close folds too; Fold is for tests
+// and operator tooling.
+func (db *DB) Fold(ctx context.Context) error {
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("fold %s: begin: %w", db.path, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if err := db.checkSchema(ctx, tx); err != nil {
+		return fmt.Errorf("fold %s: %w", db.path, err)
+	}
+	if _, err := fold(ctx, sqlitedb.New(tx)); err != nil {
+		return fmt.Errorf("fold %s: %w", db.path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("fold %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// foldIfCurrent folds the change log when the database has this build's
+// schema and a non-empty log; a database without the log table, with
+// another schema version, or that cannot be written (read-only) is left
+// alone. Close and MigrateDown call it.
+func (db *DB) foldIfCurrent(ctx context.Context) error {
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if isReadOnly(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("fold: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if db.checkSchema(ctx, tx) != nil {
+		return nil
+	}
+	n, err := fold(ctx, sqlitedb.New(tx))
+	if isReadOnly(err) || n == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil && !isReadOnly(err) {
+		return fmt.Errorf("fold: %w", err)
+	}
+	return nil
+}
+
+// readLog decodes every change-log row through q into their coalesced
+// effect (nil when the log is empty).
+func readLog(ctx context.Context, q *sqlitedb.Queries) (*folded, error) {
+	rows, err := q.ListChanges(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read change log: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	f := &folded{locks: make(map[lockKey]lockChange), sessions: make(map[string]sessionChange)}
+	for _, r := range rows {
+		if err := f.add(r.Payload); err != nil {
+			return nil, fmt.Errorf("change log row %d: %w", r.Seq, err)
+		}
+	}
+	return f, nil
+}
+
+// savedLocks is the number of locks f saves, an upper bound on how many it
+// adds to the tables' locks.
+func (f *folded) savedLocks() int {
+	if f == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range f.locks {
+		if !c.deleted {
+			n++
+		}
+	}
+	return n
+}
+
+// overlay replays f on snap, whose locks and sessions were read from the
+// tables, sorted by key: this is what a fold would store, without writing.
+// Replayed rows are converted and checked as table rows are; snap stays
+// sorted.
+func (f *folded) overlay(snap *domain.Snapshot) error {
+	if f == nil {
+		return nil
+	}
+	seen := make(map[lockKey]bool, len(f.locks))
+	kept := snap.Locks[:0]
+	for _, l := range snap.Locks {
+		k := lockKey{string(l.Key.Org), string(l.Key.Name)}
+		c, ok := f.locks[k]
+		switch {
+		case !ok:
+			kept = append(kept, l)
+		case !c.deleted:
+			seen[k] = true
+			nl, err := logLock(c.row, snap.Counter)
+			if err != nil {
+				return err
+			}
+			kept = append(kept, nl)
+		}
+	}
+	var added []domain.Lock
+	for k, c := range f.locks {
+		if c.deleted || seen[k] {
+			continue
+		}
+		l, err := logLock(c.row, snap.Counter)
+		if err != nil {
+			return err
+		}
+		added = append(added, l)
+	}
+	snap.Locks = mergeSorted(kept, added, func(a, b domain.Lock) int {
+		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
+	})
+
+	sessions := snap.Sessions[:0:0]
+	for _, s := range snap.Sessions {
+		if _, changed := f.sessions[string(s.ID)]; !changed {
+			sessions = append(sessions, s)
+		}
+	}
+	for id, c := range f.sessions {
+		if c.deleted {
+			continue
+		}
+		s, err := sessionToDomain(sqlitedb.Session(c.row))
+		if err != nil {
+			return fmt.Errorf("change log: session %q: %w", id, err)
+		}
+		sessions = append(sessions, s)
+	}
+	slices.SortFunc(sessions, func(a, b domain.Session) int { return cmp.Compare(a.ID, b.ID) })
+	snap.Sessions = sessions
+	return nil
+}
+
+// logLock converts a lock saved in the change log and checks it as Load
+// checks a locks row.
+func logLock(r sqlitedb.UpsertLockParams, counter domain.FencingToken) (domain.Lock, error) {
+	l, err := lockToDomain(sqlitedb.Lock(r))
+	if err != nil {
+		return domain.Lock{}, fmt.Errorf("change log: lock %q/%q: %w", r.Org, r.Name, err)
+	}
+	if counter < l.Token {
+		return domain.Lock{}, fmt.Errorf("change log: lock %q/%q: token %d is above the fencing counter %d", r.Org, r.Name, l.Token, counter)
+	}
+	return l, nil
+}
+
+// mergeSorted merges the sorted b into the sorted a, in place when a has
+// the capacity (Load allocates it so): from the back, so nothing is
+// overwritten before it moves.
+func mergeSorted[T any](a, b []T, compare func(T, T) int) []T {
+	if len(b) == 0 {
+		return a
+	}
+	slices.SortFunc(b, compare)
+	i, j := len(a)-1, len(b)-1
+	a = slices.Grow(a, len(b))[:len(a)+len(b)]
+	for k := len(a) - 1; j >= 0; k-- {
+		if i >= 0 && compare(a[i], b[j]) > 0 {
+			a[k] = a[i]
+			i--
+		} else {
+			a[k] = b[j]
+			j--
+		}
+	}
+	return a
+}

@@ -1,0 +1,258 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/octostore/octostore/adapters/memstore"
+	"github.com/octostore/octostore/adapters/sqlite"
+	"github.com/octostore/octostore/domain"
+)
+
+// crash closes both pools of db without Close, so the change log is not
+// folded: what a kill -9 leaves behind (the WAL included).
+func crash(t *testing.T, db *sqlite.DB) {
+	t.Helper()
+	if err := db.Reader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Writer.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logRows counts the rows of the change log.
+func logRows(t *testing.T, db *sqlite.DB) int {
+	t.Helper()
+	var n int
+	if err := db.Reader.QueryRow(`SELECT count(*) FROM change_log`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// randomBatch makes a batch of random lock and session changes over a few
+// keys, with the occasional event, heartbeat and credential.
+func randomBatch(r *rand.Rand, counter *domain.FencingToken, eventSeq *uint64, creds *int) domain.Batch {
+	orgs := []domain.OrgID{"acme", "zeta"}
+	names := []domain.LockName{"a", "b/c", "d"}
+	ids := []domain.SessionID{"s1", "s2", "s3"}
+	ms := func() time.Time { return time.UnixMilli(1_700_000_000_000 + r.Int64N(1e9)) }
+	var b domain.Batch
+	for range 1 + r.IntN(6) {
+		key := domain.LockKey{Org: orgs[r.IntN(len(orgs))], Name: names[r.IntN(len(names))]}
+		id := ids[r.IntN(len(ids))]
+		switch r.IntN(10) {
+		case 0, 1, 2, 3:
+			*counter++
+			l := domain.Lock{
+				Key: key, Holder: "user:alice", Lease: domain.NewLeaseID(*counter, fmt.Sprint(r.IntN(100))),
+				Token: *counter, AcquiredAt: ms(), ExpiresAt: ms(),
+				Metadata:  []string{"", "m", "\xff\xfe not UTF-8", `{"json": "x"}`}[r.IntN(4)],
+				LockDelay: time.Duration(r.IntN(3)) * time.Second,
+			}
+			if r.IntN(2) == 0 {
+				l.Holder, l.Ephemeral = domain.Holder("session:"+string(id)), true
+			}
+			b.Changes = append(b.Changes, domain.LockSaved{Lock: l})
+		case 4, 5, 6:
+			b.Changes = append(b.Changes, domain.LockDeleted{Key: key})
+		case 7:
+			b.Changes = append(b.Changes, domain.SessionSaved{Session: domain.Session{
+				ID: id, Org: key.Org, Owner: []string{"alice", "bob"}[r.IntN(2)],
+				TTL: time.Duration(1+r.IntN(60)) * time.Second, CreatedAt: ms(), ExpiresAt: ms(),
+			}})
+		case 8:
+			b.Changes = append(b.Changes, domain.SessionDeleted{ID: id})
+		case 9:
+			*eventSeq += 1 + uint64(r.IntN(3))
+			b.Changes = append(b.Changes, domain.EventRecorded{Event: domain.Event{
+				Seq: *eventSeq, Org: key.Org, Kind: domain.EventLockAcquired, Name: key.Name, Token: *counter, At: ms(),
+			}})
+		}
+	}
+	if r.IntN(20) == 0 {
+		*creds++
+		b.Changes = append(b.Changes, domain.CredentialAdded{Credential: domain.Credential{
+			Hash: domain.HashToken(fmt.Sprintf("token-%d-0123456789", *creds)), Principal: domain.Principal{Org: "acme", User: "u"},
+		}})
+	}
+	b.Counter = *counter + domain.FencingToken(r.IntN(2))
+	*counter = b.Counter
+	if r.IntN(3) == 0 {
+		b.AliveAt = ms()
+	}
+	return b
+}
+
+// TestChangeLogMatchesMemstore commits a random history to the SQLite
+// journal (folding every few batches, reopening now and then, sometimes
+// after a simulated crash that skips the fold of Close) and to memstore, and
+// requires Load to return the same snapshot from both throughout.
+func TestChangeLogMatchesMemstore(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			ctx := context.Background()
+			r := rand.New(rand.NewPCG(seed, 42))
+			path := filepath.Join(t.TempDir(), "db")
+			db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			foldEvery := int64(2 + seed%5)
+			j := sqlite.NewJournal(db)
+			sqlite.SetFoldEvery(j, foldEvery)
+			mem := memstore.New()
+			var counter domain.FencingToken
+			var eventSeq uint64
+			var creds, sawLog int
+			check := func(when string) {
+				t.Helper()
+				got, err := j.Load(ctx)
+				if err != nil {
+					t.Fatalf("%s: sqlite Load: %v", when, err)
+				}
+				want, err := mem.Load(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: sqlite snapshot\n%+v\nmemstore snapshot\n%+v", when, got, want)
+				}
+			}
+			for i := range 400 {
+				b := randomBatch(r, &counter, &eventSeq, &creds)
+				if err := mem.Commit(ctx, b); err != nil {
+					t.Fatalf("batch %d: memstore: %v", i, err)
+				}
+				if err := j.Commit(ctx, b); err != nil {
+					t.Fatalf("batch %d: sqlite: %v", i, err)
+				}
+				if n := int64(logRows(t, db)); n >= foldEvery {
+					t.Fatalf("batch %d: %d change-log rows, the fold threshold is %d", i, n, foldEvery)
+				} else if n > 0 {
+					sawLog++
+				}
+				switch r.IntN(60) {
+				case 0: // Load in the middle replays the log and matches
+					check(fmt.Sprintf("after batch %d", i))
+				case 1, 2: // clean restart or crash, then start-up
+					if r.IntN(2) == 0 {
+						if err := db.Close(); err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						crash(t, db)
+					}
+					if db, err = sqlite.Open(ctx, sqlite.Config{Path: path}); err != nil {
+						t.Fatal(err)
+					}
+					j = sqlite.NewJournal(db)
+					sqlite.SetFoldEvery(j, foldEvery)
+					check(fmt.Sprintf("reopened after batch %d", i))
+				}
+			}
+			if sawLog == 0 {
+				t.Fatal("no batch was ever left in the change log")
+			}
+			check("at the end")
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestChangeLogSurvivesCrash: a committed batch is durable in the change
+// log alone; a crash (no fold at Close) loses nothing and Load replays it.
+func TestChangeLogSurvivesCrash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j := sqlite.NewJournal(db)
+	gone := testLock("acme", "gone", 1)
+	kept := testLock("acme", "kept", 2)
+	sess := domain.Session{ID: "s1", Org: "acme", Owner: "alice", TTL: time.Minute,
+		CreatedAt: time.UnixMilli(1e12), ExpiresAt: time.UnixMilli(1e12 + 6e4)}
+	for _, b := range []domain.Batch{
+		{Counter: 1, Changes: []domain.Change{domain.LockSaved{Lock: gone}, domain.SessionSaved{Session: sess}}},
+		{Counter: 2, Changes: []domain.Change{domain.LockSaved{Lock: kept}, domain.LockDeleted{Key: gone.Key}}},
+	} {
+		if err := j.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var tableLocks int
+	if err := db.Reader.QueryRow(`SELECT count(*) FROM locks`).Scan(&tableLocks); err != nil {
+		t.Fatal(err)
+	}
+	if n := logRows(t, db); n != 2 || tableLocks != 0 {
+		t.Fatalf("before the crash: %d change-log rows and %d lock rows, want 2 and 0", n, tableLocks)
+	}
+	crash(t, db)
+
+	db = openDB(t, path)
+	if n := logRows(t, db); n != 2 {
+		t.Fatalf("after the crash: %d change-log rows, want 2", n)
+	}
+	s, err := sqlite.NewJournal(db).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Locks) != 1 || s.Locks[0].Key != kept.Key || s.Locks[0].Token != 2 || len(s.Sessions) != 1 || s.Counter != 2 {
+		t.Fatalf("after the crash: %+v, want lock %v and session s1", s, kept.Key)
+	}
+	if n := logRows(t, db); n != 2 {
+		t.Errorf("after Load: %d change-log rows, want 2: Load replays the log without writing", n)
+	}
+}
+
+// TestCloseFoldsChangeLog: a clean Close leaves an empty change log, and a
+// fold inside Commit happens at the threshold.
+func TestCloseFoldsChangeLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j := sqlite.NewJournal(db)
+	sqlite.SetFoldEvery(j, 3)
+	for i := range 4 {
+		tok := domain.FencingToken(i + 1)
+		if err := j.Commit(ctx, domain.Batch{Counter: tok, Changes: []domain.Change{domain.LockSaved{Lock: testLock("acme", fmt.Sprint("l", i), tok)}}}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{1, 2, 0, 1}[i]; logRows(t, db) != want {
+			t.Fatalf("after commit %d: %d change-log rows, want %d", i, logRows(t, db), want)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, path)
+	var tableLocks int
+	if err := db.Reader.QueryRow(`SELECT count(*) FROM locks`).Scan(&tableLocks); err != nil {
+		t.Fatal(err)
+	}
+	if n := logRows(t, db); n != 0 || tableLocks != 4 {
+		t.Fatalf("after Close: %d change-log rows and %d lock rows, want 0 and 4", n, tableLocks)
+	}
+}
