@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,7 +118,8 @@ type applied struct {
 // the events to one event_batches row; when the log then holds foldEvery
 // rows or more, it is folded into the tables.
 func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery int64) (applied, error) {
-	if err := claimEventSeqs(ctx, q, b); err != nil {
+	res, err := raiseMeta(ctx, q, b)
+	if err != nil {
 		return applied{}, err
 	}
 	var top domain.FencingToken // highest token saved by this batch
@@ -173,32 +175,23 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			}
 		}
 	}
-	var res applied
-	stored, err := raiseMeta(ctx, "fencing_counter", q.RaiseCounter, int64(b.Counter))
-	if err != nil {
-		return applied{}, err
-	}
-	res.counter = domain.FencingToken(stored)
 	if res.counter < top {
 		return applied{}, fmt.Errorf("lock token %d is above the fencing counter %d", top, res.counter)
-	}
-	if !b.AliveAt.IsZero() {
-		if res.aliveMs, err = raiseMeta(ctx, "alive_ms", q.RaiseAliveAt, b.AliveAt.UnixMilli()); err != nil {
-			return applied{}, err
-		}
 	}
 	return res, nil
 }
 
-// claimEventSeqs checks the events of b and raises the stored event_seq to
-// the last of them, before any is inserted: their seqs must be valid,
-// increase strictly, and lie above every seq stored before.
-func claimEventSeqs(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) error {
+// raiseMeta checks the events of b and, in one statement, raises the stored
+// event_seq to the last of them, the fencing counter to b.Counter and
+// alive_ms to b.AliveAt; it runs before any event is inserted. The events'
+// seqs must be valid, increase strictly, and lie above every seq stored
+// before.
+func raiseMeta(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) (applied, error) {
 	var first, last uint64
 	for i, c := range b.Changes {
 		if e, ok := c.(domain.EventRecorded); ok {
 			if err := e.Event.Follows(last); err != nil {
-				return fmt.Errorf("change %d: %w", i, err)
+				return applied{}, fmt.Errorf("change %d: %w", i, err)
 			}
 			if first == 0 {
 				first = e.Event.Seq
@@ -206,21 +199,45 @@ func claimEventSeqs(ctx context.Context, q *sqlitedb.Queries, b domain.Batch) er
 			last = e.Event.Seq
 		}
 	}
-	if last == 0 {
-		return nil
+	var aliveMs int64
+	if !b.AliveAt.IsZero() {
+		aliveMs = b.AliveAt.UnixMilli()
 	}
-	_, err := q.ClaimEventSeqs(ctx, sqlitedb.ClaimEventSeqsParams{First: int64(first), Last: int64(last)})
-	if errors.Is(err, sql.ErrNoRows) {
-		stored, err := readMeta(ctx, "event_seq", q.GetEventSeq)
-		if err != nil {
-			return err
+	rows, err := q.RaiseMeta(ctx, sqlitedb.RaiseMetaParams{
+		Counter: int64(b.Counter), AliveMs: aliveMs, FirstEvent: int64(first), LastEvent: int64(last),
+	})
+	if err != nil && last != 0 {
+		// The statement refuses a claim below the stored event_seq; the
+		// stored value says whether that was the cause.
+		if stored, rerr := readMeta(ctx, "event_seq", q.GetEventSeq); rerr == nil && stored >= int64(first) {
+			return applied{}, fmt.Errorf("event seq %d is not above the stored %d", first, stored)
 		}
-		return fmt.Errorf("event seq %d is not above the stored %d", first, stored)
 	}
 	if err != nil {
-		return fmt.Errorf("raise event_seq: %w", err)
+		return applied{}, fmt.Errorf("raise meta values: %w", err)
 	}
-	return nil
+	var res applied
+	found := 0
+	for _, r := range rows {
+		switch r.Key {
+		case "fencing_counter":
+			res.counter = domain.FencingToken(r.Value)
+		case "alive_ms":
+			res.aliveMs = r.Value
+		}
+		if r.Value < 0 {
+			return applied{}, fmt.Errorf("%s %d is negative", r.Key, r.Value)
+		}
+		found++
+	}
+	if found != 3 {
+		for _, key := range []string{"fencing_counter", "event_seq", "alive_ms"} {
+			if !slices.ContainsFunc(rows, func(m sqlitedb.Meta) bool { return m.Key == key }) {
+				return applied{}, fmt.Errorf("raise meta values: the %s row is missing", key)
+			}
+		}
+	}
+	return res, nil
 }
 
 // readMeta reads the meta row key with get, which fails when it is missing.
@@ -236,19 +253,6 @@ func readMeta(ctx context.Context, key string, get func(context.Context) (int64,
 		return 0, fmt.Errorf("%s %d is negative", key, v)
 	}
 	return v, nil
-}
-
-// raiseMeta raises the meta row key to at least v with raise and returns
-// the stored value.
-func raiseMeta(ctx context.Context, key string, raise func(context.Context, int64) (int64, error), v int64) (int64, error) {
-	stored, err := raise(ctx, v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("raise %s: the %s row is missing", key, key)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("raise %s: %w", key, err)
-	}
-	return stored, nil
 }
 
 // raisesAlive reports whether committing t would raise the stored alive_ms

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -348,5 +349,33 @@ func TestEventsStoredAndTrimmed(t *testing.T) {
 	}
 	if s, err := j.Load(ctx); err != nil || s.EventSeq != 6 {
 		t.Errorf("Load = EventSeq %d, %v; want 6", s.EventSeq, err)
+	}
+}
+
+// TestCommitMetaErrors: the one statement that raises the meta values
+// still tells which claim failed and which row is missing, and rolls the
+// batch back.
+func TestCommitMetaErrors(t *testing.T) {
+	ctx := context.Background()
+	db, j := openMigrated(t, filepath.Join(t.TempDir(), "db"))
+	ev := func(seq uint64) domain.Change {
+		return domain.EventRecorded{Event: domain.Event{Seq: seq, Org: "acme", Kind: domain.EventSessionOpened, At: time.UnixMilli(1e12)}}
+	}
+	if err := j.Commit(ctx, domain.Batch{Counter: 1, Changes: []domain.Change{ev(5)}}); err != nil {
+		t.Fatal(err)
+	}
+	err := j.Commit(ctx, domain.Batch{Counter: 2, Changes: []domain.Change{domain.LockSaved{Lock: testLock("acme", "a", 2)}, ev(4), ev(6)}})
+	if err == nil || !strings.Contains(err.Error(), "event seq 4 is not above the stored 5") {
+		t.Errorf("Commit of a used event seq = %v, want it refused", err)
+	}
+	if s, err := j.Load(ctx); err != nil || s.Counter != 1 || len(s.Locks) != 0 || s.EventSeq != 5 {
+		t.Errorf("after the refused batch: %+v, %v; want nothing of it stored", s, err)
+	}
+	if _, err := db.Writer.ExecContext(ctx, `DELETE FROM meta WHERE key = 'alive_ms'`); err != nil {
+		t.Fatal(err)
+	}
+	err = j.Commit(ctx, domain.Batch{Counter: 3, AliveAt: time.Now()})
+	if err == nil || !strings.Contains(err.Error(), "the alive_ms row is missing") {
+		t.Errorf("Commit without the alive_ms row = %v, want it refused", err)
 	}
 }

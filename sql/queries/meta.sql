@@ -1,13 +1,6 @@
 -- name: GetCounter :one
 SELECT value FROM meta WHERE key = 'fencing_counter';
 
--- RaiseCounter never lowers the counter and returns the stored value, so the
--- caller can check every token it saved against it.
--- name: RaiseCounter :one
-UPDATE meta SET value = MAX(value, CAST(@v AS INTEGER))
-WHERE key = 'fencing_counter'
-RETURNING value;
-
 -- Ping reads a real table, so a health check also fails when the schema is
 -- missing.
 -- name: Ping :one
@@ -16,21 +9,26 @@ SELECT CAST(1 AS INTEGER) AS ok FROM meta WHERE key = 'fencing_counter';
 -- name: GetEventSeq :one
 SELECT value FROM meta WHERE key = 'event_seq';
 
--- ClaimEventSeqs checks and raises in one statement: it sets the highest
--- event seq ever stored to @last only if it is below @first, the lowest seq
--- of the batch, and returns no row otherwise (or if the row is missing).
--- The value only grows, so it survives the trimming of the events.
--- name: ClaimEventSeqs :one
-UPDATE meta SET value = CAST(@last AS INTEGER)
-WHERE key = 'event_seq' AND value < CAST(@first AS INTEGER)
-RETURNING value;
-
 -- name: GetAliveAt :one
 SELECT value FROM meta WHERE key = 'alive_ms';
 
--- RaiseAliveAt never moves the last-known-alive time backwards and returns
--- the stored value.
--- name: RaiseAliveAt :one
-UPDATE meta SET value = MAX(value, CAST(@v AS INTEGER))
-WHERE key = 'alive_ms'
-RETURNING value;
+-- RaiseMeta updates the single values of a batch in one statement (one
+-- statement each cost a noticeable share of the write path). It raises the
+-- fencing counter to @counter and alive_ms to @alive_ms, never lowering
+-- either; and when @last_event is not 0 it claims the event seqs
+-- @first_event..@last_event: event_seq becomes @last_event if it is below
+-- @first_event, and NULL otherwise, which the NOT NULL constraint refuses,
+-- failing the statement. event_seq only grows, so it survives the trimming
+-- of the events. It returns the three stored values (fewer rows when one is
+-- missing).
+-- name: RaiseMeta :many
+UPDATE meta SET value = CASE key
+    WHEN 'fencing_counter' THEN MAX(value, CAST(@counter AS INTEGER))
+    WHEN 'alive_ms' THEN MAX(value, CAST(@alive_ms AS INTEGER))
+    ELSE CASE
+        WHEN CAST(@last_event AS INTEGER) = 0 THEN value
+        WHEN value < CAST(@first_event AS INTEGER) THEN CAST(@last_event AS INTEGER)
+    END
+END
+WHERE key IN ('fencing_counter', 'alive_ms', 'event_seq')
+RETURNING key, value;

@@ -27,9 +27,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.appendChangesStmt, err = db.PrepareContext(ctx, appendChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query AppendChanges: %w", err)
 	}
-	if q.claimEventSeqsStmt, err = db.PrepareContext(ctx, claimEventSeqs); err != nil {
-		return nil, fmt.Errorf("error preparing query ClaimEventSeqs: %w", err)
-	}
 	if q.countLocksStmt, err = db.PrepareContext(ctx, countLocks); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
 	}
@@ -78,11 +75,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pingStmt, err = db.PrepareContext(ctx, ping); err != nil {
 		return nil, fmt.Errorf("error preparing query Ping: %w", err)
 	}
-	if q.raiseAliveAtStmt, err = db.PrepareContext(ctx, raiseAliveAt); err != nil {
-		return nil, fmt.Errorf("error preparing query RaiseAliveAt: %w", err)
-	}
-	if q.raiseCounterStmt, err = db.PrepareContext(ctx, raiseCounter); err != nil {
-		return nil, fmt.Errorf("error preparing query RaiseCounter: %w", err)
+	if q.raiseMetaStmt, err = db.PrepareContext(ctx, raiseMeta); err != nil {
+		return nil, fmt.Errorf("error preparing query RaiseMeta: %w", err)
 	}
 	if q.upsertLockStmt, err = db.PrepareContext(ctx, upsertLock); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertLock: %w", err)
@@ -98,11 +92,6 @@ func (q *Queries) Close() error {
 	if q.appendChangesStmt != nil {
 		if cerr := q.appendChangesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing appendChangesStmt: %w", cerr)
-		}
-	}
-	if q.claimEventSeqsStmt != nil {
-		if cerr := q.claimEventSeqsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing claimEventSeqsStmt: %w", cerr)
 		}
 	}
 	if q.countLocksStmt != nil {
@@ -185,14 +174,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pingStmt: %w", cerr)
 		}
 	}
-	if q.raiseAliveAtStmt != nil {
-		if cerr := q.raiseAliveAtStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing raiseAliveAtStmt: %w", cerr)
-		}
-	}
-	if q.raiseCounterStmt != nil {
-		if cerr := q.raiseCounterStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing raiseCounterStmt: %w", cerr)
+	if q.raiseMetaStmt != nil {
+		if cerr := q.raiseMetaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing raiseMetaStmt: %w", cerr)
 		}
 	}
 	if q.upsertLockStmt != nil {
@@ -245,7 +229,6 @@ type Queries struct {
 	db                       DBTX
 	tx                       *sql.Tx
 	appendChangesStmt        *sql.Stmt
-	claimEventSeqsStmt       *sql.Stmt
 	countLocksStmt           *sql.Stmt
 	deleteChangesThroughStmt *sql.Stmt
 	deleteEventsThroughStmt  *sql.Stmt
@@ -262,8 +245,7 @@ type Queries struct {
 	listSessionsStmt         *sql.Stmt
 	maxEventSeqStmt          *sql.Stmt
 	pingStmt                 *sql.Stmt
-	raiseAliveAtStmt         *sql.Stmt
-	raiseCounterStmt         *sql.Stmt
+	raiseMetaStmt            *sql.Stmt
 	upsertLockStmt           *sql.Stmt
 	upsertSessionStmt        *sql.Stmt
 }
@@ -273,7 +255,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                       tx,
 		tx:                       tx,
 		appendChangesStmt:        q.appendChangesStmt,
-		claimEventSeqsStmt:       q.claimEventSeqsStmt,
 		countLocksStmt:           q.countLocksStmt,
 		deleteChangesThroughStmt: q.deleteChangesThroughStmt,
 		deleteEventsThroughStmt:  q.deleteEventsThroughStmt,
@@ -290,8 +271,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listSessionsStmt:         q.listSessionsStmt,
 		maxEventSeqStmt:          q.maxEventSeqStmt,
 		pingStmt:                 q.pingStmt,
-		raiseAliveAtStmt:         q.raiseAliveAtStmt,
-		raiseCounterStmt:         q.raiseCounterStmt,
+		raiseMetaStmt:            q.raiseMetaStmt,
 		upsertLockStmt:           q.upsertLockStmt,
 		upsertSessionStmt:        q.upsertSessionStmt,
 	}
