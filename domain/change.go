@@ -31,7 +31,9 @@ type SessionDeleted struct{ ID SessionID }
 type CredentialAdded struct{ Credential Credential }
 
 // EventsTrimmed deletes stored events with Seq <= Through, bounding the
-// outbox; readers that fall further behind are told they lagged.
+// outbox; readers that fall further behind are told they lagged. A journal
+// may keep some of them longer (SQLite trims whole batches), so readers
+// skip what they have seen by seq.
 type EventsTrimmed struct{ Through uint64 }
 
 // EventRecorded appends an event to the outbox that watchers and webhooks
