@@ -104,6 +104,9 @@ func (s *Server) edge(next http.Handler) http.Handler {
 			if rec.status >= 500 {
 				level = slog.LevelError
 			}
+			if !s.log.Enabled(ctx, level) {
+				return // building the line costs allocations on every request
+			}
 			attrs := []any{"method", r.Method, "path", r.URL.EscapedPath(), "status", rec.status,
 				"bytes", rec.bytes, "duration", time.Since(began).String(), "request_id", id}
 			if who.org != "" || who.user != "" {
