@@ -44,6 +44,7 @@ type Config struct {
 	// Sync is SyncFull (the default when empty) or SyncNormal.
 	Sync string
 	// ReadConns is the number of Reader connections (DefaultReadConns if 0).
+	// Journal.Load reads a large locks table on up to 4 of them at once.
 	ReadConns int
 }
 
@@ -55,8 +56,9 @@ type DB struct {
 	Writer *sql.DB
 	Reader *sql.DB
 
-	path     string
-	provider *goose.Provider
+	path      string
+	provider  *goose.Provider
+	readConns int // size of the Reader pool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,7 +112,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
 	}
-	return &DB{Writer: writer, Reader: reader, path: cfg.Path, provider: prov}, nil
+	return &DB{Writer: writer, Reader: reader, path: cfg.Path, provider: prov, readConns: reads}, nil
 }
 
 // newProvider builds the goose provider over the embedded migrations. It

@@ -12,10 +12,9 @@ import (
 )
 
 // Load reads every lock, every session, the fencing counter, the highest
-// event seq, the last-alive time and every credential in one read
-// transaction on the Reader, so they are one consistent snapshot; the
-// change log is replayed on the locks and sessions in memory, so Load writes
-// nothing (a database it refuses is left as it was). It
+// event seq, the last-alive time and every credential as one consistent
+// snapshot; the change log is replayed on the locks and sessions in memory,
+// so Load writes nothing (a database it refuses is left as it was). It
 // returns an error, never a partial snapshot, when the schema version is not
 // the one this build expects (unmigrated, pending migrations, or written by
 // a newer build) or when any row breaks an invariant Commit enforces:
@@ -23,13 +22,19 @@ import (
 // token above the counter, lock delay out of range, ephemeral lock without a
 // session holder, malformed session, stored event above event_seq, a
 // missing or negative meta value, or a malformed credential.
+//
+// It reads on the Reader; a large locks table is read in parts on several
+// Reader connections at once (see loadParts), each in its own read
+// transaction. So that they all see the same committed state, Load first
+// begins a transaction on the Writer, which takes SQLite's write lock, and
+// rolls it back (it writes nothing) once every read transaction has taken
+// its snapshot; until then commits, from this process or another, wait.
 func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
-	tx, err := j.db.Reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return domain.Snapshot{}, fmt.Errorf("load: begin: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
-	snap, err := j.load(ctx, tx)
+	snap, err := j.load(ctx)
+	// A parallel load leaves several Reader connections idle, each holding
+	// megabytes of page cache the server will not use again; keep one.
+	j.db.Reader.SetMaxIdleConns(1)
+	j.db.Reader.SetMaxIdleConns(j.db.readConns)
 	if err != nil {
 		return domain.Snapshot{}, fmt.Errorf("load %s: %w", j.db.path, err)
 	}
@@ -41,7 +46,18 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	return snap, nil
 }
 
-func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error) {
+func (j *Journal) load(ctx context.Context) (domain.Snapshot, error) {
+	// Writer transactions are BEGIN IMMEDIATE: this one holds the write lock.
+	hold, err := j.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return domain.Snapshot{}, fmt.Errorf("hold writes: %w", err)
+	}
+	defer hold.Rollback() //nolint:errcheck // wrote nothing; may be rolled back already
+	tx, err := j.db.Reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return domain.Snapshot{}, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
 	if err := j.db.checkSchema(ctx, tx); err != nil {
 		return domain.Snapshot{}, err
 	}
@@ -60,32 +76,11 @@ func (j *Journal) load(ctx context.Context, tx *sql.Tx) (domain.Snapshot, error)
 	if err != nil {
 		return domain.Snapshot{}, fmt.Errorf("count locks: %w", err)
 	}
-	snap.Locks = make([]domain.Lock, 0, int(count)+log.savedLocks())
-	var after sqlitedb.ListLocksPageParams
-	after.PageSize = loadPage
 	// Orgs and holders repeat across many locks: share one string each.
 	intern := make(map[string]string)
-	for {
-		rows, err := q.ListLocksPage(ctx, after)
-		if err != nil {
-			return domain.Snapshot{}, fmt.Errorf("read locks: %w", err)
-		}
-		for _, r := range rows {
-			r.Org, r.Holder = interned(intern, r.Org), interned(intern, r.Holder)
-			l, err := lockToDomain(r)
-			if err != nil {
-				return domain.Snapshot{}, fmt.Errorf("lock %q/%q: %w", r.Org, r.Name, err)
-			}
-			if snap.Counter < l.Token {
-				return domain.Snapshot{}, fmt.Errorf("lock %q/%q: token %d is above the fencing counter %d", r.Org, r.Name, l.Token, snap.Counter)
-			}
-			snap.Locks = append(snap.Locks, l)
-		}
-		if len(rows) < loadPage {
-			break
-		}
-		last := rows[len(rows)-1]
-		after.AfterOrg, after.AfterName = last.Org, last.Name
+	snap.Locks, err = j.loadLocks(ctx, tx, hold, count, log.savedLocks(), snap.Counter, intern)
+	if err != nil {
+		return domain.Snapshot{}, err
 	}
 
 	if snap.Sessions, err = loadSessions(ctx, q, intern); err != nil {
@@ -139,9 +134,6 @@ func loadMeta(ctx context.Context, q *sqlitedb.Queries, snap *domain.Snapshot) e
 	}
 	return nil
 }
-
-// loadPage is the number of lock rows Load reads per query.
-const loadPage = 10_000
 
 func interned(m map[string]string, s string) string {
 	if v, ok := m[s]; ok {

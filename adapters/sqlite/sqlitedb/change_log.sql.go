@@ -9,7 +9,7 @@ import (
 	"context"
 )
 
-const appendChanges = `-- name: AppendChanges :one
+const AppendChanges = `-- name: AppendChanges :one
 INSERT INTO change_log (payload) VALUES (?1)
 RETURNING seq
 `
@@ -18,27 +18,27 @@ RETURNING seq
 // row and returns its seq. Folding deletes every row, so the seq of a new
 // row is the number of rows in the log.
 func (q *Queries) AppendChanges(ctx context.Context, payload []byte) (int64, error) {
-	row := q.queryRow(ctx, q.appendChangesStmt, appendChanges, payload)
+	row := q.queryRow(ctx, q.appendChangesStmt, AppendChanges, payload)
 	var seq int64
 	err := row.Scan(&seq)
 	return seq, err
 }
 
-const deleteChangesThrough = `-- name: DeleteChangesThrough :exec
+const DeleteChangesThrough = `-- name: DeleteChangesThrough :exec
 DELETE FROM change_log WHERE seq <= ?1
 `
 
 func (q *Queries) DeleteChangesThrough(ctx context.Context, through int64) error {
-	_, err := q.exec(ctx, q.deleteChangesThroughStmt, deleteChangesThrough, through)
+	_, err := q.exec(ctx, q.deleteChangesThroughStmt, DeleteChangesThrough, through)
 	return err
 }
 
-const listChanges = `-- name: ListChanges :many
+const ListChanges = `-- name: ListChanges :many
 SELECT seq, payload FROM change_log ORDER BY seq
 `
 
 func (q *Queries) ListChanges(ctx context.Context) ([]ChangeLog, error) {
-	rows, err := q.query(ctx, q.listChangesStmt, listChanges)
+	rows, err := q.query(ctx, q.listChangesStmt, ListChanges)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 	"context"
 )
 
-const insertCredential = `-- name: InsertCredential :exec
+const InsertCredential = `-- name: InsertCredential :exec
 INSERT INTO credentials (hash, org, user, admin, created_at_ms)
 VALUES (?1, ?2, ?3, ?4, ?5)
 `
@@ -23,7 +23,7 @@ type InsertCredentialParams struct {
 }
 
 func (q *Queries) InsertCredential(ctx context.Context, arg InsertCredentialParams) error {
-	_, err := q.exec(ctx, q.insertCredentialStmt, insertCredential,
+	_, err := q.exec(ctx, q.insertCredentialStmt, InsertCredential,
 		arg.Hash,
 		arg.Org,
 		arg.User,
@@ -33,7 +33,7 @@ func (q *Queries) InsertCredential(ctx context.Context, arg InsertCredentialPara
 	return err
 }
 
-const listCredentials = `-- name: ListCredentials :many
+const ListCredentials = `-- name: ListCredentials :many
 SELECT hash, org, user, admin, created_at_ms
 FROM credentials
 ORDER BY rowid
@@ -41,7 +41,7 @@ ORDER BY rowid
 
 // ListCredentials returns credentials in the order they were added.
 func (q *Queries) ListCredentials(ctx context.Context) ([]Credential, error) {
-	rows, err := q.query(ctx, q.listCredentialsStmt, listCredentials)
+	rows, err := q.query(ctx, q.listCredentialsStmt, ListCredentials)
 	if err != nil {
 		return nil, err
 	}

@@ -24,64 +24,70 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
-	if q.appendChangesStmt, err = db.PrepareContext(ctx, appendChanges); err != nil {
+	if q.appendChangesStmt, err = db.PrepareContext(ctx, AppendChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query AppendChanges: %w", err)
 	}
-	if q.countLocksStmt, err = db.PrepareContext(ctx, countLocks); err != nil {
+	if q.countLocksStmt, err = db.PrepareContext(ctx, CountLocks); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
 	}
-	if q.deleteChangesThroughStmt, err = db.PrepareContext(ctx, deleteChangesThrough); err != nil {
+	if q.deleteChangesThroughStmt, err = db.PrepareContext(ctx, DeleteChangesThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteChangesThrough: %w", err)
 	}
-	if q.deleteEventsThroughStmt, err = db.PrepareContext(ctx, deleteEventsThrough); err != nil {
+	if q.deleteEventsThroughStmt, err = db.PrepareContext(ctx, DeleteEventsThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteEventsThrough: %w", err)
 	}
-	if q.deleteLockStmt, err = db.PrepareContext(ctx, deleteLock); err != nil {
+	if q.deleteLockStmt, err = db.PrepareContext(ctx, DeleteLock); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteLock: %w", err)
 	}
-	if q.deleteSessionStmt, err = db.PrepareContext(ctx, deleteSession); err != nil {
+	if q.deleteSessionStmt, err = db.PrepareContext(ctx, DeleteSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
 	}
-	if q.getAliveAtStmt, err = db.PrepareContext(ctx, getAliveAt); err != nil {
+	if q.getAliveAtStmt, err = db.PrepareContext(ctx, GetAliveAt); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAliveAt: %w", err)
 	}
-	if q.getCounterStmt, err = db.PrepareContext(ctx, getCounter); err != nil {
+	if q.getCounterStmt, err = db.PrepareContext(ctx, GetCounter); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCounter: %w", err)
 	}
-	if q.getEventSeqStmt, err = db.PrepareContext(ctx, getEventSeq); err != nil {
+	if q.getEventSeqStmt, err = db.PrepareContext(ctx, GetEventSeq); err != nil {
 		return nil, fmt.Errorf("error preparing query GetEventSeq: %w", err)
 	}
-	if q.insertCredentialStmt, err = db.PrepareContext(ctx, insertCredential); err != nil {
+	if q.insertCredentialStmt, err = db.PrepareContext(ctx, InsertCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCredential: %w", err)
 	}
-	if q.insertEventBatchStmt, err = db.PrepareContext(ctx, insertEventBatch); err != nil {
+	if q.insertEventBatchStmt, err = db.PrepareContext(ctx, InsertEventBatch); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEventBatch: %w", err)
 	}
-	if q.listChangesStmt, err = db.PrepareContext(ctx, listChanges); err != nil {
+	if q.lastLockKeyStmt, err = db.PrepareContext(ctx, LastLockKey); err != nil {
+		return nil, fmt.Errorf("error preparing query LastLockKey: %w", err)
+	}
+	if q.listChangesStmt, err = db.PrepareContext(ctx, ListChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query ListChanges: %w", err)
 	}
-	if q.listCredentialsStmt, err = db.PrepareContext(ctx, listCredentials); err != nil {
+	if q.listCredentialsStmt, err = db.PrepareContext(ctx, ListCredentials); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCredentials: %w", err)
 	}
-	if q.listLocksPageStmt, err = db.PrepareContext(ctx, listLocksPage); err != nil {
-		return nil, fmt.Errorf("error preparing query ListLocksPage: %w", err)
+	if q.listLocksRangeStmt, err = db.PrepareContext(ctx, ListLocksRange); err != nil {
+		return nil, fmt.Errorf("error preparing query ListLocksRange: %w", err)
 	}
-	if q.listSessionsStmt, err = db.PrepareContext(ctx, listSessions); err != nil {
+	if q.listSessionsStmt, err = db.PrepareContext(ctx, ListSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
 	}
-	if q.maxEventSeqStmt, err = db.PrepareContext(ctx, maxEventSeq); err != nil {
+	if q.lockKeyAfterStmt, err = db.PrepareContext(ctx, LockKeyAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query LockKeyAfter: %w", err)
+	}
+	if q.maxEventSeqStmt, err = db.PrepareContext(ctx, MaxEventSeq); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxEventSeq: %w", err)
 	}
-	if q.pingStmt, err = db.PrepareContext(ctx, ping); err != nil {
+	if q.pingStmt, err = db.PrepareContext(ctx, Ping); err != nil {
 		return nil, fmt.Errorf("error preparing query Ping: %w", err)
 	}
-	if q.raiseMetaStmt, err = db.PrepareContext(ctx, raiseMeta); err != nil {
+	if q.raiseMetaStmt, err = db.PrepareContext(ctx, RaiseMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query RaiseMeta: %w", err)
 	}
-	if q.upsertLockStmt, err = db.PrepareContext(ctx, upsertLock); err != nil {
+	if q.upsertLockStmt, err = db.PrepareContext(ctx, UpsertLock); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertLock: %w", err)
 	}
-	if q.upsertSessionStmt, err = db.PrepareContext(ctx, upsertSession); err != nil {
+	if q.upsertSessionStmt, err = db.PrepareContext(ctx, UpsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
 	}
 	return &q, nil
@@ -144,6 +150,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertEventBatchStmt: %w", cerr)
 		}
 	}
+	if q.lastLockKeyStmt != nil {
+		if cerr := q.lastLockKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastLockKeyStmt: %w", cerr)
+		}
+	}
 	if q.listChangesStmt != nil {
 		if cerr := q.listChangesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listChangesStmt: %w", cerr)
@@ -154,14 +165,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listCredentialsStmt: %w", cerr)
 		}
 	}
-	if q.listLocksPageStmt != nil {
-		if cerr := q.listLocksPageStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing listLocksPageStmt: %w", cerr)
+	if q.listLocksRangeStmt != nil {
+		if cerr := q.listLocksRangeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listLocksRangeStmt: %w", cerr)
 		}
 	}
 	if q.listSessionsStmt != nil {
 		if cerr := q.listSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listSessionsStmt: %w", cerr)
+		}
+	}
+	if q.lockKeyAfterStmt != nil {
+		if cerr := q.lockKeyAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockKeyAfterStmt: %w", cerr)
 		}
 	}
 	if q.maxEventSeqStmt != nil {
@@ -239,10 +255,12 @@ type Queries struct {
 	getEventSeqStmt          *sql.Stmt
 	insertCredentialStmt     *sql.Stmt
 	insertEventBatchStmt     *sql.Stmt
+	lastLockKeyStmt          *sql.Stmt
 	listChangesStmt          *sql.Stmt
 	listCredentialsStmt      *sql.Stmt
-	listLocksPageStmt        *sql.Stmt
+	listLocksRangeStmt       *sql.Stmt
 	listSessionsStmt         *sql.Stmt
+	lockKeyAfterStmt         *sql.Stmt
 	maxEventSeqStmt          *sql.Stmt
 	pingStmt                 *sql.Stmt
 	raiseMetaStmt            *sql.Stmt
@@ -265,10 +283,12 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getEventSeqStmt:          q.getEventSeqStmt,
 		insertCredentialStmt:     q.insertCredentialStmt,
 		insertEventBatchStmt:     q.insertEventBatchStmt,
+		lastLockKeyStmt:          q.lastLockKeyStmt,
 		listChangesStmt:          q.listChangesStmt,
 		listCredentialsStmt:      q.listCredentialsStmt,
-		listLocksPageStmt:        q.listLocksPageStmt,
+		listLocksRangeStmt:       q.listLocksRangeStmt,
 		listSessionsStmt:         q.listSessionsStmt,
+		lockKeyAfterStmt:         q.lockKeyAfterStmt,
 		maxEventSeqStmt:          q.maxEventSeqStmt,
 		pingStmt:                 q.pingStmt,
 		raiseMetaStmt:            q.raiseMetaStmt,

@@ -9,18 +9,18 @@ import (
 	"context"
 )
 
-const deleteEventsThrough = `-- name: DeleteEventsThrough :exec
+const DeleteEventsThrough = `-- name: DeleteEventsThrough :exec
 DELETE FROM event_batches WHERE last_seq <= ?1
 `
 
 // DeleteEventsThrough trims the outbox: a batch row goes once every event
 // in it is at or below @through.
 func (q *Queries) DeleteEventsThrough(ctx context.Context, through int64) error {
-	_, err := q.exec(ctx, q.deleteEventsThroughStmt, deleteEventsThrough, through)
+	_, err := q.exec(ctx, q.deleteEventsThroughStmt, DeleteEventsThrough, through)
 	return err
 }
 
-const insertEventBatch = `-- name: InsertEventBatch :exec
+const InsertEventBatch = `-- name: InsertEventBatch :exec
 INSERT INTO event_batches (first_seq, last_seq, events) VALUES (?1, ?2, ?3)
 `
 
@@ -33,18 +33,18 @@ type InsertEventBatchParams struct {
 // InsertEventBatch stores every event of a batch as one row: one row per
 // event would cost a large share of the write path.
 func (q *Queries) InsertEventBatch(ctx context.Context, arg InsertEventBatchParams) error {
-	_, err := q.exec(ctx, q.insertEventBatchStmt, insertEventBatch, arg.FirstSeq, arg.LastSeq, arg.Events)
+	_, err := q.exec(ctx, q.insertEventBatchStmt, InsertEventBatch, arg.FirstSeq, arg.LastSeq, arg.Events)
 	return err
 }
 
-const maxEventSeq = `-- name: MaxEventSeq :one
+const MaxEventSeq = `-- name: MaxEventSeq :one
 SELECT CAST(COALESCE(MAX(last_seq), 0) AS INTEGER) FROM event_batches
 `
 
 // MaxEventSeq returns the highest seq still stored (0 if none); Load checks
 // it against the 'event_seq' meta row.
 func (q *Queries) MaxEventSeq(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.maxEventSeqStmt, maxEventSeq)
+	row := q.queryRow(ctx, q.maxEventSeqStmt, MaxEventSeq)
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err

@@ -9,18 +9,18 @@ import (
 	"context"
 )
 
-const countLocks = `-- name: CountLocks :one
+const CountLocks = `-- name: CountLocks :one
 SELECT CAST(COUNT(*) AS INTEGER) FROM locks
 `
 
 func (q *Queries) CountLocks(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.countLocksStmt, countLocks)
+	row := q.queryRow(ctx, q.countLocksStmt, CountLocks)
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err
 }
 
-const deleteLock = `-- name: DeleteLock :exec
+const DeleteLock = `-- name: DeleteLock :exec
 DELETE FROM locks WHERE org = ?1 AND name = ?2
 `
 
@@ -30,28 +30,55 @@ type DeleteLockParams struct {
 }
 
 func (q *Queries) DeleteLock(ctx context.Context, arg DeleteLockParams) error {
-	_, err := q.exec(ctx, q.deleteLockStmt, deleteLock, arg.Org, arg.Name)
+	_, err := q.exec(ctx, q.deleteLockStmt, DeleteLock, arg.Org, arg.Name)
 	return err
 }
 
-const listLocksPage = `-- name: ListLocksPage :many
-SELECT org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata, ephemeral, lock_delay_ms
-FROM locks
-WHERE (org, name) > (CAST(?1 AS TEXT), CAST(?2 AS TEXT))
-ORDER BY org, name
-LIMIT ?3
+const LastLockKey = `-- name: LastLockKey :one
+SELECT org, name FROM locks ORDER BY org DESC, name DESC LIMIT 1
 `
 
-type ListLocksPageParams struct {
-	AfterOrg  string
-	AfterName string
-	PageSize  int64
+type LastLockKeyRow struct {
+	Org  string
+	Name string
 }
 
-// Keyset pagination keeps start-up memory bounded: Load reads the table a
-// page at a time instead of materialising every row twice.
-func (q *Queries) ListLocksPage(ctx context.Context, arg ListLocksPageParams) ([]Lock, error) {
-	rows, err := q.query(ctx, q.listLocksPageStmt, listLocksPage, arg.AfterOrg, arg.AfterName, arg.PageSize)
+func (q *Queries) LastLockKey(ctx context.Context) (LastLockKeyRow, error) {
+	row := q.queryRow(ctx, q.lastLockKeyStmt, LastLockKey)
+	var i LastLockKeyRow
+	err := row.Scan(&i.Org, &i.Name)
+	return i, err
+}
+
+const ListLocksRange = `-- name: ListLocksRange :many
+SELECT org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata, ephemeral, lock_delay_ms
+FROM locks
+WHERE (org, name) > (?1, ?2)
+  AND (org, name) <= (?3, ?4)
+ORDER BY org, name
+`
+
+type ListLocksRangeParams struct {
+	AfterOrg  string
+	AfterName string
+	ToOrg     string
+	ToName    string
+}
+
+// The locks after one key up to and including another, in key order. Load
+// runs the exported query text itself, one statement per part of the table,
+// converting each row as it is scanned instead of materialising []Lock.
+// Keep the row values free of CAST: with (CAST(@x AS TEXT), ...) SQLite
+// 3.54 seeks on org alone and filters the rest, so a range inside a large
+// org scans that org from its start (sqlc types the bare parameters as
+// strings already).
+func (q *Queries) ListLocksRange(ctx context.Context, arg ListLocksRangeParams) ([]Lock, error) {
+	rows, err := q.query(ctx, q.listLocksRangeStmt, ListLocksRange,
+		arg.AfterOrg,
+		arg.AfterName,
+		arg.ToOrg,
+		arg.ToName,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +111,36 @@ func (q *Queries) ListLocksPage(ctx context.Context, arg ListLocksPageParams) ([
 	return items, nil
 }
 
-const upsertLock = `-- name: UpsertLock :exec
+const LockKeyAfter = `-- name: LockKeyAfter :one
+SELECT org, name
+FROM locks
+WHERE (org, name) > (?1, ?2)
+ORDER BY org, name
+LIMIT 1 OFFSET ?3
+`
+
+type LockKeyAfterParams struct {
+	AfterOrg  string
+	AfterName string
+	Skip      int64
+}
+
+type LockKeyAfterRow struct {
+	Org  string
+	Name string
+}
+
+// The key skip rows past the first one after a key. Load splits the table
+// into parts of exact sizes with it; SQLite steps over the skipped rows
+// without reading their other columns.
+func (q *Queries) LockKeyAfter(ctx context.Context, arg LockKeyAfterParams) (LockKeyAfterRow, error) {
+	row := q.queryRow(ctx, q.lockKeyAfterStmt, LockKeyAfter, arg.AfterOrg, arg.AfterName, arg.Skip)
+	var i LockKeyAfterRow
+	err := row.Scan(&i.Org, &i.Name)
+	return i, err
+}
+
+const UpsertLock = `-- name: UpsertLock :exec
 INSERT INTO locks (org, name, holder, lease_id, fencing_token, acquired_at_ms, expires_at_ms, metadata, ephemeral, lock_delay_ms)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
 ON CONFLICT (org, name) DO UPDATE SET
@@ -112,7 +168,7 @@ type UpsertLockParams struct {
 }
 
 func (q *Queries) UpsertLock(ctx context.Context, arg UpsertLockParams) error {
-	_, err := q.exec(ctx, q.upsertLockStmt, upsertLock,
+	_, err := q.exec(ctx, q.upsertLockStmt, UpsertLock,
 		arg.Org,
 		arg.Name,
 		arg.Holder,

@@ -9,53 +9,53 @@ import (
 	"context"
 )
 
-const getAliveAt = `-- name: GetAliveAt :one
+const GetAliveAt = `-- name: GetAliveAt :one
 SELECT value FROM meta WHERE key = 'alive_ms'
 `
 
 func (q *Queries) GetAliveAt(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.getAliveAtStmt, getAliveAt)
+	row := q.queryRow(ctx, q.getAliveAtStmt, GetAliveAt)
 	var value int64
 	err := row.Scan(&value)
 	return value, err
 }
 
-const getCounter = `-- name: GetCounter :one
+const GetCounter = `-- name: GetCounter :one
 SELECT value FROM meta WHERE key = 'fencing_counter'
 `
 
 func (q *Queries) GetCounter(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.getCounterStmt, getCounter)
+	row := q.queryRow(ctx, q.getCounterStmt, GetCounter)
 	var value int64
 	err := row.Scan(&value)
 	return value, err
 }
 
-const getEventSeq = `-- name: GetEventSeq :one
+const GetEventSeq = `-- name: GetEventSeq :one
 SELECT value FROM meta WHERE key = 'event_seq'
 `
 
 func (q *Queries) GetEventSeq(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.getEventSeqStmt, getEventSeq)
+	row := q.queryRow(ctx, q.getEventSeqStmt, GetEventSeq)
 	var value int64
 	err := row.Scan(&value)
 	return value, err
 }
 
-const ping = `-- name: Ping :one
+const Ping = `-- name: Ping :one
 SELECT CAST(1 AS INTEGER) AS ok FROM meta WHERE key = 'fencing_counter'
 `
 
 // Ping reads a real table, so a health check also fails when the schema is
 // missing.
 func (q *Queries) Ping(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.pingStmt, ping)
+	row := q.queryRow(ctx, q.pingStmt, Ping)
 	var ok int64
 	err := row.Scan(&ok)
 	return ok, err
 }
 
-const raiseMeta = `-- name: RaiseMeta :many
+const RaiseMeta = `-- name: RaiseMeta :many
 UPDATE meta SET value = CASE key
     WHEN 'fencing_counter' THEN MAX(value, CAST(?1 AS INTEGER))
     WHEN 'alive_ms' THEN MAX(value, CAST(?2 AS INTEGER))
@@ -85,7 +85,7 @@ type RaiseMetaParams struct {
 // of the events. It returns the three stored values (fewer rows when one is
 // missing).
 func (q *Queries) RaiseMeta(ctx context.Context, arg RaiseMetaParams) ([]Meta, error) {
-	rows, err := q.query(ctx, q.raiseMetaStmt, raiseMeta,
+	rows, err := q.query(ctx, q.raiseMetaStmt, RaiseMeta,
 		arg.Counter,
 		arg.AliveMs,
 		arg.LastEvent,

@@ -9,23 +9,23 @@ import (
 	"context"
 )
 
-const deleteSession = `-- name: DeleteSession :exec
+const DeleteSession = `-- name: DeleteSession :exec
 DELETE FROM sessions WHERE id = ?1
 `
 
 func (q *Queries) DeleteSession(ctx context.Context, id string) error {
-	_, err := q.exec(ctx, q.deleteSessionStmt, deleteSession, id)
+	_, err := q.exec(ctx, q.deleteSessionStmt, DeleteSession, id)
 	return err
 }
 
-const listSessions = `-- name: ListSessions :many
+const ListSessions = `-- name: ListSessions :many
 SELECT id, org, owner, ttl_ms, created_at_ms, expires_at_ms
 FROM sessions
 ORDER BY id
 `
 
 func (q *Queries) ListSessions(ctx context.Context) ([]Session, error) {
-	rows, err := q.query(ctx, q.listSessionsStmt, listSessions)
+	rows, err := q.query(ctx, q.listSessionsStmt, ListSessions)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (q *Queries) ListSessions(ctx context.Context) ([]Session, error) {
 	return items, nil
 }
 
-const upsertSession = `-- name: UpsertSession :exec
+const UpsertSession = `-- name: UpsertSession :exec
 INSERT INTO sessions (id, org, owner, ttl_ms, created_at_ms, expires_at_ms)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (id) DO UPDATE SET
@@ -75,7 +75,7 @@ type UpsertSessionParams struct {
 }
 
 func (q *Queries) UpsertSession(ctx context.Context, arg UpsertSessionParams) error {
-	_, err := q.exec(ctx, q.upsertSessionStmt, upsertSession,
+	_, err := q.exec(ctx, q.upsertSessionStmt, UpsertSession,
 		arg.ID,
 		arg.Org,
 		arg.Owner,
