@@ -23,7 +23,7 @@ type sweeper struct {
 	quit chan struct{}
 	done chan struct{}
 	// pruned is when tombstones of ended sessions were last pruned
-	// (sweeper goroutine only).
+	// (guarded by mu: Engine.Sweep may run beside the sweeper goroutine).
 	pruned time.Time
 }
 
@@ -148,10 +148,13 @@ func (s *sweeper) pass(ctx context.Context) error {
 			sessions = append(sessions, it.session.ID)
 		}
 	}
-	s.mu.Unlock()
-	if now.Sub(s.pruned) >= time.Minute {
-		s.e.st.forgetEnded(now.Add(-time.Hour))
+	prune := now.Sub(s.pruned) >= time.Minute
+	if prune {
 		s.pruned = now
+	}
+	s.mu.Unlock()
+	if prune {
+		s.e.st.forgetEnded(now.Add(-time.Hour))
 	}
 	_, err := s.e.submit(ctx, func(x *txn) (any, error) {
 		for _, id := range sessions {

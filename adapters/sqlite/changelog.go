@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/octostore/octostore/adapters/sqlite/sqlitedb"
@@ -232,7 +233,12 @@ func fold(ctx context.Context, q *sqlitedb.Queries) (int, error) {
 			return 0, fmt.Errorf("fold change log: row %d: %w", r.Seq, err)
 		}
 	}
-	for k, c := range f.locks {
+	// In key order: B-tree pages filled in order stay full, where map order
+	// left them half empty (a bulk load doubled the file).
+	for _, k := range slices.SortedFunc(maps.Keys(f.locks), func(a, b lockKey) int {
+		return cmp.Or(cmp.Compare(a.org, b.org), cmp.Compare(a.name, b.name))
+	}) {
+		c := f.locks[k]
 		if c.deleted {
 			err = q.DeleteLock(ctx, sqlitedb.DeleteLockParams{Org: k.org, Name: k.name})
 		} else {
@@ -242,7 +248,8 @@ func fold(ctx context.Context, q *sqlitedb.Queries) (int, error) {
 			return 0, fmt.Errorf("fold change log: lock %q/%q: %w", k.org, k.name, err)
 		}
 	}
-	for id, c := range f.sessions {
+	for _, id := range slices.Sorted(maps.Keys(f.sessions)) {
+		c := f.sessions[id]
 		if c.deleted {
 			err = q.DeleteSession(ctx, id)
 		} else {
