@@ -4,9 +4,10 @@
 INSERT INTO event_batches (first_seq, last_seq, events) VALUES (@first_seq, @last_seq, @events);
 
 -- DeleteEventsThrough trims the outbox: a batch row goes once every event
--- in it is at or below @through.
+-- in it is at or below @through. The first_seq bound lets SQLite walk the
+-- primary key instead of scanning the table.
 -- name: DeleteEventsThrough :exec
-DELETE FROM event_batches WHERE last_seq <= @through;
+DELETE FROM event_batches WHERE first_seq <= @through AND last_seq <= @through;
 
 -- MaxEventSeq returns the highest seq still stored (0 if none); Load checks
 -- it against the 'event_seq' meta row.

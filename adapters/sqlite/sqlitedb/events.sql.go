@@ -10,11 +10,12 @@ import (
 )
 
 const DeleteEventsThrough = `-- name: DeleteEventsThrough :exec
-DELETE FROM event_batches WHERE last_seq <= ?1
+DELETE FROM event_batches WHERE first_seq <= ?1 AND last_seq <= ?1
 `
 
 // DeleteEventsThrough trims the outbox: a batch row goes once every event
-// in it is at or below @through.
+// in it is at or below @through. The first_seq bound lets SQLite walk the
+// primary key instead of scanning the table.
 func (q *Queries) DeleteEventsThrough(ctx context.Context, through int64) error {
 	_, err := q.exec(ctx, q.deleteEventsThroughStmt, DeleteEventsThrough, through)
 	return err
