@@ -100,6 +100,23 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if locks != 1 || events != 1 {
 		t.Errorf("after rolling back 00003: %d locks and %d events, want 1 and 1", locks, events)
 	}
+	// Migrating up again moves the events into event_batches, one row each.
+	if err := db.MigrateUp(ctx); err != nil {
+		t.Fatalf("MigrateUp to 00003: %v", err)
+	}
+	var batch string
+	if err := db.Reader.QueryRow(`SELECT first_seq || '-' || last_seq || ' ' || events FROM event_batches`).Scan(&batch); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(batch, `1-1 [{"seq":1,"org":"acme","kind":"lock.acquired","name":"db","token":1,"at_ms":`) {
+		t.Errorf("event_batches after 00003 up: %s", batch)
+	}
+	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || s.EventSeq != 1 {
+		t.Errorf("Load after 00003 down and up: %+v, %v", s, err)
+	}
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00003: %v", err)
+	}
 
 	// Rolling back 00002 keeps the locks and the counter of 00001.
 	if err := db.MigrateDown(ctx); err != nil {
