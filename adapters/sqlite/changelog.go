@@ -169,6 +169,8 @@ type sessionChange struct {
 type folded struct {
 	locks    map[lockKey]lockChange
 	sessions map[string]sessionChange
+	rows     int   // log rows read
+	last     int64 // seq of the last of them
 }
 
 // add decodes payload and replays its entries on f.
@@ -220,18 +222,9 @@ func (f *folded) add(payload []byte) error {
 // rows, all through q, which must be in a write transaction. It returns
 // the number of rows folded.
 func fold(ctx context.Context, q *sqlitedb.Queries) (int, error) {
-	rows, err := q.ListChanges(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("fold change log: read: %w", err)
-	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	f := folded{locks: make(map[lockKey]lockChange), sessions: make(map[string]sessionChange)}
-	for _, r := range rows {
-		if err := f.add(r.Payload); err != nil {
-			return 0, fmt.Errorf("fold change log: row %d: %w", r.Seq, err)
-		}
+	f, err := readLog(ctx, q)
+	if err != nil || f == nil {
+		return 0, err
 	}
 	// In key order: B-tree pages filled in order stay full, where map order
 	// left them half empty (a bulk load doubled the file).
@@ -259,10 +252,10 @@ func fold(ctx context.Context, q *sqlitedb.Queries) (int, error) {
 			return 0, fmt.Errorf("fold change log: session %q: %w", id, err)
 		}
 	}
-	if err := q.DeleteChangesThrough(ctx, rows[len(rows)-1].Seq); err != nil {
+	if err := q.DeleteChangesThrough(ctx, f.last); err != nil {
 		return 0, fmt.Errorf("fold change log: delete folded rows: %w", err)
 	}
-	return len(rows), nil
+	return f.rows, nil
 }
 
 // Fold folds the change log into the tables in one transaction on the
@@ -326,7 +319,8 @@ func readLog(ctx context.Context, q *sqlitedb.Queries) (*folded, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	f := &folded{locks: make(map[lockKey]lockChange), sessions: make(map[string]sessionChange)}
+	f := &folded{locks: make(map[lockKey]lockChange), sessions: make(map[string]sessionChange),
+		rows: len(rows), last: rows[len(rows)-1].Seq}
 	for _, r := range rows {
 		if err := f.add(r.Payload); err != nil {
 			return nil, fmt.Errorf("change log row %d: %w", r.Seq, err)

@@ -256,3 +256,43 @@ func TestCloseFoldsChangeLog(t *testing.T) {
 		t.Fatalf("after Close: %d change-log rows and %d lock rows, want 0 and 4", n, tableLocks)
 	}
 }
+
+// TestRefusedDatabaseKeepsItsLog: a database Load refuses is closed without
+// folding its change log, so the refusal writes nothing.
+func TestRefusedDatabaseKeepsItsLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j := sqlite.NewJournal(db)
+	if err := j.Commit(ctx, domain.Batch{Counter: 1, Changes: []domain.Change{domain.LockSaved{Lock: testLock("acme", "a", 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Fold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Commit(ctx, domain.Batch{Counter: 2, Changes: []domain.Change{domain.LockSaved{Lock: testLock("acme", "b", 2)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer.ExecContext(ctx, `UPDATE locks SET holder = ''`); err != nil {
+		t.Fatal(err)
+	}
+	crash(t, db)
+
+	db = openDB(t, path)
+	if _, err := sqlite.NewJournal(db).Load(ctx); err == nil {
+		t.Fatal("Load of a doctored database = nil error")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, path)
+	if n := logRows(t, db); n != 1 {
+		t.Errorf("after closing a refused database: %d change-log rows, want the 1 it had", n)
+	}
+}

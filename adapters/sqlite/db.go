@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pressly/goose/v3"
 	msqlite "modernc.org/sqlite"
@@ -59,6 +60,11 @@ type DB struct {
 	path      string
 	provider  *goose.Provider
 	readConns int // size of the Reader pool
+
+	// vouched is set once a Journal loaded or committed through this DB:
+	// only then does Close fold the change log, so a database that Load
+	// refused is closed without a write transaction.
+	vouched atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -182,7 +188,8 @@ func dsns(cfg Config) (writer, reader string, err error) {
 }
 
 // Close closes both pools. It first closes the Reader, then folds the change
-// log into the tables (when the schema is this build's), then checkpoints the
+// log into the tables (when the schema is this build's and a Journal has
+// loaded or committed through db), then checkpoints the
 // WAL into the main file (PRAGMA wal_checkpoint(TRUNCATE)) so that the
 // database is a single self-contained file, then closes the Writer. A failed
 // checkpoint is an error unless the database is read-only. Calling Close
@@ -190,7 +197,10 @@ func dsns(cfg Config) (writer, reader string, err error) {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		errR := db.Reader.Close()
-		errF := db.foldIfCurrent(context.Background())
+		var errF error
+		if db.vouched.Load() {
+			errF = db.foldIfCurrent(context.Background())
+		}
 		errC := checkpoint(db.Writer)
 		errW := db.Writer.Close()
 		if err := errors.Join(errR, errF, errC, errW); err != nil {

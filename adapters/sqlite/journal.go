@@ -104,6 +104,7 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) (err error) {
 		return fmt.Errorf("commit batch: %w", err)
 	}
 	j.noteStored(res.counter, res.aliveMs)
+	j.db.vouched.Store(true)
 	return nil
 }
 

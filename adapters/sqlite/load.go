@@ -43,6 +43,7 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 		aliveMs = snap.AliveAt.UnixMilli()
 	}
 	j.noteStored(snap.Counter, aliveMs)
+	j.db.vouched.Store(true)
 	return snap, nil
 }
 
