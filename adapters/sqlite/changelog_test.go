@@ -14,6 +14,20 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
+// openCrashable opens and migrates path like openMigrated, but leaves closing
+// to the test, which may crash the database instead.
+func openCrashable(t *testing.T, path string) (*sqlite.DB, *sqlite.Journal) {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, sqlite.NewJournal(db)
+}
+
 // crash closes both pools of db without Close, so the change log is not
 // folded: what a kill -9 leaves behind (the WAL included).
 func crash(t *testing.T, db *sqlite.DB) {
@@ -176,14 +190,7 @@ func TestChangeLogMatchesMemstore(t *testing.T) {
 func TestChangeLogSurvivesCrash(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	j := sqlite.NewJournal(db)
+	db, j := openCrashable(t, path)
 	gone := testLock("acme", "gone", 1)
 	kept := testLock("acme", "kept", 2)
 	sess := domain.Session{ID: "s1", Org: "acme", Owner: "alice", TTL: time.Minute,
@@ -226,14 +233,7 @@ func TestChangeLogSurvivesCrash(t *testing.T) {
 func TestCloseFoldsChangeLog(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	j := sqlite.NewJournal(db)
+	db, j := openCrashable(t, path)
 	sqlite.SetFoldEvery(j, 3)
 	for i := range 4 {
 		tok := domain.FencingToken(i + 1)
@@ -262,14 +262,7 @@ func TestCloseFoldsChangeLog(t *testing.T) {
 func TestRefusedDatabaseKeepsItsLog(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	j := sqlite.NewJournal(db)
+	db, j := openCrashable(t, path)
 	if err := j.Commit(ctx, domain.Batch{Counter: 1, Changes: []domain.Change{domain.LockSaved{Lock: testLock("acme", "a", 1)}}}); err != nil {
 		t.Fatal(err)
 	}
