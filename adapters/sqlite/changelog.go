@@ -109,26 +109,22 @@ func (r *logReader) fail(what string) {
 }
 
 func (r *logReader) str() string {
-	n, k := binary.Uvarint(r.buf)
-	if k <= 0 || n > uint64(len(r.buf)-k) {
+	n := r.uint()
+	if r.err != nil || n > uint64(len(r.buf)) {
 		r.fail("string")
 		r.buf = nil
 		return ""
 	}
-	s := string(r.buf[k : k+int(n)])
-	r.buf = r.buf[k+int(n):]
+	s := string(r.buf[:n])
+	r.buf = r.buf[n:]
 	return s
 }
 
+// int reads a varint, which binary.AppendVarint writes as the zig-zag
+// encoding of the value in a uvarint.
 func (r *logReader) int() int64 {
-	v, k := binary.Varint(r.buf)
-	if k <= 0 {
-		r.fail("integer")
-		r.buf = nil
-		return 0
-	}
-	r.buf = r.buf[k:]
-	return v
+	u := r.uint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (r *logReader) uint() uint64 {
