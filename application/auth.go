@@ -42,7 +42,7 @@ func (a *AuthService) Authenticate(token string) (domain.Principal, error) {
 	if p, ok := a.static[h]; ok {
 		return p, nil
 	}
-	if c, ok := a.e.creds.lookup(h); ok && c.Hash.Equal(h) {
+	if c, ok := a.e.credential(h); ok && c.Hash.Equal(h) {
 		return c.Principal, nil
 	}
 	return domain.Principal{}, domain.ErrUnauthenticated
@@ -71,14 +71,14 @@ func (a *AuthService) EnsureCredentials(ctx context.Context) ([]GeneratedToken, 
 		{Principal: AdminPrincipal, Token: newToken()},
 		{Principal: domain.Principal{Org: domain.DefaultOrg, User: "admin"}, Token: newToken()},
 	}
-	_, err := a.e.submit(ctx, func(x *txn) (any, error) {
-		if a.e.creds.len() > 0 {
-			return nil, errAlreadyConfigured
+	err := a.e.submit(ctx, func(x *txn) error {
+		if a.e.hasCredentials() {
+			return errAlreadyConfigured
 		}
 		for _, g := range gen {
 			x.add(domain.CredentialAdded{Credential: domain.Credential{Hash: domain.HashToken(g.Token), Principal: g.Principal}})
 		}
-		return nil, nil
+		return nil
 	})
 	if errors.Is(err, errAlreadyConfigured) {
 		return nil, nil

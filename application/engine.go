@@ -47,12 +47,13 @@ type Engine struct {
 	st      *state
 	creds   *credTable
 	sweep   *sweeper
-	waiters map[domain.LockKey]*waitQueue // writer goroutine only
+	waiters *waitRegistry
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
 	trimmed    uint64
-	draining   bool // writer goroutine only: no new waiters
+	// failedAt is when the last commit failed, nil after a good one.
+	failedAt atomic.Pointer[time.Time]
 
 	queue   chan *intent
 	stop    chan struct{}
@@ -90,7 +91,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		log:     cfg.Logger,
 		st:      newState(),
 		creds:   newCredTable(),
-		waiters: make(map[domain.LockKey]*waitQueue),
+		waiters: newWaitRegistry(),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -137,7 +138,7 @@ func (e *Engine) Start(ctx context.Context) error {
 func (e *Engine) startupBatch(snap domain.Snapshot) (graced, ended int, err error) {
 	ready := e.clock.Now()
 	downSince := snap.AliveAt
-	it := &intent{done: make(chan struct{}), decide: func(x *txn) (any, error) {
+	it := &intent{ctx: context.Background(), done: make(chan struct{}), decide: func(x *txn) error {
 		for _, s := range snap.Sessions {
 			switch {
 			case s.AliveAt(ready):
@@ -158,7 +159,7 @@ func (e *Engine) startupBatch(snap domain.Snapshot) (graced, ended int, err erro
 			x.save(l)
 			graced++
 		}
-		return nil, nil
+		return nil
 	}}
 	e.process([]*intent{it}, ready)
 	if it.err != nil {
@@ -188,43 +189,64 @@ func (e *Engine) Stop(ctx context.Context) error {
 // Ping checks that the storage can be read.
 func (e *Engine) Ping(ctx context.Context) error { return e.journal.Ping(ctx) }
 
-// intent is one request waiting for the writer.
+// intent is one request waiting for the writer. ctx is the requester's:
+// the writer refuses an intent whose ctx has ended instead of deciding it,
+// so a client that has gone is never granted or queued.
 type intent struct {
-	decide func(x *txn) (any, error)
-	result any
+	ctx    context.Context
+	decide func(x *txn) error
 	err    error
 	done   chan struct{}
 }
 
 // submit hands decide to the writer and waits for the committed outcome.
-// When ctx ends first the caller gets ctx's error, although the intent may
-// still be committed; a client that gave up cannot tell either way, which
-// is why clients retry with their lease id rather than assume.
-func (e *Engine) submit(ctx context.Context, decide func(x *txn) (any, error)) (any, error) {
+// A ctx that has ended before the writer decides makes the writer refuse
+// the intent with ctx's error, with no effect. Once decided, submit waits
+// for the commit (at most one batch) even if ctx ends meanwhile, so that
+// the caller always knows whether its change was made: a grant made for a
+// client that left during the commit is then revoked by the caller.
+func (e *Engine) submit(ctx context.Context, decide func(x *txn) error) error {
 	if !e.started.Load() {
-		return nil, domain.ErrUnavailable
+		return domain.ErrUnavailable
 	}
-	it := &intent{decide: decide, done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it := &intent{ctx: ctx, decide: decide, done: make(chan struct{})}
 	select {
 	case e.queue <- it:
 	case <-e.stop:
-		return nil, domain.ErrUnavailable
+		return domain.ErrUnavailable
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	select {
 	case <-it.done:
-		return it.result, it.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		return it.err
 	case <-e.exited:
 		select {
 		case <-it.done:
-			return it.result, it.err
+			return it.err
 		default:
-			return nil, domain.ErrUnavailable
+			return domain.ErrUnavailable
 		}
 	}
+}
+
+// do is submit with a typed result: decide's value is returned once its
+// batch has committed, and the zero T with the error otherwise.
+func do[T any](ctx context.Context, e *Engine, decide func(x *txn) (T, error)) (T, error) {
+	var out T
+	err := e.submit(ctx, func(x *txn) error {
+		v, err := decide(x)
+		out = v
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
 }
 
 // run is the writer loop: take whatever has arrived (never wait for more),
@@ -266,11 +288,16 @@ func (e *Engine) failQueued() {
 	}
 }
 
-// process decides and commits one batch.
+// process decides and commits one batch. An intent whose requester has
+// gone (its ctx ended) is refused before it is decided.
 func (e *Engine) process(batch []*intent, now time.Time) {
 	x := newTxn(e, now)
 	for _, it := range batch {
-		it.result, it.err = it.decide(x)
+		if err := it.ctx.Err(); err != nil {
+			it.err = err
+			continue
+		}
+		it.err = it.decide(x)
 	}
 	for i := 0; i < len(x.freed); i++ { // serving a waiter may free more
 		e.serveWaiters(x, x.freed[i])
@@ -280,13 +307,19 @@ func (e *Engine) process(batch []*intent, now time.Time) {
 	}
 	if err := e.commit(x, len(batch)); err != nil {
 		for _, it := range batch {
-			it.result, it.err = nil, err
+			it.err = err
 		}
-		for _, w := range x.granted {
+		// Waiters queued by this batch were never acknowledged: take
+		// them out again, so none is left queued for a client that got
+		// an error.
+		for _, w := range x.queued {
+			e.waiters.remove(w)
+		}
+		for _, w := range x.answered {
 			w.finish(domain.Lock{}, err)
 		}
 	} else {
-		for _, w := range x.granted {
+		for _, w := range x.answered {
 			w.finish(w.grant, w.err)
 		}
 	}
@@ -306,6 +339,7 @@ func (e *Engine) commit(x *txn, requests int) error {
 	err := e.journal.Commit(context.Background(), domain.Batch{Changes: x.changes, Counter: x.counter, AliveAt: x.now})
 	e.stats.record(requests, len(x.changes), time.Since(began))
 	if err != nil {
+		e.failedAt.Store(&x.now)
 		e.log.Error("commit failed; batch refused", "requests", requests, "changes", len(x.changes), "err", err)
 		// The tokens of a refused batch are never handed out again, even
 		// if the failed commit reached the disk after all.
@@ -313,6 +347,7 @@ func (e *Engine) commit(x *txn, requests int) error {
 		return fmt.Errorf("commit: %w", errors.Join(domain.ErrUnavailable, err))
 	}
 	e.lastCommit = x.now
+	e.failedAt.Store(nil)
 	if t, ok := lastTrim(x.changes); ok {
 		e.trimmed = t
 	}
@@ -369,4 +404,68 @@ func (e *Engine) Stats() Stats {
 		LastBatch:   int(e.stats.last.Load()),
 		LockRecords: e.st.size(),
 	}
+}
+
+// The read side. Services read committed state through these methods only;
+// none touches storage.
+
+// lock returns the committed record of key, with an ephemeral lock's
+// expiry following its session (the zero Lock if there is none).
+func (e *Engine) lock(key domain.LockKey) domain.Lock { return e.st.lock(key) }
+
+// held returns up to limit locks of org held now whose names match p and
+// sort after 'after', in name order, plus whether more may follow.
+func (e *Engine) held(org domain.OrgID, p domain.Prefix, after domain.LockName, limit int) ([]domain.Lock, bool) {
+	return e.st.held(org, p, after, limit, e.clock.Now())
+}
+
+// session returns the committed session id (zero if none) and the lock
+// records it holds.
+func (e *Engine) session(id domain.SessionID) (domain.Session, []domain.Lock) {
+	s := e.st.session(id)
+	if !s.Exists() {
+		return s, nil
+	}
+	keys := e.st.sessionLocks(id)
+	locks := make([]domain.Lock, 0, len(keys))
+	for _, k := range keys {
+		locks = append(locks, e.st.lock(k))
+	}
+	return s, locks
+}
+
+// endedSession returns a session that expired recently, so that its owner
+// is told "expired" rather than "not found".
+func (e *Engine) endedSession(id domain.SessionID) (domain.Session, bool) {
+	return e.st.endedSession(id)
+}
+
+// credential returns the stored credential with hash h.
+func (e *Engine) credential(h domain.TokenHash) (domain.Credential, bool) { return e.creds.lookup(h) }
+
+// hasCredentials reports whether any credential is stored.
+func (e *Engine) hasCredentials() bool { return e.creds.len() > 0 }
+
+// now is the engine's clock.
+func (e *Engine) now() time.Time { return e.clock.Now() }
+
+// Pending returns how many requests wait for the writer to take them into
+// a batch (for tests and metrics).
+func (e *Engine) Pending() int { return len(e.queue) }
+
+// Health is what /health reports about the writer.
+type Health struct {
+	// CommitFailedAt is when the last commit failed; zero when the last
+	// commit succeeded (or none was attempted yet).
+	CommitFailedAt time.Time
+}
+
+// Health reports whether the last commit failed. The writer commits at
+// least once a second (the heartbeat), so a recovered disk shows within
+// about a second.
+func (e *Engine) Health() Health {
+	if t := e.failedAt.Load(); t != nil {
+		return Health{CommitFailedAt: *t}
+	}
+	return Health{}
 }

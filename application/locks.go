@@ -29,8 +29,12 @@ type AcquireInput struct {
 	Name     domain.LockName
 	TTL      time.Duration
 	Metadata *string // nil keeps the metadata of a lock re-acquired by its holder
-	// Session, when set, makes the session the holder: processes sharing
-	// a token contend properly when each uses its own session.
+	// Owner names the client when it acquires without a session, so that a
+	// retry by the same principal with the same owner is the idempotent
+	// re-acquire. Without an owner or a session every acquire of a held
+	// lock is refused, the taker's own included.
+	Owner string
+	// Session, when set, makes the session the holder.
 	Session   domain.SessionID
 	Ephemeral bool           // the lock lives exactly as long as Session
 	LockDelay *time.Duration // unavailability after a loss without release; nil: the default
@@ -40,90 +44,106 @@ type AcquireInput struct {
 // MaxWait is the longest a blocking acquire may wait.
 const MaxWait = time.Minute
 
-// Acquire grants the lock to the caller (or its session), or extends the
-// holder's own lease (same lease id and fencing token, expiry never
-// shortened). The grant is durable before Acquire returns. With Wait > 0 a
-// busy lock queues the request, first come first served, until it can be
-// granted or the wait runs out. Returns a *domain.LockHeldError (matching
-// ErrLockHeld) when another holder holds it, a *domain.LockDelayedError
-// (ErrLockDelayed) during its lock delay, ErrSessionNotFound or
-// ErrSessionExpired for a bad session, ErrAdminNotTenant for an admin, a
-// KindInvalid error for bad input, and ErrUnavailable when the grant could
-// not be committed.
+// ErrInvalidWait is returned for a wait outside [0, MaxWait].
+var ErrInvalidWait = domain.Invalid("invalid_wait", "a wait must be from 0s to 1m0s")
+
+// holder returns the holder that in stands for when p sends it.
+func (in AcquireInput) holder(p domain.Principal) domain.Holder {
+	if in.Session != "" {
+		return domain.Session{ID: in.Session, Owner: p.User}.Holder()
+	}
+	return domain.ClientHolder(p, in.Owner)
+}
+
+// check validates what can be known before the writer decides.
+func (in AcquireInput) check() error {
+	switch {
+	case in.Wait < 0 || in.Wait > MaxWait:
+		return ErrInvalidWait
+	case in.Ephemeral && in.Session == "":
+		return domain.ErrEphemeralNeedsSession
+	case in.Owner != "" && in.Session != "":
+		return domain.ErrOwnerWithSession
+	case in.Owner != "":
+		return domain.CheckOwner(in.Owner)
+	}
+	return nil
+}
+
+// acquired is the writer's answer to an acquire: a grant (fresh when it
+// made a new lease), or a waiter queued for the lock.
+type acquired struct {
+	lock  domain.Lock
+	fresh bool
+	w     *waiter
+}
+
+// Acquire grants the lock to the caller's client: its session, or the
+// client named by Owner, or, with neither, a holder of its own that nobody
+// can re-acquire. The current holder asking again gets the same lease and
+// token, its expiry extended, never shortened. The grant is durable before
+// Acquire returns. With Wait > 0 a busy lock queues the request, first come
+// first served, until it can be granted or the wait runs out. A request
+// whose ctx has ended before the writer decides it is neither granted nor
+// queued; a fresh grant to a holder without owner or session, whose client
+// left during the commit, is released again (nobody could ever use it).
+// Returns a *domain.LockHeldError (matching ErrLockHeld) when anyone else
+// holds it, a *domain.LockDelayedError (ErrLockDelayed) during its lock
+// delay, ErrSessionNotFound or ErrSessionExpired for a bad session,
+// ErrAdminNotTenant for an admin, a KindInvalid error for bad input, and
+// ErrUnavailable when the grant could not be committed.
 func (s *LockService) Acquire(ctx context.Context, p domain.Principal, in AcquireInput) (domain.Lock, error) {
 	if p.Admin {
 		return domain.Lock{}, domain.ErrAdminNotTenant
 	}
-	if in.Wait < 0 || in.Wait > MaxWait {
-		return domain.Lock{}, domain.Invalid("invalid_wait", "wait_seconds must be between 0 and 60")
-	}
-	if in.Ephemeral && in.Session == "" {
-		return domain.Lock{}, domain.Invalid("ephemeral_needs_session", "an ephemeral lock needs a session_id")
+	if err := in.check(); err != nil {
+		return domain.Lock{}, err
 	}
 	delay := s.defaultDelay
 	if in.LockDelay != nil {
 		delay = *in.LockDelay
 	}
-	req := domain.AcquireRequest{Holder: p.Holder(), TTL: in.TTL, Metadata: in.Metadata, Nonce: nonce(),
+	req := domain.AcquireRequest{Holder: in.holder(p), TTL: in.TTL, Metadata: in.Metadata, Nonce: nonce(),
 		Ephemeral: in.Ephemeral, LockDelay: delay}
-	if in.Session != "" {
-		req.Holder = domain.Session{ID: in.Session}.Holder()
-	}
 	key := domain.LockKey{Org: p.Org, Name: in.Name}
-	res, err := s.e.submit(ctx, func(x *txn) (any, error) {
+	out, err := do(ctx, s.e, func(x *txn) (acquired, error) {
 		s.e.serveWaiters(x, key) // queued waiters go first
 		if in.Session != "" {
 			sess, err := x.useSession(p, in.Session)
 			if err != nil {
-				return nil, err
+				return acquired{}, err
 			}
 			req.SessionExpiresAt = sess.ExpiresAt
 		}
 		cur := x.lock(key)
-		if q := s.e.waiters[key]; q != nil && q.l.Len() > 0 && !(cur.HeldAt(x.now) && cur.Holder == req.Holder) {
+		if s.e.waiters.front(key) != nil && !(cur.HeldAt(x.now) && cur.Holder.Reacquires(req.Holder)) {
 			// Others queued first: a newcomer never overtakes them.
 			if in.Wait > 0 {
-				return s.queue(key, p, in.Session, req), nil
+				w, err := s.e.enqueue(x, ctx, key, p, in.Session, req)
+				return acquired{w: w}, err
 			}
-			return nil, busyError(cur, key.Name, x.now)
+			return acquired{}, busyError(cur, key.Name, x.now)
 		}
-		next, err := cur.Acquire(key, req, x.now, x.counter)
-		if err != nil {
-			if in.Wait > 0 && (errors.Is(err, domain.ErrLockHeld) || errors.Is(err, domain.ErrLockDelayed)) {
-				return s.queue(key, p, in.Session, req), nil
-			}
-			return nil, err
+		l, err := x.acquire(key, req)
+		if in.Wait > 0 && (errors.Is(err, domain.ErrLockHeld) || errors.Is(err, domain.ErrLockDelayed)) {
+			w, err := s.e.enqueue(x, ctx, key, p, in.Session, req)
+			return acquired{w: w}, err
 		}
-		if next != cur {
-			if next.Token != cur.Token && cur.ExpiredAt(x.now) {
-				x.event(domain.EventLockExpired, key.Org, key.Name, cur.Token, cur.ExpiresAt)
-			}
-			x.save(next)
-			if next.Token != cur.Token {
-				x.event(domain.EventLockAcquired, key.Org, key.Name, next.Token, x.now)
-			}
-		}
-		return next, nil
+		return acquired{lock: l, fresh: l.Token != cur.Token}, err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return domain.Lock{}, err
+	case out.w != nil:
+		return s.e.await(ctx, out.w, in.Wait)
+	case ctx.Err() != nil:
+		// The client left while the grant was committed.
+		if out.fresh {
+			s.e.revoke(out.lock)
+		}
+		return domain.Lock{}, ctx.Err()
 	}
-	switch r := res.(type) {
-	case *waiter:
-		return s.e.await(ctx, r, in.Wait)
-	case error:
-		return domain.Lock{}, r
-	}
-	return res.(domain.Lock), nil
-}
-
-func (s *LockService) queue(key domain.LockKey, p domain.Principal, session domain.SessionID, req domain.AcquireRequest) any {
-	if s.e.draining {
-		return errShuttingDown
-	}
-	w := &waiter{key: key, p: p, session: session, req: req, done: make(chan struct{})}
-	s.e.enqueue(w)
-	return w
+	return out.lock, nil
 }
 
 // Renew sets the lease's expiry to now+ttl. Returns ErrLeaseNotCurrent when
@@ -136,18 +156,14 @@ func (s *LockService) Renew(ctx context.Context, p domain.Principal, name domain
 		return domain.Lock{}, domain.ErrAdminNotTenant
 	}
 	key := domain.LockKey{Org: p.Org, Name: name}
-	res, err := s.e.submit(ctx, func(x *txn) (any, error) {
+	return do(ctx, s.e, func(x *txn) (domain.Lock, error) {
 		next, err := x.lock(key).Renew(lease, ttl, x.now)
 		if err != nil {
-			return nil, err
+			return domain.Lock{}, err
 		}
 		x.save(next)
 		return next, nil
 	})
-	if err != nil {
-		return domain.Lock{}, err
-	}
-	return res.(domain.Lock), nil
 }
 
 // Release frees the lock held by lease, durably and at once (no lock
@@ -158,29 +174,45 @@ func (s *LockService) Release(ctx context.Context, p domain.Principal, name doma
 		return domain.ErrAdminNotTenant
 	}
 	key := domain.LockKey{Org: p.Org, Name: name}
-	_, err := s.e.submit(ctx, func(x *txn) (any, error) {
-		cur := x.lock(key)
-		if err := cur.Release(lease, x.now); err != nil {
-			return nil, err
-		}
-		x.remove(key)
-		x.event(domain.EventLockReleased, key.Org, key.Name, cur.Token, x.now)
-		return nil, nil
-	})
-	return err
+	return s.e.submit(ctx, func(x *txn) error { return x.release(key, lease) })
 }
 
-// Get returns the lock if it is held now, or the zero Lock when it is free.
-// It reads committed state only and never touches storage.
-func (s *LockService) Get(_ context.Context, p domain.Principal, name domain.LockName) (domain.Lock, error) {
+// LockStatus says whether a lock can be taken now.
+type LockStatus string
+
+// The statuses of a lock.
+const (
+	StatusFree    LockStatus = "free"    // anyone may take it
+	StatusHeld    LockStatus = "held"    // a lease holds it
+	StatusDelayed LockStatus = "delayed" // lost without a release; nobody may take it until AvailableAt
+)
+
+// LockView is what anyone in the org may see of a lock: its record while
+// held (the lease id is for the holder only and must not be shown), when a
+// delayed lock becomes available, and how many blocking acquires wait.
+type LockView struct {
+	Lock        domain.Lock // zero unless Status is StatusHeld
+	Status      LockStatus
+	AvailableAt time.Time // for StatusDelayed
+	Waiters     int
+}
+
+// Get describes the lock now. It reads committed state only and never
+// touches storage.
+func (s *LockService) Get(_ context.Context, p domain.Principal, name domain.LockName) (LockView, error) {
 	if p.Admin {
-		return domain.Lock{}, domain.ErrAdminNotTenant
+		return LockView{}, domain.ErrAdminNotTenant
 	}
-	l := s.e.st.lock(domain.LockKey{Org: p.Org, Name: name})
-	if !l.HeldAt(s.e.clock.Now()) {
-		return domain.Lock{}, nil
+	key := domain.LockKey{Org: p.Org, Name: name}
+	l, now := s.e.lock(key), s.e.now()
+	v := LockView{Status: StatusFree, Waiters: s.e.Waiting(key)}
+	switch {
+	case l.HeldAt(now):
+		v.Lock, v.Status = l, StatusHeld
+	case l.Exists() && now.Before(l.AvailableAt()):
+		v.Status, v.AvailableAt = StatusDelayed, l.AvailableAt()
 	}
-	return l, nil
+	return v, nil
 }
 
 // Validate reports whether token is the fencing token of the lock's current
@@ -190,8 +222,8 @@ func (s *LockService) Validate(_ context.Context, p domain.Principal, name domai
 	if p.Admin {
 		return false, 0, domain.ErrAdminNotTenant
 	}
-	l := s.e.st.lock(domain.LockKey{Org: p.Org, Name: name})
-	if !l.HeldAt(s.e.clock.Now()) {
+	l := s.e.lock(domain.LockKey{Org: p.Org, Name: name})
+	if !l.HeldAt(s.e.now()) {
 		return false, 0, nil
 	}
 	return l.Token == token, l.Token, nil
@@ -199,7 +231,7 @@ func (s *LockService) Validate(_ context.Context, p domain.Principal, name domai
 
 // Page is one page of a listing.
 type Page struct {
-	Locks []domain.Lock
+	Locks []LockView // held locks
 	// Next is the name to pass as After for the next page, or "" when
 	// this page is the last.
 	Next domain.LockName
@@ -214,8 +246,11 @@ func (s *LockService) List(_ context.Context, p domain.Principal, prefix domain.
 	if limit <= 0 {
 		return Page{}, domain.Invalid("invalid_limit", "limit must be positive")
 	}
-	locks, more := s.e.st.held(p.Org, prefix, after, limit, s.e.clock.Now())
-	page := Page{Locks: locks}
+	locks, more := s.e.held(p.Org, prefix, after, limit)
+	page := Page{Locks: make([]LockView, len(locks))}
+	for i, l := range locks {
+		page.Locks[i] = LockView{Lock: l, Status: StatusHeld, Waiters: s.e.Waiting(l.Key)}
+	}
 	if more && len(locks) > 0 {
 		page.Next = locks[len(locks)-1].Key.Name
 	}

@@ -38,19 +38,15 @@ func (s *SessionService) Open(ctx context.Context, p domain.Principal, ttl time.
 		return domain.Session{}, err
 	}
 	id := newSessionID()
-	res, err := s.e.submit(ctx, func(x *txn) (any, error) {
+	return do(ctx, s.e, func(x *txn) (domain.Session, error) {
 		sess, err := domain.NewSession(id, p, ttl, x.now)
 		if err != nil {
-			return nil, err
+			return domain.Session{}, err
 		}
 		x.saveSession(sess)
 		x.event(domain.EventSessionOpened, p.Org, "", 0, x.now)
 		return sess, nil
 	})
-	if err != nil {
-		return domain.Session{}, err
-	}
-	return res.(domain.Session), nil
 }
 
 // KeepAlive pushes the session's expiry, and with it that of its ephemeral
@@ -61,22 +57,18 @@ func (s *SessionService) KeepAlive(ctx context.Context, p domain.Principal, id d
 	if p.Admin {
 		return domain.Session{}, domain.ErrAdminNotTenant
 	}
-	res, err := s.e.submit(ctx, func(x *txn) (any, error) {
+	return do(ctx, s.e, func(x *txn) (domain.Session, error) {
 		sess, err := x.useSession(p, id)
 		if err != nil {
-			return nil, err
+			return domain.Session{}, err
 		}
 		next, err := sess.KeepAlive(p, x.now)
 		if err != nil {
-			return nil, err
+			return domain.Session{}, err
 		}
 		x.saveSession(next)
 		return next, nil
 	})
-	if err != nil {
-		return domain.Session{}, err
-	}
-	return res.(domain.Session), nil
 }
 
 // Get returns the session and the names of the locks it holds, to its owner
@@ -85,21 +77,21 @@ func (s *SessionService) Get(_ context.Context, p domain.Principal, id domain.Se
 	if p.Admin {
 		return SessionView{}, domain.ErrAdminNotTenant
 	}
-	sess := s.e.st.session(id)
+	sess, locks := s.e.session(id)
 	if !sess.OwnedBy(p) {
-		if ended, ok := s.e.st.endedSession(id); ok && ended.OwnedBy(p) {
+		if ended, ok := s.e.endedSession(id); ok && ended.OwnedBy(p) {
 			return SessionView{}, domain.ErrSessionExpired
 		}
 		return SessionView{}, domain.ErrSessionNotFound
 	}
-	now := s.e.clock.Now()
+	now := s.e.now()
 	if !sess.AliveAt(now) {
 		return SessionView{}, domain.ErrSessionExpired
 	}
 	view := SessionView{Session: sess}
-	for _, k := range s.e.st.sessionLocks(id) {
-		if l := s.e.st.lock(k); l.HeldAt(now) {
-			view.Locks = append(view.Locks, k.Name)
+	for _, l := range locks {
+		if l.HeldAt(now) {
+			view.Locks = append(view.Locks, l.Key.Name)
 		}
 	}
 	sort.Slice(view.Locks, func(i, j int) bool { return view.Locks[i] < view.Locks[j] })
@@ -113,15 +105,14 @@ func (s *SessionService) Close(ctx context.Context, p domain.Principal, id domai
 	if p.Admin {
 		return domain.ErrAdminNotTenant
 	}
-	_, err := s.e.submit(ctx, func(x *txn) (any, error) {
+	return s.e.submit(ctx, func(x *txn) error {
 		sess, err := x.useSession(p, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		x.endSession(sess, false)
-		return nil, nil
+		return nil
 	})
-	return err
 }
 
 // newSessionID returns an unguessable session id (128 random bits).

@@ -87,7 +87,7 @@ func TestEphemeralLockDiesWithItsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(8 * time.Second) // past the lock's first expiry, within the session
-	if g, _ := f.locks.Get(ctx, bob, "leader"); !g.Exists() {
+	if g, _ := f.locks.Get(ctx, bob, "leader"); !g.Lock.Exists() {
 		t.Fatal("keepalive did not keep the ephemeral lock")
 	}
 	view, _ := ss.Get(ctx, alice, s.ID)
@@ -95,7 +95,7 @@ func TestEphemeralLockDiesWithItsSession(t *testing.T) {
 		t.Fatalf("session locks = %v", view.Locks)
 	}
 	f.clock.Advance(3 * time.Second) // session expired
-	if g, _ := f.locks.Get(ctx, bob, "leader"); g.Exists() {
+	if g, _ := f.locks.Get(ctx, bob, "leader"); g.Lock.Exists() {
 		t.Fatal("ephemeral lock outlived its session")
 	}
 	if err := f.engine.Sweep(ctx); err != nil {
@@ -276,7 +276,7 @@ func TestCancelledWaiterLeavesTheQueue(t *testing.T) {
 	if err := f.locks.Release(ctx, alice, "c", a.Lease); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := f.locks.Get(ctx, alice, "c"); g.Exists() {
+	if g, _ := f.locks.Get(ctx, alice, "c"); g.Lock.Exists() {
 		t.Fatalf("lock granted to a waiter that left: %+v", g)
 	}
 	// A wait that runs out gets the usual answer.
@@ -307,7 +307,7 @@ func TestWaiterWhoseSessionExpiredIsNotGranted(t *testing.T) {
 	if err := <-errc; !errors.Is(err, domain.ErrSessionExpired) {
 		t.Fatalf("waiter with an expired session: %v", err)
 	}
-	if g, _ := f.locks.Get(ctx, alice, "w"); g.Exists() {
+	if g, _ := f.locks.Get(ctx, alice, "w"); g.Lock.Exists() {
 		t.Fatalf("granted to a dead session: %+v", g)
 	}
 }
@@ -352,17 +352,17 @@ func TestRestartGivesGrace(t *testing.T) {
 	if !k.ExpiresAt.Equal(ready.Add(30 * time.Second)) {
 		t.Fatalf("keepalive after restart: %v", k.ExpiresAt)
 	}
-	if l, _ := g.locks.Get(ctx, carol, "eph"); l.Exists() {
+	if l, _ := g.locks.Get(ctx, carol, "eph"); l.Lock.Exists() {
 		t.Fatal("other org sees the lock")
 	}
-	if l, _ := g.locks.Get(ctx, bob, "eph"); !l.Exists() {
+	if l, _ := g.locks.Get(ctx, bob, "eph"); !l.Lock.Exists() {
 		t.Fatal("ephemeral lock lost in the outage")
 	}
-	if l, _ := g.locks.Get(ctx, alice, "plain"); !l.Exists() || !l.ExpiresAt.Equal(ready.Add(10*time.Second)) || l.Token != plain.Token {
+	if l, _ := g.locks.Get(ctx, alice, "plain"); !l.Lock.Exists() || !l.Lock.ExpiresAt.Equal(ready.Add(10*time.Second)) || l.Lock.Token != plain.Token {
 		t.Fatalf("plain lock after restart: %+v", l)
 	}
 	clk.Advance(11 * time.Second)
-	if l, _ := g.locks.Get(ctx, alice, "plain"); l.Exists() {
+	if l, _ := g.locks.Get(ctx, alice, "plain"); l.Lock.Exists() {
 		t.Fatal("grace did not end")
 	}
 }

@@ -196,8 +196,16 @@ func (t *state) restore(snap domain.Snapshot) published {
 		t.sessions[snap.Sessions[i].ID] = pub.sessions[i]
 	}
 	for i := range snap.Locks {
-		pub.locks[i] = &snap.Locks[i]
-		t.insert(pub.locks[i])
+		l := &snap.Locks[i]
+		// A session holder stored by an earlier release does not name its
+		// user; take it from the session, so that it can be shown.
+		if id := l.Holder.SessionOf(); id != "" && l.Holder.User() == "" {
+			if s := t.sessions[id]; s != nil {
+				l.Holder = s.Holder()
+			}
+		}
+		pub.locks[i] = l
+		t.insert(l)
 	}
 	t.counter = max(t.counter, snap.Counter)
 	t.eventSeq = max(t.eventSeq, snap.EventSeq)

@@ -156,7 +156,7 @@ func (s *sweeper) pass(ctx context.Context) error {
 	if prune {
 		s.e.st.forgetEnded(now.Add(-time.Hour))
 	}
-	_, err := s.e.submit(ctx, func(x *txn) (any, error) {
+	return s.e.submit(ctx, func(x *txn) error {
 		for _, id := range sessions {
 			if ss := x.session(id); ss.Exists() && !ss.AliveAt(x.now) {
 				x.endSession(ss, true)
@@ -168,9 +168,8 @@ func (s *sweeper) pass(ctx context.Context) error {
 				x.event(domain.EventLockExpired, k.Org, k.Name, l.Token, l.ExpiresAt)
 			}
 		}
-		return nil, nil
+		return nil
 	})
-	return err
 }
 
 // Sweep ends everything due by now, at once. Tests use it; the server also

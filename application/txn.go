@@ -21,8 +21,11 @@ type txn struct {
 	// freed lists keys whose lock may have become available, so queued
 	// waiters can be served before the batch commits.
 	freed []domain.LockKey
-	// granted are waiters served in this batch, answered after commit.
-	granted []*waiter
+	// answered are waiters served in this batch (granted or refused),
+	// answered after commit; queued are waiters this batch queued, taken
+	// out again if the commit fails.
+	answered []*waiter
+	queued   []*waiter
 	// expired sessions, remembered after commit so owners get 410.
 	expired []domain.Session
 }
@@ -70,6 +73,42 @@ func (x *txn) save(l domain.Lock) {
 	x.locks[l.Key] = l
 	x.counter = max(x.counter, l.Token)
 	x.changes = append(x.changes, domain.LockSaved{Lock: l})
+}
+
+// acquire decides req against key's lock and records a grant: a new lease
+// with its events (the expiry of a record it replaces, then the grant), or
+// the holder's re-acquire (no event: the lease and token stay). Acquire
+// and the hand-off to waiters both grant through it.
+func (x *txn) acquire(key domain.LockKey, req domain.AcquireRequest) (domain.Lock, error) {
+	cur := x.lock(key)
+	next, err := cur.Acquire(key, req, x.now, x.counter)
+	if err != nil {
+		return domain.Lock{}, err
+	}
+	if next.Token == cur.Token {
+		if next != cur {
+			x.save(next)
+		}
+		return next, nil
+	}
+	if cur.ExpiredAt(x.now) {
+		x.event(domain.EventLockExpired, key.Org, key.Name, cur.Token, cur.ExpiresAt)
+	}
+	x.save(next)
+	x.event(domain.EventLockAcquired, key.Org, key.Name, next.Token, x.now)
+	return next, nil
+}
+
+// release frees the lock held by lease at once and records the event.
+// Returns the errors of domain.Lock.Release.
+func (x *txn) release(key domain.LockKey, lease domain.LeaseID) error {
+	cur := x.lock(key)
+	if err := cur.Release(lease, x.now); err != nil {
+		return err
+	}
+	x.remove(key)
+	x.event(domain.EventLockReleased, key.Org, key.Name, cur.Token, x.now)
+	return nil
 }
 
 // remove deletes the record of key and offers the lock to waiters.

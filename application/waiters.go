@@ -3,6 +3,7 @@ package application
 import (
 	"container/list"
 	"context"
+	"sync"
 	"time"
 
 	"github.com/octostore/octostore/domain"
@@ -12,9 +13,10 @@ import (
 // only by the writer goroutine; the request goroutine reads them after done
 // is closed.
 type waiter struct {
+	ctx     context.Context // the requester's: a waiter whose ctx ended is never granted
 	key     domain.LockKey
 	p       domain.Principal
-	session domain.SessionID // "" when the holder is the principal
+	session domain.SessionID // "" when the holder is not a session
 	req     domain.AcquireRequest
 	elem    *list.Element
 
@@ -35,108 +37,175 @@ func (w *waiter) finish(l domain.Lock, err error) {
 	close(w.done)
 }
 
-// waitQueue holds a lock's waiters, first come first served.
-type waitQueue struct{ l list.List }
+// waitRegistry holds every lock's waiters, first come first served. The
+// queues belong to the writer goroutine; the per-lock counts are also read
+// by request goroutines (GET shows them), under mu.
+type waitRegistry struct {
+	queues   map[domain.LockKey]*list.List // writer goroutine only
+	draining bool                          // writer goroutine only: no new waiters
 
-// enqueue adds w to the queue of its lock.
-func (e *Engine) enqueue(w *waiter) {
-	q := e.waiters[w.key]
-	if q == nil {
-		q = &waitQueue{}
-		e.waiters[w.key] = q
-	}
-	w.elem = q.l.PushBack(w)
+	mu     sync.RWMutex
+	counts map[domain.LockKey]int
 }
 
-func (e *Engine) dequeue(w *waiter) {
+func newWaitRegistry() *waitRegistry {
+	return &waitRegistry{queues: make(map[domain.LockKey]*list.List), counts: make(map[domain.LockKey]int)}
+}
+
+// add queues w behind the waiters of its lock.
+func (r *waitRegistry) add(w *waiter) {
+	q := r.queues[w.key]
+	if q == nil {
+		q = list.New()
+		r.queues[w.key] = q
+	}
+	w.elem = q.PushBack(w)
+	r.setCount(w.key, q.Len())
+}
+
+// remove takes w out of its queue; a waiter not queued is left alone.
+func (r *waitRegistry) remove(w *waiter) {
 	if w.elem == nil {
 		return
 	}
-	q := e.waiters[w.key]
-	q.l.Remove(w.elem)
+	q := r.queues[w.key]
+	q.Remove(w.elem)
 	w.elem = nil
-	if q.l.Len() == 0 {
-		delete(e.waiters, w.key)
+	if q.Len() == 0 {
+		delete(r.queues, w.key)
+	}
+	r.setCount(w.key, q.Len())
+}
+
+// front returns the oldest waiter of key, or nil.
+func (r *waitRegistry) front(key domain.LockKey) *waiter {
+	if q := r.queues[key]; q != nil && q.Len() > 0 {
+		return q.Front().Value.(*waiter)
+	}
+	return nil
+}
+
+func (r *waitRegistry) setCount(key domain.LockKey, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n == 0 {
+		delete(r.counts, key)
+	} else {
+		r.counts[key] = n
 	}
 }
 
+// count returns how many requests wait on key; any goroutine may call it.
+func (r *waitRegistry) count(key domain.LockKey) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.counts[key]
+}
+
+// Waiting returns how many blocking acquires are queued on key now.
+func (e *Engine) Waiting(key domain.LockKey) int { return e.waiters.count(key) }
+
+// enqueue adds a blocking acquire to key's queue in this batch, or refuses
+// it while the server shuts down.
+func (e *Engine) enqueue(x *txn, ctx context.Context, key domain.LockKey, p domain.Principal, session domain.SessionID, req domain.AcquireRequest) (*waiter, error) {
+	if e.waiters.draining {
+		return nil, errShuttingDown
+	}
+	w := &waiter{ctx: ctx, key: key, p: p, session: session, req: req, done: make(chan struct{})}
+	e.waiters.add(w)
+	x.queued = append(x.queued, w)
+	return w, nil
+}
+
 // serveWaiters grants key to its queued waiters, oldest first, while the
-// lock is available in x. A waiter whose session is no longer alive at this
-// moment is refused, not granted (etcd 3.4 grants locks to waiters whose
-// lease expired while they waited; OctoStore must not).
+// lock is available in x. A waiter whose client has gone is dropped, never
+// granted; a waiter whose session is no longer alive at this moment is
+// refused (etcd 3.4 grants locks to waiters whose lease expired while they
+// waited; OctoStore must not).
 func (e *Engine) serveWaiters(x *txn, key domain.LockKey) {
-	q := e.waiters[key]
-	for q != nil && q.l.Len() > 0 {
-		w := q.l.Front().Value.(*waiter)
-		cur := x.lock(key)
-		if cur.HeldAt(x.now) || (cur.Exists() && x.now.Before(cur.AvailableAt())) {
+	for w := e.waiters.front(key); w != nil; w = e.waiters.front(key) {
+		if cur := x.lock(key); cur.HeldAt(x.now) || (cur.Exists() && x.now.Before(cur.AvailableAt())) {
 			return
 		}
-		e.dequeue(w)
+		e.waiters.remove(w)
+		x.answered = append(x.answered, w) // answered after the commit
+		if err := w.ctx.Err(); err != nil {
+			w.err = err
+			continue
+		}
 		req := w.req
 		if w.session != "" {
 			s, err := x.useSession(w.p, w.session)
 			if err != nil {
 				w.err = err
-				x.granted = append(x.granted, w)
-				q = e.waiters[key]
 				continue
 			}
 			req.SessionExpiresAt = s.ExpiresAt
 		}
-		next, err := cur.Acquire(key, req, x.now, x.counter)
-		if err != nil {
-			w.err = err
-		} else {
-			if cur.ExpiredAt(x.now) {
-				x.event(domain.EventLockExpired, key.Org, key.Name, cur.Token, cur.ExpiresAt)
-			}
-			x.save(next)
-			x.event(domain.EventLockAcquired, key.Org, key.Name, next.Token, x.now)
-			w.grant = next
-		}
-		x.granted = append(x.granted, w) // answered after the commit
-		q = e.waiters[key]
+		w.grant, w.err = x.acquire(key, req)
 	}
 }
 
 // await waits for w's grant until the wait runs out or the client goes
 // away. Leaving is decided by the writer, so a grant and a departure can
-// never both happen: a grant that raced a timeout is returned; a grant
-// that raced a disconnect is released for the next waiter.
+// never both stand: a grant that raced a timeout is returned; a grant
+// that raced a disconnect is revoked for the next waiter.
 func (e *Engine) await(ctx context.Context, w *waiter, wait time.Duration) (domain.Lock, error) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	cancelled := false
 	select {
 	case <-w.done:
-		return w.lock, w.err
 	case <-timer.C:
+		e.leave(w)
 	case <-ctx.Done():
-		cancelled = true
+		e.leave(w)
 	}
-	_, err := e.submit(context.WithoutCancel(ctx), func(x *txn) (any, error) {
-		if !w.closed {
-			e.dequeue(w)
-			cur := x.lock(w.key)
-			w.finish(domain.Lock{}, busyError(cur, w.key.Name, x.now))
-			return nil, nil
+	if ctx.Err() != nil {
+		if w.err == nil && w.lock.Exists() {
+			e.revoke(w.lock)
 		}
-		if cancelled && w.err == nil {
-			if cur := x.lock(w.key); cur.Lease == w.lock.Lease && cur.HeldAt(x.now) {
-				x.remove(w.key)
-				x.event(domain.EventLockReleased, w.key.Org, w.key.Name, cur.Token, x.now)
-			}
-		}
-		return nil, nil
-	})
-	switch {
-	case cancelled:
 		return domain.Lock{}, ctx.Err()
-	case err != nil:
-		return domain.Lock{}, err
 	}
 	return w.lock, w.err
+}
+
+// leave takes w out of its queue unless it was answered first; then w is
+// answered with why the lock could not be granted.
+func (e *Engine) leave(w *waiter) {
+	_ = e.submit(context.Background(), func(x *txn) error {
+		if !w.closed {
+			e.waiters.remove(w)
+			w.finish(domain.Lock{}, busyError(x.lock(w.key), w.key.Name, x.now))
+		}
+		return nil
+	})
+	select {
+	case <-w.done:
+	case <-e.exited:
+		// The writer has stopped without answering w; nothing else
+		// touches it now.
+		w.finish(domain.Lock{}, domain.ErrUnavailable)
+	}
+}
+
+// revoke releases l if its lease still holds the lock: the grant was made
+// for a client that left before it could be told. Only a holder that can
+// never ask again is revoked: a client with a session or an owner gets the
+// same lease back by retrying, and a revoke racing that retry would free
+// the lock under it.
+func (e *Engine) revoke(l domain.Lock) {
+	if l.Holder.Retries() {
+		return
+	}
+	err := e.submit(context.Background(), func(x *txn) error {
+		if cur := x.lock(l.Key); cur.Lease == l.Lease && cur.HeldAt(x.now) {
+			return x.release(l.Key, l.Lease)
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("revoke a grant to a client that left", "org", l.Key.Org, "lock", l.Key.Name, "err", err)
+	}
 }
 
 // busyError is the answer to an acquire that cannot be granted now.
@@ -150,41 +219,23 @@ func busyError(cur domain.Lock, name domain.LockName, now time.Time) error {
 	return &domain.LockHeldError{Name: name, ExpiresAt: now}
 }
 
-// Waiting returns how many requests wait on key (for tests and metrics).
-// It asks the writer, which owns the queues.
-func (e *Engine) Waiting(key domain.LockKey) int {
-	n, err := e.submit(context.Background(), func(*txn) (any, error) {
-		if q := e.waiters[key]; q != nil {
-			return q.l.Len(), nil
-		}
-		return 0, nil
-	})
-	if err != nil {
-		return 0
-	}
-	return n.(int)
-}
-
 // errShuttingDown answers waiters when the server stops.
 var errShuttingDown = &domain.Error{Kind: domain.KindUnavailable, Code: "shutting_down",
 	Msg: "the server is shutting down; retry against it once it is back"}
 
 // Drain answers every queued waiter with a shutting-down error, so that a
-// graceful shutdown does not wait out their wait_seconds. From then on a
-// busy lock is answered at once instead of queueing.
+// graceful shutdown does not wait out their waits. From then on a busy
+// lock is answered at once instead of queueing.
 func (e *Engine) Drain(ctx context.Context) error {
-	_, err := e.submit(ctx, func(x *txn) (any, error) {
-		e.draining = true
-		for key, q := range e.waiters {
-			for q.l.Len() > 0 {
-				w := q.l.Front().Value.(*waiter)
-				e.dequeue(w)
+	return e.submit(ctx, func(x *txn) error {
+		e.waiters.draining = true
+		for key := range e.waiters.queues {
+			for w := e.waiters.front(key); w != nil; w = e.waiters.front(key) {
+				e.waiters.remove(w)
 				w.err = errShuttingDown
-				x.granted = append(x.granted, w)
+				x.answered = append(x.answered, w)
 			}
-			delete(e.waiters, key)
 		}
-		return nil, nil
+		return nil
 	})
-	return err
 }

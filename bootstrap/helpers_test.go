@@ -398,11 +398,25 @@ func (s *server) get(t *testing.T, token, name string) *resp {
 	return s.call(t, http.MethodGet, lockPath(name, ""), token, nil).ok(t, http.StatusOK)
 }
 
-// wantHeld requires that name is held by holder with the grant of l.
+// heldBy reports whether a lock description (GET or a listing entry)
+// shows holder, written as the tests name holders: "user:X" for a lock
+// taken by user X without owner or session, "session:ID" for one held by
+// session ID, "user:X/owner:O" for one taken by X with owner O.
+func heldBy(m map[string]any, holder string) bool {
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	if id, ok := strings.CutPrefix(holder, "session:"); ok {
+		return str("session_id") == id && str("owner") == "" && strings.Contains(str("holder"), "/")
+	}
+	who, owner, _ := strings.Cut(strings.TrimPrefix(holder, "user:"), "/owner:")
+	return strings.HasSuffix(str("holder"), "/"+who) && str("owner") == owner && str("session_id") == ""
+}
+
+// wantHeld requires that name is held by holder (see heldBy) with the
+// grant of l.
 func (s *server) wantHeld(t *testing.T, token, name, holder string, l lease) *resp {
 	t.Helper()
 	r := s.get(t, token, name)
-	if r.str("status") != "held" || r.str("holder") != holder || r.num(t, "fencing_token") != l.token ||
+	if r.str("status") != "held" || !heldBy(r.obj, holder) || r.num(t, "fencing_token") != l.token ||
 		!r.time(t, "expires_at").Equal(l.expires) {
 		t.Fatalf("GET %s = %s, want held by %s with token %d until %s", name, r.raw, holder, l.token, l.expires.Format(time.RFC3339Nano))
 	}
@@ -423,19 +437,52 @@ func (s *server) wantFree(t *testing.T, token, name string) {
 	}
 }
 
-// waitFree polls until name is free for token, for at most 5 s.
-func (s *server) waitFree(t *testing.T, token, name string) {
+// waitNotHeld polls until name is no longer held for token (free, or
+// delayed in its lock delay), for at most 5 s.
+func (s *server) waitNotHeld(t *testing.T, token, name string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r := s.get(t, token, name)
-		if r.str("status") == "free" {
+		if r.str("status") != "held" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s still not free after 5s: %s", name, r.raw)
+			t.Fatalf("%s still held after 5s: %s", name, r.raw)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitWaiters polls GET name until it shows n queued waiters (the queue's
+// own state, so that tests order waiters without sleeping), for at most 5 s.
+func (s *server) waitWaiters(t *testing.T, token, name string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := s.get(t, token, name)
+		if _, ok := r.obj["waiters"]; ok && r.num(t, "waiters") == uint64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: want %d waiters: %s", name, n, r.raw)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// wantDelayedLock requires that GET name shows it in its lock delay until
+// avail, and nothing of its former holder.
+func (s *server) wantDelayedLock(t *testing.T, token, name string, avail time.Time) {
+	t.Helper()
+	r := s.get(t, token, name)
+	if r.str("status") != "delayed" || !r.time(t, "available_at").Equal(avail) {
+		t.Fatalf("GET %s = %s, want delayed until %s", name, r.raw, avail.Format(time.RFC3339Nano))
+	}
+	for _, k := range []string{"holder", "fencing_token", "expires_at", "metadata", "lease_id", "owner", "session_id"} {
+		if _, ok := r.obj[k]; ok {
+			t.Errorf("delayed lock shows %q: %s", k, r.raw)
+		}
 	}
 }
 

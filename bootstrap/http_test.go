@@ -49,17 +49,18 @@ const slack = 10 * time.Millisecond
 func testAcquire(t *testing.T, s *server) {
 	before := time.Now()
 	r := s.call(t, http.MethodPost, lockPath("acq/shape", "/acquire"), aliceToken,
-		map[string]any{"ttl_seconds": 30, "metadata": "host-a"}).ok(t, http.StatusOK)
+		map[string]any{"ttl_seconds": 30, "metadata": "host-a", "owner": "host-a:4711"}).ok(t, http.StatusOK)
 	after := time.Now()
 	keys := make([]string, 0, len(r.obj))
 	for k := range r.obj {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if want := []string{"expires_at", "fencing_token", "lease_id", "metadata", "name", "status"}; !slices.Equal(keys, want) {
+	if want := []string{"expires_at", "fencing_token", "holder", "lease_id", "metadata", "name", "owner", "status"}; !slices.Equal(keys, want) {
 		t.Errorf("acquire body keys = %v, want %v: %s", keys, want, r.raw)
 	}
-	if r.str("status") != "acquired" || r.str("name") != "acq/shape" || r.str("metadata") != "host-a" || r.str("lease_id") == "" {
+	if r.str("status") != "acquired" || r.str("name") != "acq/shape" || r.str("metadata") != "host-a" || r.str("lease_id") == "" ||
+		r.str("holder") != "acme/alice" || r.str("owner") != "host-a:4711" {
 		t.Errorf("acquire body = %s", r.raw)
 	}
 	first := lease{name: "acq/shape", id: r.str("lease_id"), token: r.num(t, "fencing_token"), expires: r.time(t, "expires_at")}
@@ -68,9 +69,16 @@ func testAcquire(t *testing.T, s *server) {
 	}
 	within(t, "expires_at", first.expires, before.Add(30*time.Second-slack), after.Add(30*time.Second+slack))
 
-	// The holder acquiring again keeps its lease and token; a shorter TTL
-	// never shortens the expiry, and no metadata keeps the old one.
-	r = s.call(t, http.MethodPost, lockPath("acq/shape", "/acquire"), aliceToken, map[string]any{"ttl_seconds": 5}).ok(t, http.StatusOK)
+	// Without the owner, a second acquire is refused, the taker's own too:
+	// two processes sharing a token never both hold the lock.
+	s.call(t, http.MethodPost, lockPath("acq/shape", "/acquire"), aliceToken, map[string]any{"ttl_seconds": 5}).problem(t, http.StatusConflict, "lock_held")
+	s.call(t, http.MethodPost, lockPath("acq/shape", "/acquire"), aliceToken, map[string]any{"owner": "host-b:1"}).problem(t, http.StatusConflict, "lock_held")
+	s.call(t, http.MethodPost, lockPath("acq/shape", "/acquire"), bobToken, map[string]any{"owner": "host-a:4711"}).problem(t, http.StatusConflict, "lock_held")
+
+	// The holder acquiring again with its owner keeps its lease and token;
+	// a shorter TTL never shortens the expiry, and no metadata keeps the
+	// old one.
+	r = s.call(t, http.MethodPost, lockPath("acq/shape", "/acquire"), aliceToken, map[string]any{"ttl_seconds": 5, "owner": "host-a:4711"}).ok(t, http.StatusOK)
 	if r.str("lease_id") != first.id || r.num(t, "fencing_token") != first.token || r.str("metadata") != "host-a" {
 		t.Errorf("re-acquire = %s, want lease %s token %d metadata host-a", r.raw, first.id, first.token)
 	}
@@ -80,7 +88,7 @@ func testAcquire(t *testing.T, s *server) {
 	// A longer TTL extends it.
 	before = time.Now()
 	r = s.call(t, http.MethodPost, lockPath("acq/shape", "/acquire"), aliceToken,
-		map[string]any{"ttl_seconds": 120, "metadata": "host-a2"}).ok(t, http.StatusOK)
+		map[string]any{"ttl_seconds": 120, "metadata": "host-a2", "owner": "host-a:4711"}).ok(t, http.StatusOK)
 	if r.str("lease_id") != first.id || r.num(t, "fencing_token") != first.token || r.str("metadata") != "host-a2" {
 		t.Errorf("re-acquire = %s", r.raw)
 	}
@@ -170,7 +178,7 @@ func testRelease(t *testing.T, s *server) {
 	s.wantHeld(t, aliceToken, "rel/b", "user:alice", b)
 
 	e := s.acquire(t, aliceToken, "rel/exp", map[string]any{"ttl_seconds": 1})
-	s.waitFree(t, aliceToken, "rel/exp")
+	s.waitNotHeld(t, aliceToken, "rel/exp")
 	s.call(t, http.MethodPost, lockPath("rel/exp", "/release"), aliceToken, map[string]string{"lease_id": e.id}).
 		problem(t, http.StatusConflict, "lease_not_current")
 	s.wantFree(t, aliceToken, "rel/exp")
@@ -200,7 +208,7 @@ func testRenew(t *testing.T, s *server) {
 	s.wantFree(t, aliceToken, "ren/never")
 
 	e := s.acquire(t, aliceToken, "ren/exp", map[string]any{"ttl_seconds": 1})
-	s.waitFree(t, aliceToken, "ren/exp")
+	s.waitNotHeld(t, aliceToken, "ren/exp")
 	s.call(t, http.MethodPost, lockPath("ren/exp", "/renew"), aliceToken, map[string]any{"lease_id": e.id, "ttl_seconds": 60}).
 		problem(t, http.StatusConflict, "lease_not_current")
 	s.wantFree(t, aliceToken, "ren/exp")
@@ -248,7 +256,7 @@ func listNames(t *testing.T, s *server, query string) ([]string, string) {
 		if _, ok := m["lease_id"]; ok {
 			t.Errorf("listing reveals a lease id: %s", r.raw)
 		}
-		if m["status"] != "held" || m["holder"] != "user:dave" || m["fencing_token"] == nil || m["expires_at"] == nil {
+		if m["status"] != "held" || !heldBy(m, "user:dave") || m["fencing_token"] == nil || m["expires_at"] == nil {
 			t.Errorf("listing entry = %v", m)
 		}
 		names = append(names, m["name"].(string))
@@ -292,10 +300,11 @@ func testList(t *testing.T, s *server) {
 
 	// Pagination in name order across several pages.
 	var want []string
+	leases := map[string]lease{}
 	for i := range 7 {
 		n := "page/p" + strconv.Itoa(i)
 		want = append(want, n)
-		s.acquire(t, daveToken, n, nil)
+		leases[n] = s.acquire(t, daveToken, n, nil)
 	}
 	var got []string
 	cursor, pages := "", 0
@@ -323,8 +332,7 @@ func testList(t *testing.T, s *server) {
 	if len(first) != 2 || next == "" {
 		t.Fatalf("first page = %v next %q", first, next)
 	}
-	// The holder acquiring again learns its lease id, then releases.
-	held := s.acquire(t, daveToken, first[1], nil)
+	held := leases[first[1]]
 	s.call(t, http.MethodPost, lockPath(first[1], "/release"), daveToken, map[string]string{"lease_id": held.id}).ok(t, http.StatusOK)
 	if rest, _ := listNames(t, s, "?prefix=page&limit=2&cursor="+next); !slices.Equal(rest, want[2:4]) {
 		t.Errorf("page after a released cursor lock = %v, want %v", rest, want[2:4])
@@ -619,11 +627,11 @@ func testTenantIsolation(t *testing.T, s *server) {
 		t.Errorf("carol's metadata: %s", r.raw)
 	}
 	r := s.call(t, http.MethodGet, "/locks?prefix=db", carolToken, nil).ok(t, http.StatusOK)
-	if locks, _ := r.obj["locks"].([]any); len(locks) != 1 || locks[0].(map[string]any)["holder"] != "user:carol" {
+	if locks, _ := r.obj["locks"].([]any); len(locks) != 1 || !heldBy(locks[0].(map[string]any), "user:carol") {
 		t.Errorf("carol's listing = %s", r.raw)
 	}
 	r = s.call(t, http.MethodGet, "/locks?prefix=db%2Fprimary", aliceToken, nil).ok(t, http.StatusOK)
-	if locks, _ := r.obj["locks"].([]any); len(locks) != 1 || locks[0].(map[string]any)["holder"] != "user:alice" {
+	if locks, _ := r.obj["locks"].([]any); len(locks) != 1 || !heldBy(locks[0].(map[string]any), "user:alice") {
 		t.Errorf("alice's listing = %s", r.raw)
 	}
 	// Alice's lease cannot touch carol's lock either, and carol's release
@@ -694,7 +702,7 @@ func TestAcquireRace(t *testing.T) {
 		}
 		last = tok
 		g := s.get(t, aliceToken, name)
-		if g.str("holder") != "user:u"+strconv.Itoa(w.who) || g.num(t, "fencing_token") != tok {
+		if !heldBy(g.obj, "user:u"+strconv.Itoa(w.who)) || g.num(t, "fencing_token") != tok {
 			t.Errorf("round %d: GET = %s, want held by u%d with token %d", round, g.raw, w.who, tok)
 		}
 		s.call(t, http.MethodPost, lockPath(name, "/release"), racerToken(w.who), map[string]string{"lease_id": w.r.str("lease_id")}).ok(t, http.StatusOK)

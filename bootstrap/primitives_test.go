@@ -42,21 +42,22 @@ func TestLockDelay(t *testing.T) {
 		t.Run("after expiry", func(t *testing.T) {
 			t.Parallel()
 			const name = "delay/expired"
-			a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2})
+			a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2, "owner": "a"})
 			// During the lease the holder re-acquires as usual.
-			r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2}).ok(t, http.StatusOK)
+			r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2, "owner": "a"}).ok(t, http.StatusOK)
 			if r.str("lease_id") != a.id || r.num(t, "fencing_token") != a.token {
 				t.Errorf("re-acquire during the lease = %s", r.raw)
 			}
 			s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil).problem(t, http.StatusConflict, "lock_held")
 			a.expires = r.time(t, "expires_at")
-			s.waitFree(t, aliceToken, name)
+			s.waitNotHeld(t, aliceToken, name)
 
 			avail := a.expires.Add(2 * time.Second)
 			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, map[string]any{"ttl_seconds": 30}), avail, 2)
 			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, nil), avail, 2)                                        // the former holder too
 			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), racerToken(7), map[string]any{"lock_delay_seconds": 0}), avail, 2) // no way around it
-			s.wantFree(t, bobToken, name)
+			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"owner": "a"}), avail, 2)               // nor for its owner
+			s.wantDelayedLock(t, bobToken, name, avail)
 			s.call(t, http.MethodPost, lockPath(name, "/renew"), aliceToken, map[string]any{"lease_id": a.id}).
 				problem(t, http.StatusConflict, "lease_not_current")
 			s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).
@@ -117,7 +118,7 @@ func TestDefaultLockDelay(t *testing.T) {
 
 	d := s.acquire(t, aliceToken, "ddelay/default", map[string]any{"ttl_seconds": 1})
 	z := s.acquire(t, aliceToken, "ddelay/zero", map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 0})
-	s.waitFree(t, aliceToken, d.name)
+	s.waitNotHeld(t, aliceToken, d.name)
 	sleepUntil(z.expires)
 	wantDelayed(t, s.call(t, http.MethodPost, lockPath(d.name, "/acquire"), bobToken, nil), d.expires.Add(2*time.Second), 2)
 	s.acquire(t, bobToken, z.name, nil)
@@ -141,7 +142,7 @@ func TestBlockingAcquire(t *testing.T) {
 		var queue []<-chan outcome
 		for i := 1; i <= 3; i++ {
 			queue = append(queue, s.goAcquire(ctx, racerToken(i), name, wait10))
-			time.Sleep(150 * time.Millisecond) // queued before the next one comes
+			s.waitWaiters(t, bobToken, name, i) // queued before the next one comes
 		}
 		for i, ch := range queue {
 			quiet(t, "waiter u"+strconv.Itoa(i+1)+" while alice holds", ch, 0)
@@ -171,7 +172,7 @@ func TestBlockingAcquire(t *testing.T) {
 			// next waiter holds it when the release is answered.
 			s.call(t, http.MethodPost, lockPath(name, "/release"), racerToken(i+1), map[string]string{"lease_id": l.id}).ok(t, http.StatusOK)
 			if i+1 < len(queue) {
-				if g := s.get(t, bobToken, name); g.str("holder") != "user:u"+strconv.Itoa(i+2) {
+				if g := s.get(t, bobToken, name); !heldBy(g.obj, "user:u"+strconv.Itoa(i+2)) {
 					t.Errorf("right after %s's release: %s, want held by u%d", who, g.raw, i+2)
 				}
 			}
@@ -185,14 +186,14 @@ func TestBlockingAcquire(t *testing.T) {
 		gone, leave := context.WithCancel(ctx)
 		defer leave()
 		w4 := s.goAcquire(gone, racerToken(4), name, wait10)
-		time.Sleep(150 * time.Millisecond)
+		s.waitWaiters(t, aliceToken, name, 1)
 		w5 := s.goAcquire(ctx, racerToken(5), name, wait10)
-		time.Sleep(150 * time.Millisecond)
+		s.waitWaiters(t, aliceToken, name, 2)
 		leave()
 		if o := recv(t, "cancelled waiter", w4, 5*time.Second); o.err == nil {
 			t.Fatalf("cancelled waiter got an answer: %d %s", o.r.status, o.r.raw)
 		}
-		time.Sleep(200 * time.Millisecond) // the server notices the closed connection
+		s.waitWaiters(t, aliceToken, name, 1) // the server noticed the closed connection
 		quiet(t, "waiter u5", w5, 0)
 
 		s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).ok(t, http.StatusOK)
@@ -207,12 +208,12 @@ func TestBlockingAcquire(t *testing.T) {
 		gone2, leave2 := context.WithCancel(ctx)
 		defer leave2()
 		w6 := s.goAcquire(gone2, racerToken(6), name, wait10)
-		time.Sleep(150 * time.Millisecond)
+		s.waitWaiters(t, aliceToken, name, 1)
 		leave2()
 		if o := recv(t, "cancelled waiter u6", w6, 5*time.Second); o.err == nil {
 			t.Fatalf("cancelled waiter got an answer: %d %s", o.r.status, o.r.raw)
 		}
-		time.Sleep(200 * time.Millisecond)
+		s.waitWaiters(t, aliceToken, name, 0)
 		s.call(t, http.MethodPost, lockPath(name, "/release"), racerToken(5), map[string]string{"lease_id": l.id}).ok(t, http.StatusOK)
 		s.wantFree(t, aliceToken, name)
 		b := s.acquire(t, bobToken, name, nil)
@@ -226,7 +227,7 @@ func TestBlockingAcquire(t *testing.T) {
 		a := s.acquire(t, aliceToken, name, nil)
 		sess := s.openSession(t, bobToken, 30)
 		w := s.goAcquire(ctx, bobToken, name, asSession(sess, map[string]any{"wait_seconds": 10, "ephemeral": true}))
-		time.Sleep(150 * time.Millisecond)
+		s.waitWaiters(t, aliceToken, name, 1)
 		quiet(t, "session waiter", w, 0)
 		s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).ok(t, http.StatusOK)
 		r := answered(t, "session waiter", w, 5*time.Second).ok(t, http.StatusOK)
@@ -243,7 +244,7 @@ func TestBlockingAcquire(t *testing.T) {
 
 	t.Run("wait runs out on a held lock", func(t *testing.T) {
 		const name = "wait/held"
-		a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 60})
+		a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 60, "owner": "a"})
 		began := time.Now()
 		r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, map[string]any{"wait_seconds": 1}).problem(t, http.StatusConflict, "lock_held")
 		if took := time.Since(began); took < 900*time.Millisecond || took > 3*time.Second {
@@ -252,11 +253,11 @@ func TestBlockingAcquire(t *testing.T) {
 		if !r.time(t, "expires_at").Equal(a.expires) || r.header.Get("Retry-After") == "" {
 			t.Errorf("lock_held after the wait = %s (Retry-After %q)", r.raw, r.header.Get("Retry-After"))
 		}
-		s.wantHeld(t, aliceToken, name, "user:alice", a)
+		s.wantHeld(t, aliceToken, name, "user:alice/owner:a", a)
 		// wait_seconds 0 is a plain acquire.
 		s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, map[string]any{"wait_seconds": 0}).problem(t, http.StatusConflict, "lock_held")
 		// A waiter of a free lock gets it at once; the holder at once too.
-		s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"wait_seconds": 5}).ok(t, http.StatusOK)
+		s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"wait_seconds": 5, "owner": "a"}).ok(t, http.StatusOK)
 		began = time.Now()
 		s.acquire(t, bobToken, "wait/free", map[string]any{"wait_seconds": 5})
 		if took := time.Since(began); took > time.Second {
@@ -267,7 +268,7 @@ func TestBlockingAcquire(t *testing.T) {
 	t.Run("delayed lock", func(t *testing.T) {
 		const name = "wait/delayed"
 		a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2})
-		s.waitFree(t, aliceToken, name)
+		s.waitNotHeld(t, aliceToken, name)
 		avail := a.expires.Add(2 * time.Second)
 		began := time.Now()
 		r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, map[string]any{"wait_seconds": 1})
@@ -284,7 +285,7 @@ func TestBlockingAcquire(t *testing.T) {
 		if tok := r.num(t, "fencing_token"); tok <= a.token {
 			t.Errorf("grant after the delay: token %d, want > %d", tok, a.token)
 		}
-		if g := s.get(t, aliceToken, name); g.str("holder") != "user:u8" {
+		if g := s.get(t, aliceToken, name); !heldBy(g.obj, "user:u8") {
 			t.Errorf("after the delay: %s, want held by u8", g.raw)
 		}
 	})
@@ -321,8 +322,8 @@ func TestValidateToken(t *testing.T) {
 			t.Errorf("valid = %v, want %v: %s", r.obj["valid"], valid, r.raw)
 		}
 		if current == 0 {
-			if _, ok := r.obj["current_token"]; ok || len(r.obj) != 1 {
-				t.Errorf("validate of a free lock = %s, want only valid", r.raw)
+			if v, ok := r.obj["current_token"]; !ok || v != nil || len(r.obj) != 2 {
+				t.Errorf("validate of a lock not held = %s, want valid and current_token null", r.raw)
 			}
 			return
 		}
@@ -413,7 +414,7 @@ func TestPrimitivesRestart(t *testing.T) {
 		if time.Now().After(avail) {
 			t.Fatalf("restart took too long to check the delay (now %s, available at %s)", time.Now(), avail)
 		}
-		s2.wantFree(t, aliceToken, name)
+		s2.wantDelayedLock(t, aliceToken, name, avail)
 		wantDelayed(t, s2.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil), avail, 2)
 		wantDelayed(t, s2.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, nil), avail, 2)
 		s2.call(t, http.MethodPost, lockPath(name, "/renew"), aliceToken, map[string]any{"lease_id": a.id}).

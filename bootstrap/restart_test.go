@@ -20,7 +20,7 @@ func TestRestartKeepsLocksAndTokens(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "octostore.db")
 
 	s1 := startServer(t, e2eConfig(db), nil, nil)
-	a := s1.acquire(t, aliceToken, "db/primary", map[string]any{"ttl_seconds": 600, "metadata": "alice@10.0.0.1"})
+	a := s1.acquire(t, aliceToken, "db/primary", map[string]any{"ttl_seconds": 600, "metadata": "alice@10.0.0.1", "owner": "host-a"})
 	c := s1.acquire(t, carolToken, "jobs/nightly", map[string]any{"ttl_seconds": 300, "metadata": "carol-meta"})
 	gone := s1.acquire(t, aliceToken, "tmp/released", nil)
 	s1.call(t, http.MethodPost, lockPath(gone.name, "/release"), aliceToken, map[string]string{"lease_id": gone.id}).ok(t, http.StatusOK)
@@ -32,7 +32,7 @@ func TestRestartKeepsLocksAndTokens(t *testing.T) {
 	}
 
 	s2 := startServer(t, e2eConfig(db), nil, nil)
-	if r := s2.wantHeld(t, aliceToken, a.name, "user:alice", a); r.str("metadata") != "alice@10.0.0.1" {
+	if r := s2.wantHeld(t, aliceToken, a.name, "user:alice/owner:host-a", a); r.str("metadata") != "alice@10.0.0.1" {
 		t.Errorf("alice's lock after restart: %s", r.raw)
 	}
 	if r := s2.wantHeld(t, carolToken, c.name, "user:carol", c); r.str("metadata") != "carol-meta" {
@@ -47,8 +47,10 @@ func TestRestartKeepsLocksAndTokens(t *testing.T) {
 	if !r.time(t, "expires_at").Equal(a.expires) {
 		t.Errorf("lock_held after restart: expires_at %s, want %s", r.str("expires_at"), a.expires)
 	}
-	// The holder re-acquiring gets the same lease back.
-	r = s2.call(t, http.MethodPost, lockPath(a.name, "/acquire"), aliceToken, map[string]any{"ttl_seconds": 1}).ok(t, http.StatusOK)
+	// The holder re-acquiring with its owner gets the same lease back;
+	// without it, it is refused.
+	s2.call(t, http.MethodPost, lockPath(a.name, "/acquire"), aliceToken, nil).problem(t, http.StatusConflict, "lock_held")
+	r = s2.call(t, http.MethodPost, lockPath(a.name, "/acquire"), aliceToken, map[string]any{"ttl_seconds": 1, "owner": "host-a"}).ok(t, http.StatusOK)
 	if r.str("lease_id") != a.id || r.num(t, "fencing_token") != a.token || !r.time(t, "expires_at").Equal(a.expires) {
 		t.Errorf("re-acquire after restart = %s, want lease %s token %d expiry %s", r.raw, a.id, a.token, a.expires)
 	}
@@ -101,7 +103,7 @@ func TestRestartGraceForLocksExpiredWhileDown(t *testing.T) {
 	s2.call(t, http.MethodPost, lockPath(kept.name, "/renew"), aliceToken, map[string]any{"lease_id": kept.id, "ttl_seconds": 60}).
 		ok(t, http.StatusOK)
 	s2.call(t, http.MethodPost, lockPath(lost.name, "/acquire"), bobToken, nil).problem(t, http.StatusConflict, "lock_held")
-	s2.waitFree(t, aliceToken, lost.name)
+	s2.waitNotHeld(t, aliceToken, lost.name)
 	s2.call(t, http.MethodPost, lockPath(lost.name, "/renew"), aliceToken, map[string]any{"lease_id": lost.id}).
 		problem(t, http.StatusConflict, "lease_not_current")
 	if b := s2.acquire(t, bobToken, lost.name, nil); b.token <= lost.token {
@@ -151,8 +153,8 @@ func TestFirstStartGeneratesTokens(t *testing.T) {
 		t.Fatalf("generated tokens %q and %q", user, admin)
 	}
 
-	l := s1.acquire(t, user, "first/lock", map[string]any{"metadata": "generated"})
-	s1.wantHeld(t, user, l.name, "user:admin", l)
+	l := s1.acquire(t, user, "first/lock", map[string]any{"metadata": "generated", "owner": "first"})
+	s1.wantHeld(t, user, l.name, "user:admin/owner:first", l)
 	s1.call(t, http.MethodPost, lockPath(l.name, "/acquire"), admin, nil).problem(t, http.StatusForbidden, "admin_not_tenant")
 	s1.call(t, http.MethodGet, "/locks", wrongToken, nil).problem(t, http.StatusUnauthorized, "unauthenticated")
 	checkSpec(t, s1)
@@ -163,8 +165,8 @@ func TestFirstStartGeneratesTokens(t *testing.T) {
 	if console2.Len() != 0 {
 		t.Errorf("second start printed:\n%s", console2.String())
 	}
-	s2.wantHeld(t, user, l.name, "user:admin", l)
-	r := s2.call(t, http.MethodPost, lockPath(l.name, "/acquire"), user, nil).ok(t, http.StatusOK)
+	s2.wantHeld(t, user, l.name, "user:admin/owner:first", l)
+	r := s2.call(t, http.MethodPost, lockPath(l.name, "/acquire"), user, map[string]any{"owner": "first"}).ok(t, http.StatusOK)
 	if r.str("lease_id") != l.id || r.num(t, "fencing_token") != l.token {
 		t.Errorf("re-acquire with the generated token after restart = %s", r.raw)
 	}

@@ -284,7 +284,7 @@ func testSessionGet(t *testing.T, s *server) {
 		t.Errorf("other session locks = %v, want [sget/other]", names)
 	}
 	// A session lock that expired is no longer listed.
-	s.waitFree(t, aliceToken, short.name)
+	s.waitNotHeld(t, aliceToken, short.name)
 	if _, names := s.sessionLocks(t, aliceToken, sess); !slices.Equal(names, []string{"sget/a", "sget/b"}) {
 		t.Errorf("session locks after one expired = %v, want [sget/a sget/b]", names)
 	}
@@ -558,7 +558,7 @@ func testSessionExpiresWhileUp(t *testing.T) {
 	plain := s.acquire(t, aliceToken, "sexp/plain", asSession(sess, map[string]any{"ttl_seconds": 120}))
 	busy := s.acquire(t, bobToken, "sexp/busy", map[string]any{"ttl_seconds": 120})
 	waiter := s.goAcquire(ctx, aliceToken, busy.name, asSession(sess, map[string]any{"wait_seconds": 30}))
-	time.Sleep(150 * time.Millisecond)
+	s.waitWaiters(t, bobToken, busy.name, 1)
 	quiet(t, "waiter before expiry", waiter, 0)
 	for _, e := range []lease{eph, delayed} {
 		if !e.expires.Equal(sess.expires) {
@@ -594,7 +594,7 @@ func testSessionExpiresWhileUp(t *testing.T) {
 			t.Errorf("Retry-After = %q, want 1 or 2", r.header.Get("Retry-After"))
 		}
 	}
-	s.wantFree(t, aliceToken, delayed.name)
+	s.wantDelayedLock(t, aliceToken, delayed.name, wantAvail)
 
 	// The plain ephemeral lock is free now; the non-ephemeral one is held.
 	b := s.acquire(t, bobToken, eph.name, nil)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on acquire and renew requests.
@@ -14,11 +15,6 @@ const (
 	MaxMetadataSize = 1024
 	MaxLockDelay    = time.Minute
 )
-
-// Holder identifies who holds a lock. A lock taken without a session is held
-// by the principal ("user:<name>"), so every process using that principal's
-// token is the same holder.
-type Holder string
 
 // LockKey identifies a lock: names are unique within an org only.
 type LockKey struct {
@@ -60,7 +56,7 @@ func (l Lock) HeldAt(now time.Time) bool { return l.Exists() && now.Before(l.Exp
 // Validate reports the first rule that the lock record l breaks: its org
 // and name must parse, it must have a holder and a non-zero token, its lease
 // id must embed that token, its lock delay must lie in [0, MaxLockDelay],
-// and an ephemeral lock must be held by a session ("session:<id>"). Storage
+// and an ephemeral lock must be held by a session. Storage
 // adapters check every record they store or load with it, so that whatever
 // is stored can be loaded again. The error has no Kind (KindOf reports
 // KindInternal): a record that breaks these rules is a bug or corruption,
@@ -72,8 +68,8 @@ func (l Lock) Validate() error {
 	if _, err := ParseLockName(string(l.Key.Name)); err != nil {
 		return kindless(err)
 	}
-	if l.Holder == "" {
-		return errors.New("holder is empty")
+	if err := l.Holder.validate(); err != nil {
+		return err
 	}
 	if l.Token == 0 {
 		return errors.New("token is zero")
@@ -130,35 +126,56 @@ func (l Lock) AvailableAt() time.Time { return l.ExpiresAt.Add(l.LockDelay) }
 // CheckTTL rejects a TTL outside [MinTTL, MaxTTL] rather than clamping it.
 func CheckTTL(ttl time.Duration) error {
 	if ttl < MinTTL || ttl > MaxTTL {
-		return Invalid("invalid_ttl", fmt.Sprintf("ttl_seconds must be between %d and %d", int(MinTTL.Seconds()), int(MaxTTL.Seconds())))
+		return Invalid("invalid_ttl", fmt.Sprintf("a lease must last from %v to %v", MinTTL, MaxTTL))
+	}
+	return nil
+}
+
+// ErrEphemeralNeedsSession is returned for an ephemeral lock requested
+// without a session.
+var ErrEphemeralNeedsSession = &Error{Kind: KindInvalid, Code: "ephemeral_needs_session",
+	Msg: "an ephemeral lock must be held by a session"}
+
+// CheckMetadata rejects metadata over MaxMetadataSize bytes or that is not
+// valid UTF-8 (it would be read back altered). nil means "keep".
+func CheckMetadata(m *string) error {
+	switch {
+	case m == nil:
+		return nil
+	case len(*m) > MaxMetadataSize:
+		return Invalid("invalid_metadata", fmt.Sprintf("metadata must be at most %d bytes", MaxMetadataSize))
+	case !utf8.ValidString(*m):
+		return Invalid("invalid_metadata", "metadata must be valid UTF-8")
 	}
 	return nil
 }
 
 // Acquire decides req against the lock l at now, where last is the highest
 // fencing token issued so far. A free lock gets a new lease and token
-// last.Next(); the current holder acquiring again keeps its lease and token
+// last.Next(); the current holder asking again (Holder.Reacquires: the same
+// session, or the same user with the same owner) keeps its lease and token
 // and its expiry is extended, never shortened. Returns a *LockHeldError
-// (matching ErrLockHeld) when another holder holds the lock.
+// (matching ErrLockHeld) when anyone else holds the lock, and a
+// *LockDelayedError while a lost lock is in its lock delay.
 func (l Lock) Acquire(key LockKey, req AcquireRequest, now time.Time, last FencingToken) (Lock, error) {
 	if err := CheckTTL(req.TTL); err != nil {
 		return Lock{}, err
 	}
-	if req.Metadata != nil && len(*req.Metadata) > MaxMetadataSize {
-		return Lock{}, Invalid("invalid_metadata", fmt.Sprintf("metadata must be at most %d bytes", MaxMetadataSize))
+	if err := CheckMetadata(req.Metadata); err != nil {
+		return Lock{}, err
 	}
 	if req.LockDelay < 0 || req.LockDelay > MaxLockDelay {
-		return Lock{}, Invalid("invalid_lock_delay", fmt.Sprintf("lock_delay_seconds must be between 0 and %d", int(MaxLockDelay.Seconds())))
+		return Lock{}, Invalid("invalid_lock_delay", fmt.Sprintf("a lock delay must be from 0s to %v", MaxLockDelay))
 	}
 	if req.Ephemeral && req.Holder.SessionOf() == "" {
-		return Lock{}, Invalid("ephemeral_needs_session", "an ephemeral lock needs a session_id")
+		return Lock{}, ErrEphemeralNeedsSession
 	}
 	expires := now.Add(req.TTL)
 	if req.Ephemeral {
 		expires = req.SessionExpiresAt
 	}
 	if l.HeldAt(now) {
-		if l.Holder != req.Holder {
+		if !l.Holder.Reacquires(req.Holder) {
 			return Lock{}, &LockHeldError{Name: key.Name, ExpiresAt: l.ExpiresAt}
 		}
 		if expires.After(l.ExpiresAt) {

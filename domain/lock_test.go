@@ -27,7 +27,7 @@ func TestAcquireFreeLockIssuesNextToken(t *testing.T) {
 }
 
 func TestAcquireTransitions(t *testing.T) {
-	held, _ := Lock{}.Acquire(key("a"), AcquireRequest{Holder: "user:alice", TTL: time.Minute, Nonce: "n"}, t0, 0)
+	held, _ := Lock{}.Acquire(key("a"), AcquireRequest{Holder: "user:alice/owner:host-a", TTL: time.Minute, Nonce: "n"}, t0, 0)
 	cases := []struct {
 		name      string
 		cur       Lock
@@ -40,9 +40,12 @@ func TestAcquireTransitions(t *testing.T) {
 	}{
 		{"other holder while held", held, "user:bob", time.Minute, t0.Add(time.Second), ErrLockHeld, 0, time.Time{}},
 		{"other holder at expiry instant gets it", held, "user:bob", time.Minute, t0.Add(time.Minute), nil, 6, t0.Add(2 * time.Minute)},
-		{"same holder extends", held, "user:alice", 2 * time.Minute, t0.Add(time.Second), nil, 1, t0.Add(time.Second + 2*time.Minute)},
-		{"same holder never shortens", held, "user:alice", time.Second, t0.Add(time.Second), nil, 1, t0.Add(time.Minute)},
-		{"same holder after expiry gets a new grant", held, "user:alice", time.Minute, t0.Add(2 * time.Minute), nil, 6, t0.Add(3 * time.Minute)},
+		{"same user, same owner extends", held, "user:alice/owner:host-a", 2 * time.Minute, t0.Add(time.Second), nil, 1, t0.Add(time.Second + 2*time.Minute)},
+		{"same user, same owner never shortens", held, "user:alice/owner:host-a", time.Second, t0.Add(time.Second), nil, 1, t0.Add(time.Minute)},
+		{"same user without owner is refused", held, "user:alice", time.Minute, t0.Add(time.Second), ErrLockHeld, 0, time.Time{}},
+		{"same user, other owner is refused", held, "user:alice/owner:host-b", time.Minute, t0.Add(time.Second), ErrLockHeld, 0, time.Time{}},
+		{"other user, same owner is refused", held, "user:bob/owner:host-a", time.Minute, t0.Add(time.Second), ErrLockHeld, 0, time.Time{}},
+		{"same holder after expiry gets a new grant", held, "user:alice/owner:host-a", time.Minute, t0.Add(2 * time.Minute), nil, 6, t0.Add(3 * time.Minute)},
 		{"ttl too small", Lock{}, "user:bob", 0, t0, errInvalidTTL, 0, time.Time{}},
 		{"ttl too large", Lock{}, "user:bob", time.Hour + time.Second, t0, errInvalidTTL, 0, time.Time{}},
 	}
@@ -82,7 +85,7 @@ func TestMetadataLimit(t *testing.T) {
 }
 
 func TestReleaseAndRenew(t *testing.T) {
-	held, _ := Lock{}.Acquire(key("a"), AcquireRequest{Holder: "user:alice", TTL: time.Minute, Nonce: "n"}, t0, 0)
+	held, _ := Lock{}.Acquire(key("a"), AcquireRequest{Holder: "user:alice/owner:host-a", TTL: time.Minute, Nonce: "n"}, t0, 0)
 	cases := []struct {
 		name  string
 		cur   Lock
@@ -175,7 +178,13 @@ func TestLockValidate(t *testing.T) {
 		{"negative delay", func(l *Lock) { l.LockDelay = -time.Millisecond }, "lock delay"},
 		{"delay too long", func(l *Lock) { l.LockDelay = MaxLockDelay + time.Millisecond }, "lock delay"},
 		{"ephemeral user lock", func(l *Lock) { l.Holder = "user:alice" }, "not a session"},
-		{"ephemeral empty session", func(l *Lock) { l.Holder = "session:" }, "not a session"},
+		{"ephemeral empty session", func(l *Lock) { l.Holder = "session:" }, "names no session"},
+		{"owner holder", func(l *Lock) { l.Holder, l.Ephemeral = "user:alice/owner:host-a:4711", false }, ""},
+		{"session holder with user", func(l *Lock) { l.Holder = "user:alice/session:s1" }, ""},
+		{"holder without user", func(l *Lock) { l.Holder = "user:" }, "names no user"},
+		{"holder with a bad owner", func(l *Lock) { l.Holder, l.Ephemeral = "user:alice/owner:", false }, "invalid owner"},
+		{"holder of no known form", func(l *Lock) { l.Holder, l.Ephemeral = "principal:alice", false }, "names no user"},
+		{"holder with an unknown part", func(l *Lock) { l.Holder, l.Ephemeral = "user:alice/team:x", false }, "not a holder"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

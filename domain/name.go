@@ -32,7 +32,7 @@ func checkPath(s, what string) error {
 	}
 	for c := range strings.SplitSeq(s, "/") {
 		if err := checkComponent(c); err != nil {
-			return Invalid("invalid_name", fmt.Sprintf("%s %q: %s (a '/' inside a name in a URL must be sent as %%2F)", what, s, err.Error()))
+			return Invalid("invalid_name", fmt.Sprintf("%s %q: %s", what, s, err.Error()))
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package domain
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -42,8 +41,7 @@ var (
 // CheckSessionTTL rejects a session TTL outside [MinSessionTTL, MaxSessionTTL].
 func CheckSessionTTL(ttl time.Duration) error {
 	if ttl < MinSessionTTL || ttl > MaxSessionTTL {
-		return Invalid("invalid_ttl", fmt.Sprintf("session ttl_seconds must be between %d and %d",
-			int(MinSessionTTL.Seconds()), int(MaxSessionTTL.Seconds())))
+		return Invalid("invalid_ttl", fmt.Sprintf("a session must last from %v to %v", MinSessionTTL, MaxSessionTTL))
 	}
 	return nil
 }
@@ -118,13 +116,6 @@ func (s Session) KeepAlive(p Principal, now time.Time) (Session, error) {
 }
 
 // Holder returns the lock holder that stands for the session.
-func (s Session) Holder() Holder { return Holder("session:" + string(s.ID)) }
-
-// SessionOf returns the session a holder stands for, or "".
-func (h Holder) SessionOf() SessionID {
-	id, ok := strings.CutPrefix(string(h), "session:")
-	if !ok {
-		return ""
-	}
-	return SessionID(id)
+func (s Session) Holder() Holder {
+	return Holder(holderUser + s.Owner + partSession + string(s.ID))
 }

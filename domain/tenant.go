@@ -32,10 +32,6 @@ type Principal struct {
 	Admin bool
 }
 
-// Holder returns the lock holder that stands for p when it acquires without
-// a session: two processes sharing one token share the lock.
-func (p Principal) Holder() Holder { return Holder("user:" + p.User) }
-
 // MinTokenBytes is the shortest bearer token accepted in configuration.
 const MinTokenBytes = 16
 

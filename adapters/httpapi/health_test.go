@@ -19,6 +19,8 @@ func (p pinger) Ping(ctx context.Context) error { return p(ctx) }
 
 func (p pinger) Stats() application.Stats { return application.Stats{} }
 
+func (p pinger) Health() application.Health { return application.Health{} }
+
 func TestHealthReportsDatabase(t *testing.T) {
 	cases := []struct {
 		name   string

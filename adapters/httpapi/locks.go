@@ -13,16 +13,40 @@ import (
 )
 
 // LockNamePath is the lock name path parameter (exported so huma sees the
-// embedded field). Validation is the domain's
-// (one grammar everywhere), so the schema only documents it.
+// embedded field). Validation is the domain's (one grammar everywhere), so
+// the schema only documents it.
 type LockNamePath struct {
 	Name string `path:"name" doc:"Lock name: '/'-separated components of [A-Za-z0-9._-], 1-64 bytes each, 1-256 bytes in all. Send '/' as %2F." example:"db%2Fprimary"`
 }
 
-type acquireBody struct {
+// nameHint is what a client that sent a bad name most likely needs to know.
+const nameHint = "; inside a URL a '/' of a lock name is sent as %2F"
+
+// lockName parses the path's lock name: the one place a name from a URL
+// becomes a domain.LockName, and its error names the parameter.
+func (p LockNamePath) lockName() (domain.LockName, error) {
+	name, err := domain.ParseLockName(p.Name)
+	if err != nil {
+		return "", &fieldError{loc: "path.name", hint: nameHint, err: err}
+	}
+	return name, nil
+}
+
+// seconds converts a whole number of seconds from the wire; zero, which
+// the wire uses for "not sent", gives def.
+func seconds(n int, def time.Duration) time.Duration {
+	if n == 0 {
+		return def
+	}
+	return time.Duration(n) * time.Second
+}
+
+// AcquireRequest is the body of an acquire.
+type AcquireRequest struct {
 	TTLSeconds       int     `json:"ttl_seconds,omitempty" minimum:"1" maximum:"3600" default:"60" doc:"Lease length in seconds (1-3600). A re-acquire by the holder extends, never shortens, the expiry. Not used for an ephemeral lock."`
-	Metadata         *string `json:"metadata,omitempty" maxLength:"1024" doc:"Free text stored with the lock, at most 1024 bytes, shown to readers (e.g. the holder's address)."`
-	SessionID        string  `json:"session_id,omitempty" maxLength:"128" doc:"Hold the lock as this session (yours) instead of as your user: processes sharing a token then contend properly, each with its own session."`
+	Metadata         *string `json:"metadata,omitempty" maxLength:"1024" doc:"Free text stored with the lock, at most 1024 bytes of UTF-8, shown to readers (e.g. the holder's address)."`
+	Owner            string  `json:"owner,omitempty" minLength:"1" maxLength:"128" pattern:"^[ -~]+$" doc:"Names your client (1-128 printable ASCII characters, e.g. host-a:4711) when you acquire without a session: an acquire by the same user with the same owner as the current holder is an idempotent re-acquire (same lease and token), which makes retries safe. Without owner or session_id, every acquire of a held lock is refused, yours included." example:"host-a:4711"`
+	SessionID        string  `json:"session_id,omitempty" maxLength:"128" doc:"Hold the lock as this session (yours): the session is the holder. Cannot be combined with owner."`
 	Ephemeral        bool    `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as session_id (required): a session keepalive keeps it, and it is freed when the session ends."`
 	LockDelaySeconds *int    `json:"lock_delay_seconds,omitempty" minimum:"0" maximum:"60" doc:"After the lock is lost without an explicit release (TTL or session ran out), nobody can take it for this long (0-60; default from the server's locks.default_lock_delay)."`
 	WaitSeconds      int     `json:"wait_seconds,omitempty" minimum:"0" maximum:"60" default:"0" doc:"If the lock is busy, wait up to this long for it, first come first served (0-60)."`
@@ -30,72 +54,96 @@ type acquireBody struct {
 
 type acquireInput struct {
 	LockNamePath
-	Body *acquireBody `required:"false"`
+	Body *AcquireRequest `required:"false"`
 }
 
-type leaseBody struct {
+// Lease is a grant: what acquire and renew answer. Only the holder sees it.
+type Lease struct {
 	Status       string    `json:"status" enum:"acquired,renewed" doc:"What happened"`
 	Name         string    `json:"name" example:"db/primary"`
 	LeaseID      string    `json:"lease_id" doc:"Identifies this grant; needed to renew or release. Keep it private." example:"L42-9f86d081884c7d65"`
 	FencingToken uint64    `json:"fencing_token" doc:"Strictly increasing over every grant of this server, never reused. Pass it to the resource you protect." example:"42"`
-	ExpiresAt    time.Time `json:"expires_at" doc:"When the lease runs out unless renewed (server clock)."`
+	ExpiresAt    time.Time `json:"expires_at" doc:"When the lease runs out unless renewed (server clock); for an ephemeral lock, when its session does."`
 	Metadata     string    `json:"metadata" doc:"The lock's metadata."`
+	Holder       string    `json:"holder" doc:"The principal holding the lock, org/user." example:"acme/alice"`
+	Owner        string    `json:"owner,omitempty" doc:"The client that holds it, for a lock taken with owner."`
 	SessionID    string    `json:"session_id,omitempty" doc:"The holder session, for a lock taken with session_id."`
 	Ephemeral    bool      `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
 }
 
 type leaseOutput struct {
-	Body leaseBody
+	Body Lease
+}
+
+// ReleaseRequest is the body of a release.
+type ReleaseRequest struct {
+	LeaseID string `json:"lease_id" minLength:"1" maxLength:"128" doc:"The lease_id returned by acquire." example:"L42-9f86d081884c7d65"`
 }
 
 type releaseInput struct {
 	LockNamePath
-	Body struct {
-		LeaseID string `json:"lease_id" minLength:"1" maxLength:"128" doc:"The lease_id returned by acquire."`
-	}
+	Body ReleaseRequest
+}
+
+// Released is the answer to a release.
+type Released struct {
+	Status string `json:"status" enum:"released" doc:"Always released"`
+	Name   string `json:"name" example:"db/primary"`
 }
 
 type releaseOutput struct {
-	Body struct {
-		Status string `json:"status" enum:"released" doc:"Always released"`
-		Name   string `json:"name" example:"db/primary"`
-	}
+	Body Released
+}
+
+// RenewRequest is the body of a renew.
+type RenewRequest struct {
+	LeaseID    string `json:"lease_id" minLength:"1" maxLength:"128" doc:"The lease_id returned by acquire." example:"L42-9f86d081884c7d65"`
+	TTLSeconds int    `json:"ttl_seconds,omitempty" minimum:"1" maximum:"3600" default:"60" doc:"New lease length from now, in seconds (1-3600)."`
 }
 
 type renewInput struct {
 	LockNamePath
-	Body struct {
-		LeaseID    string `json:"lease_id" minLength:"1" maxLength:"128" doc:"The lease_id returned by acquire."`
-		TTLSeconds int    `json:"ttl_seconds,omitempty" minimum:"1" maximum:"3600" default:"60" doc:"New lease length from now, in seconds (1-3600)."`
-	}
+	Body RenewRequest
 }
 
-type lockInfo struct {
+// LockInfo is what anyone in the org may see of a lock. Nothing in it lets
+// a reader act as the holder: the lease id is never shown.
+type LockInfo struct {
 	Name         string     `json:"name" example:"db/primary"`
-	Status       string     `json:"status" enum:"held,free" doc:"held, or free (never acquired, released or expired)"`
+	Status       string     `json:"status" enum:"held,delayed,free" doc:"held; delayed: lost without a release and in its lock delay until available_at, nobody can take it; free: anyone can take it."`
 	FencingToken uint64     `json:"fencing_token,omitempty" doc:"Token of the current grant (held locks only)."`
 	ExpiresAt    *time.Time `json:"expires_at,omitempty" doc:"When the current lease runs out unless renewed (held locks only)."`
+	AvailableAt  *time.Time `json:"available_at,omitempty" doc:"When a delayed lock can be taken again (delayed locks only)."`
 	Metadata     string     `json:"metadata,omitempty" doc:"The lock's metadata (held locks only)."`
-	Holder       string     `json:"holder,omitempty" doc:"Who holds it: user:<name> for a lock taken with a user token, session:<id> for one taken with a session." example:"user:alice"`
+	Holder       string     `json:"holder,omitempty" doc:"The principal holding the lock, org/user (held locks only)." example:"acme/alice"`
+	Owner        string     `json:"owner,omitempty" doc:"The client holding it, for a lock taken with owner." example:"host-a:4711"`
+	SessionID    string     `json:"session_id,omitempty" doc:"The session holding it, for a lock taken with session_id."`
 	Ephemeral    bool       `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
+	Waiters      int        `json:"waiters" doc:"Blocking acquires queued for the lock now."`
+}
+
+// ValidateRequest is the body of a validate.
+type ValidateRequest struct {
+	FencingToken uint64 `json:"fencing_token" minimum:"1" doc:"The token to check." example:"42"`
 }
 
 type validateInput struct {
 	LockNamePath
-	Body struct {
-		FencingToken uint64 `json:"fencing_token" minimum:"1" doc:"The token to check."`
-	}
+	Body ValidateRequest
+}
+
+// Validation is the answer to a validate.
+type Validation struct {
+	Valid        bool    `json:"valid" doc:"True only while this token's holder still holds the lock."`
+	CurrentToken *uint64 `json:"current_token" doc:"The token of the current holder; null when the lock is not held." example:"42"`
 }
 
 type validateOutput struct {
-	Body struct {
-		Valid        bool   `json:"valid" doc:"True only while this token's holder still holds the lock."`
-		CurrentToken uint64 `json:"current_token,omitempty" doc:"The token of the current holder; absent when the lock is free."`
-	}
+	Body Validation
 }
 
-type getOutput struct {
-	Body lockInfo
+type getLockOutput struct {
+	Body LockInfo
 }
 
 type listInput struct {
@@ -104,177 +152,174 @@ type listInput struct {
 	Cursor string `query:"cursor" maxLength:"512" doc:"next_cursor from the previous page."`
 }
 
-type listOutput struct {
-	Body struct {
-		Locks      []lockInfo `json:"locks" doc:"Held locks in name order."`
-		NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
-	}
+// LockList is one page of held locks.
+type LockList struct {
+	Locks      []LockInfo `json:"locks" doc:"Held locks in name order."`
+	NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
 }
 
-func (s *Server) registerLocks() {
-	lockErrs := []errorDoc{errUnauthorized, errForbidden, errInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable}
+type listOutput struct {
+	Body LockList
+}
 
-	huma.Register(s.api, s.withErrors(huma.Operation{
+var (
+	errLockNotFound   = errorDoc{http.StatusNotFound, "`lock_not_found`: the lock is not held.", domain.ErrLockNotFound}
+	errLeaseNotCurent = errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock.", domain.ErrLeaseNotCurrent}
+)
+
+func (s *Server) registerLocks() {
+	writes := []errorDoc{errUnauthorized, errForbidden, errInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable}
+	reads := []errorDoc{errUnauthorized, errForbidden, errInvalidName}
+
+	register(s, huma.Operation{
 		OperationID: "acquire-lock", Method: http.MethodPost, Path: "/locks/{name}/acquire",
 		Summary: "Acquire a lock", Tags: []string{"locks"}, Security: bearer,
-		Description: "Grants the lock to the caller and returns a lease and a fencing token. The holder of a lock taken with a user token is the user: processes sharing a token share the lock, and an acquire by the current holder returns the same lease and token and extends the expiry. The grant is on disk before the response is sent.",
-	}, append(lockErrs,
-		errorDoc{http.StatusConflict, "`lock_held`: another holder holds the lock (after `wait_seconds`, if given); `expires_at` and `Retry-After` say when its lease runs out."},
-		errorDoc{http.StatusLocked, "`lock_delayed`: the lock was lost without a release and is in its lock delay; `available_at` and `Retry-After` say when it can be taken."},
-		errorDoc{http.StatusNotFound, "`session_not_found`: no such session of yours."},
-		errorDoc{http.StatusGone, "`session_expired`: the session has expired."})...),
-		func(ctx context.Context, in *acquireInput) (*leaseOutput, error) {
-			name, err := domain.ParseLockName(in.Name)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField("path.name", err))
-			}
-			req := application.AcquireInput{Name: name, TTL: domain.DefaultTTL}
-			if b := in.Body; b != nil {
-				if b.TTLSeconds != 0 {
-					req.TTL = time.Duration(b.TTLSeconds) * time.Second
-				}
-				req.Metadata = b.Metadata
-				req.Session, req.Ephemeral = domain.SessionID(b.SessionID), b.Ephemeral
-				req.Wait = time.Duration(b.WaitSeconds) * time.Second
-				if b.LockDelaySeconds != nil {
-					d := time.Duration(*b.LockDelaySeconds) * time.Second
-					req.LockDelay = &d
-				}
-			}
-			l, err := s.locks.Acquire(ctx, principal(ctx), req)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField(fieldOf(err), err))
-			}
-			return &leaseOutput{Body: leaseOf("acquired", l)}, nil
-		})
+		Description: "Grants the lock to your client and returns a lease and a fencing token. The holder is a client, never merely a token: " +
+			"your session (`session_id`), or the client named by `owner`, or, with neither, a holder of its own. " +
+			"Another acquire of a held lock is refused with `lock_held`, whoever sends it, unless it comes from the same session, or from the same user with the same `owner` (then it is the idempotent re-acquire: same lease and token, expiry extended). " +
+			"The grant is on disk before the response is sent.",
+	}, s.acquire, append(writes,
+		errorDoc{http.StatusConflict, "`lock_held`: another client holds the lock (after `wait_seconds`, if given); `expires_at` and `Retry-After` say when its lease runs out.",
+			&domain.LockHeldError{Name: "db/primary", ExpiresAt: exampleTime}},
+		errorDoc{http.StatusLocked, "`lock_delayed`: the lock was lost without a release and is in its lock delay; `available_at` and `Retry-After` say when it can be taken.",
+			&domain.LockDelayedError{Name: "db/primary", AvailableAt: exampleTime}},
+		errorDoc{http.StatusNotFound, "`session_not_found`: no such session of yours.", domain.ErrSessionNotFound},
+		errorDoc{http.StatusGone, "`session_expired`: the session has expired.", domain.ErrSessionExpired})...)
 
-	huma.Register(s.api, s.withErrors(huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "release-lock", Method: http.MethodPost, Path: "/locks/{name}/release",
 		Summary: "Release a lock", Tags: []string{"locks"}, Security: bearer,
-		Description: "Frees the lock held by `lease_id`, at once (no lock delay).",
-	}, append(lockErrs,
-		errorDoc{http.StatusNotFound, "`lock_not_found`: the lock is not held."},
-		errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock."})...),
-		func(ctx context.Context, in *releaseInput) (*releaseOutput, error) {
-			name, err := domain.ParseLockName(in.Name)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField("path.name", err))
-			}
-			if err := s.locks.Release(ctx, principal(ctx), name, domain.LeaseID(in.Body.LeaseID)); err != nil {
-				return nil, s.problemFor(ctx, err)
-			}
-			out := &releaseOutput{}
-			out.Body.Status, out.Body.Name = "released", string(name)
-			return out, nil
-		})
+		Description: "Frees the lock held by `lease_id`, at once (no lock delay), and hands it to the oldest waiter.",
+	}, s.release, append(writes, errLockNotFound, errLeaseNotCurent)...)
 
-	huma.Register(s.api, s.withErrors(huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "renew-lock", Method: http.MethodPost, Path: "/locks/{name}/renew",
 		Summary: "Renew a lease", Tags: []string{"locks"}, Security: bearer,
 		Description: "Sets the lease's expiry to now + `ttl_seconds`. An expired lease is never resurrected.",
-	}, append(lockErrs,
-		errorDoc{http.StatusNotFound, "`lock_not_found`: the lock is not held."},
-		errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock; `lock_is_ephemeral`: an ephemeral lock is renewed by its session's keepalive."})...),
-		func(ctx context.Context, in *renewInput) (*leaseOutput, error) {
-			name, err := domain.ParseLockName(in.Name)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField("path.name", err))
-			}
-			ttl := domain.DefaultTTL
-			if in.Body.TTLSeconds != 0 {
-				ttl = time.Duration(in.Body.TTLSeconds) * time.Second
-			}
-			l, err := s.locks.Renew(ctx, principal(ctx), name, domain.LeaseID(in.Body.LeaseID), ttl)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField(fieldOf(err), err))
-			}
-			return &leaseOutput{Body: leaseOf("renewed", l)}, nil
-		})
+	}, s.renew, append(writes, errLockNotFound,
+		errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock; `lock_is_ephemeral`: an ephemeral lock is renewed by its session's keepalive.", domain.ErrLeaseNotCurrent})...)
 
-	huma.Register(s.api, s.withErrors(huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "validate-lock", Method: http.MethodPost, Path: "/locks/{name}/validate",
 		Summary: "Check a fencing token", Tags: []string{"locks"}, Security: bearer,
-		Description: "Tells a downstream service whether a fencing token still belongs to the lock's current holder (Chubby's CheckSequencer), for services that cannot store the highest token they have seen.",
-	}, lockErrs...),
-		func(ctx context.Context, in *validateInput) (*validateOutput, error) {
-			name, err := domain.ParseLockName(in.Name)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField("path.name", err))
-			}
-			valid, cur, err := s.locks.Validate(ctx, principal(ctx), name, domain.FencingToken(in.Body.FencingToken))
-			if err != nil {
-				return nil, s.problemFor(ctx, err)
-			}
-			out := &validateOutput{}
-			out.Body.Valid, out.Body.CurrentToken = valid, uint64(cur)
-			return out, nil
-		})
+		Description: "Tells a downstream service whether a fencing token still belongs to the lock's current holder (Chubby's CheckSequencer), for services that cannot store the highest token they have seen. `current_token` is always present: the current holder's token, or null when the lock is not held.",
+	}, s.validate, writes...)
 
-	huma.Register(s.api, s.withErrors(huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "get-lock", Method: http.MethodGet, Path: "/locks/{name}",
 		Summary: "Describe a lock", Tags: []string{"locks"}, Security: bearer,
-		Description: "Returns the lock's state in the caller's org. A lock nobody holds is `free`. The lease id is never shown.",
-	}, errUnauthorized, errForbidden, errInvalid),
-		func(ctx context.Context, in *struct{ LockNamePath }) (*getOutput, error) {
-			name, err := domain.ParseLockName(in.Name)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField("path.name", err))
-			}
-			l, err := s.locks.Get(ctx, principal(ctx), name)
-			if err != nil {
-				return nil, s.problemFor(ctx, err)
-			}
-			info := infoOf(l)
-			info.Name = string(name)
-			return &getOutput{Body: info}, nil
-		})
+		Description: "Returns the lock's state in your org: `held` (with the holder: org/user plus `owner` or `session_id`), `delayed` (in its lock delay until `available_at`) or `free`, and how many blocking acquires wait for it. The lease id is never shown.",
+	}, s.getLock, reads...)
 
-	huma.Register(s.api, s.withErrors(huma.Operation{
+	register(s, huma.Operation{
 		OperationID: "list-locks", Method: http.MethodGet, Path: "/locks",
 		Summary: "List held locks", Tags: []string{"locks"}, Security: bearer,
-		Description: "Lists the held locks of the caller's org in name order, optionally below a prefix, a page at a time.",
-	}, errUnauthorized, errForbidden, errInvalid),
-		func(ctx context.Context, in *listInput) (*listOutput, error) {
-			prefix, err := domain.ParsePrefix(in.Prefix)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField("query.prefix", err))
-			}
-			after, err := decodeCursor(in.Cursor)
-			if err != nil {
-				return nil, s.problemFor(ctx, atField("query.cursor", err))
-			}
-			page, err := s.locks.List(ctx, principal(ctx), prefix, after, in.Limit)
-			if err != nil {
-				return nil, s.problemFor(ctx, err)
-			}
-			out := &listOutput{}
-			out.Body.Locks = make([]lockInfo, 0, len(page.Locks))
-			for _, l := range page.Locks {
-				out.Body.Locks = append(out.Body.Locks, infoOf(l))
-			}
-			if page.Next != "" {
-				out.Body.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Next))
-			}
-			return out, nil
-		})
+		Description: "Lists the held locks of your org in name order, optionally below a prefix, a page at a time.",
+	}, s.listLocks, errUnauthorized, errForbidden, errInvalidQuery)
 }
 
-// fieldOf names the input field a validation error of acquire/renew is about.
-func fieldOf(err error) string {
-	switch domain.CodeOf(err) {
-	case "invalid_ttl":
-		return "body.ttl_seconds"
-	case "invalid_metadata":
-		return "body.metadata"
-	case "invalid_lock_delay":
-		return "body.lock_delay_seconds"
-	case "invalid_wait":
-		return "body.wait_seconds"
-	case "ephemeral_needs_session":
-		return "body.session_id"
+func (s *Server) acquire(ctx context.Context, in *acquireInput) (*leaseOutput, error) {
+	name, err := in.lockName()
+	if err != nil {
+		return nil, err
 	}
-	return ""
+	req := application.AcquireInput{Name: name, TTL: domain.DefaultTTL}
+	if b := in.Body; b != nil {
+		req.TTL = seconds(b.TTLSeconds, domain.DefaultTTL)
+		req.Metadata, req.Owner = b.Metadata, b.Owner
+		req.Session, req.Ephemeral = domain.SessionID(b.SessionID), b.Ephemeral
+		req.Wait = seconds(b.WaitSeconds, 0)
+		if b.LockDelaySeconds != nil {
+			d := seconds(*b.LockDelaySeconds, 0)
+			req.LockDelay = &d
+		}
+	}
+	l, err := s.locks.Acquire(ctx, principal(ctx), req)
+	if err != nil {
+		return nil, err
+	}
+	return &leaseOutput{Body: leaseOf("acquired", l)}, nil
 }
+
+func (s *Server) release(ctx context.Context, in *releaseInput) (*releaseOutput, error) {
+	name, err := in.lockName()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.locks.Release(ctx, principal(ctx), name, domain.LeaseID(in.Body.LeaseID)); err != nil {
+		return nil, err
+	}
+	return &releaseOutput{Body: Released{Status: "released", Name: string(name)}}, nil
+}
+
+func (s *Server) renew(ctx context.Context, in *renewInput) (*leaseOutput, error) {
+	name, err := in.lockName()
+	if err != nil {
+		return nil, err
+	}
+	ttl := seconds(in.Body.TTLSeconds, domain.DefaultTTL)
+	l, err := s.locks.Renew(ctx, principal(ctx), name, domain.LeaseID(in.Body.LeaseID), ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &leaseOutput{Body: leaseOf("renewed", l)}, nil
+}
+
+func (s *Server) validate(ctx context.Context, in *validateInput) (*validateOutput, error) {
+	name, err := in.lockName()
+	if err != nil {
+		return nil, err
+	}
+	valid, cur, err := s.locks.Validate(ctx, principal(ctx), name, domain.FencingToken(in.Body.FencingToken))
+	if err != nil {
+		return nil, err
+	}
+	out := &validateOutput{Body: Validation{Valid: valid}}
+	if cur != 0 {
+		t := uint64(cur)
+		out.Body.CurrentToken = &t
+	}
+	return out, nil
+}
+
+func (s *Server) getLock(ctx context.Context, in *struct{ LockNamePath }) (*getLockOutput, error) {
+	name, err := in.lockName()
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.locks.Get(ctx, principal(ctx), name)
+	if err != nil {
+		return nil, err
+	}
+	info := infoOf(v)
+	info.Name = string(name)
+	return &getLockOutput{Body: info}, nil
+}
+
+func (s *Server) listLocks(ctx context.Context, in *listInput) (*listOutput, error) {
+	prefix, err := domain.ParsePrefix(in.Prefix)
+	if err != nil {
+		return nil, atField("query.prefix", err)
+	}
+	after, err := decodeCursor(in.Cursor)
+	if err != nil {
+		return nil, atField("query.cursor", err)
+	}
+	page, err := s.locks.List(ctx, principal(ctx), prefix, after, in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := &listOutput{Body: LockList{Locks: make([]LockInfo, 0, len(page.Locks))}}
+	for _, v := range page.Locks {
+		out.Body.Locks = append(out.Body.Locks, infoOf(v))
+	}
+	if page.Next != "" {
+		out.Body.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Next))
+	}
+	return out, nil
+}
+
+var errInvalidCursor = domain.Invalid("invalid_cursor", "the cursor is not one this server returned")
 
 func decodeCursor(c string) (domain.LockName, error) {
 	if c == "" {
@@ -282,11 +327,11 @@ func decodeCursor(c string) (domain.LockName, error) {
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return "", domain.Invalid("invalid_cursor", "cursor is not one this server returned")
+		return "", errInvalidCursor
 	}
 	name, err := domain.ParseLockName(string(raw))
 	if err != nil {
-		return "", domain.Invalid("invalid_cursor", "cursor is not one this server returned")
+		return "", errInvalidCursor
 	}
 	return name, nil
 }
@@ -295,21 +340,35 @@ func decodeCursor(c string) (domain.LockName, error) {
 // same precision they are stored with.
 func wireTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-func leaseOf(status string, l domain.Lock) leaseBody {
-	return leaseBody{
+// holderOf shows a holder as org/user (only the org when a legacy session
+// holder's user is unknown).
+func holderOf(l domain.Lock) string {
+	if u := l.Holder.User(); u != "" {
+		return string(l.Key.Org) + "/" + u
+	}
+	return string(l.Key.Org)
+}
+
+func leaseOf(status string, l domain.Lock) Lease {
+	return Lease{
 		Status: status, Name: string(l.Key.Name), LeaseID: string(l.Lease),
 		FencingToken: uint64(l.Token), ExpiresAt: wireTime(l.ExpiresAt), Metadata: l.Metadata,
-		SessionID: string(l.Holder.SessionOf()), Ephemeral: l.Ephemeral,
+		Holder: holderOf(l), Owner: l.Holder.Owner(), SessionID: string(l.Holder.SessionOf()), Ephemeral: l.Ephemeral,
 	}
 }
 
-func infoOf(l domain.Lock) lockInfo {
-	if !l.Exists() {
-		return lockInfo{Status: "free"}
+// infoOf describes a lock as anyone in the org may see it.
+func infoOf(v application.LockView) LockInfo {
+	info := LockInfo{Status: string(v.Status), Waiters: v.Waiters}
+	switch v.Status {
+	case application.StatusHeld:
+		l := v.Lock
+		exp := wireTime(l.ExpiresAt)
+		info.Name, info.FencingToken, info.ExpiresAt, info.Metadata = string(l.Key.Name), uint64(l.Token), &exp, l.Metadata
+		info.Holder, info.Owner, info.SessionID, info.Ephemeral = holderOf(l), l.Holder.Owner(), string(l.Holder.SessionOf()), l.Ephemeral
+	case application.StatusDelayed:
+		at := wireTime(v.AvailableAt)
+		info.AvailableAt = &at
 	}
-	exp := wireTime(l.ExpiresAt)
-	return lockInfo{
-		Name: string(l.Key.Name), Status: "held", FencingToken: uint64(l.Token),
-		ExpiresAt: &exp, Metadata: l.Metadata, Holder: string(l.Holder), Ephemeral: l.Ephemeral,
-	}
+	return info
 }

@@ -67,10 +67,12 @@ var statusOf = map[domain.Kind]int{
 	domain.KindLocked:           http.StatusLocked,
 }
 
-// fieldError attaches the input location that caused a validation error.
+// fieldError attaches the input location that caused a validation error,
+// and a hint for the client where the domain's message needs one.
 type fieldError struct {
-	loc string
-	err error
+	loc  string
+	hint string
+	err  error
 }
 
 func (f *fieldError) Error() string { return f.loc + ": " + f.err.Error() }
@@ -83,36 +85,62 @@ func atField(loc string, err error) error {
 	return &fieldError{loc: loc, err: err}
 }
 
-// problemFor converts any error from the application into a Problem. Only
-// domain errors keep their message; anything else is logged here, once, and
-// the client learns nothing but "internal error".
+// bodyFields names the request body field that a validation error code is
+// about: the domain speaks of leases and owners, the wire of ttl_seconds.
+var bodyFields = map[string]string{
+	"invalid_ttl":             "body.ttl_seconds",
+	"invalid_metadata":        "body.metadata",
+	"invalid_lock_delay":      "body.lock_delay_seconds",
+	"invalid_wait":            "body.wait_seconds",
+	"invalid_owner":           "body.owner",
+	"owner_with_session":      "body.owner",
+	"ephemeral_needs_session": "body.session_id",
+}
+
+// problemFor converts any error of a handler into a Problem. Only domain
+// errors keep their message; anything else is logged here, once, and the
+// client learns nothing but "internal error". A client that went away is
+// logged at INFO: it is not the server's failure.
 func (s *Server) problemFor(ctx context.Context, err error) *Problem {
+	p := problemOf(err)
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		s.log.InfoContext(ctx, "request ended before it completed", "request_id", RequestID(ctx), "err", err)
+	case p.Status == http.StatusInternalServerError:
+		s.log.ErrorContext(ctx, "internal error", "request_id", RequestID(ctx), "err", err)
+	case domain.KindOf(err) == domain.KindUnavailable:
+		s.log.WarnContext(ctx, "request refused: unavailable", "request_id", RequestID(ctx), "err", err)
+	}
+	return p
+}
+
+// problemOf is the one mapping from errors to problems, without logging;
+// the OpenAPI examples are built with it too.
+func problemOf(err error) *Problem {
+	if p, ok := errors.AsType[*Problem](err); ok {
+		return p
+	}
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Kind == domain.KindInternal {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return newProblem(http.StatusServiceUnavailable, "request_cancelled", "the request ended before it completed")
 		}
-		s.log.ErrorContext(ctx, "internal error", "request_id", RequestID(ctx), "err", err)
 		return newProblem(http.StatusInternalServerError, "internal", "internal error")
 	}
-	status := statusOf[de.Kind]
-	if de.Kind == domain.KindUnavailable {
-		s.log.WarnContext(ctx, "request refused: unavailable", "request_id", RequestID(ctx), "err", err)
+	p := newProblem(statusOf[de.Kind], de.Code, de.Msg)
+	if fe, ok := errors.AsType[*fieldError](err); ok {
+		p.Detail += fe.hint
+		p.Errors = []*FieldError{{Location: fe.loc, Message: p.Detail}}
+	} else if loc, ok := bodyFields[de.Code]; ok && de.Kind == domain.KindInvalid {
+		p.Errors = []*FieldError{{Location: loc, Message: de.Msg}}
 	}
-	p := newProblem(status, de.Code, de.Msg)
-	var fe *fieldError
-	if errors.As(err, &fe) {
-		p.Errors = []*FieldError{{Location: fe.loc, Message: de.Msg}}
-	}
-	var held *domain.LockHeldError
-	if errors.As(err, &held) {
+	if held, ok := errors.AsType[*domain.LockHeldError](err); ok {
 		p.Detail = held.Error()
 		at := wireTime(held.ExpiresAt)
 		p.ExpiresAt = &at
 		p.headers = retryAfter(held.ExpiresAt)
 	}
-	var delayed *domain.LockDelayedError
-	if errors.As(err, &delayed) {
+	if delayed, ok := errors.AsType[*domain.LockDelayedError](err); ok {
 		p.Detail = delayed.Error()
 		at := wireTime(delayed.AvailableAt)
 		p.AvailableAt = &at

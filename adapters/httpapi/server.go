@@ -5,11 +5,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -31,6 +33,8 @@ type Engine interface {
 	Ping(ctx context.Context) error
 	// Stats returns the writer's counters.
 	Stats() application.Stats
+	// Health reports whether the last commit failed.
+	Health() application.Health
 }
 
 // Config configures the HTTP adapter.
@@ -165,24 +169,41 @@ func (s *Server) writeHumaProblem(ctx huma.Context, p *Problem) {
 	_ = jsonEncode(ctx.BodyWriter(), p)
 }
 
-// errorDoc documents one error status and the codes it carries.
+// errorDoc documents one error status: the codes it carries and an
+// example error, shown in the OpenAPI description as that response's body.
 type errorDoc struct {
-	status int
-	codes  string
+	status  int
+	codes   string
+	example error
 }
 
+// exampleTime is the time shown in examples.
+var exampleTime = time.Date(2026, 11, 26, 10, 0, 30, 123_000_000, time.UTC)
+
 var (
-	errUnauthorized = errorDoc{http.StatusUnauthorized, "`unauthenticated`: missing or unknown bearer token."}
-	errForbidden    = errorDoc{http.StatusForbidden, "`admin_not_tenant`: the admin token cannot act on locks."}
-	errInvalid      = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_name`: bad lock name; `invalid_ttl`, `invalid_metadata`, `invalid_cursor`."}
-	errMalformed    = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON."}
-	errTooLarge     = errorDoc{http.StatusRequestEntityTooLarge, "`body_too_large`: the body exceeds 1 MiB."}
-	errMediaType    = errorDoc{http.StatusUnsupportedMediaType, "`unsupported_media_type`: send `Content-Type: application/json`."}
-	errUnavailable  = errorDoc{http.StatusServiceUnavailable, "`unavailable`: the change could not be made durable; nothing was changed. Retry."}
-	errInternal     = errorDoc{http.StatusInternalServerError, "`internal`: internal error; the server log has the cause under the request id."}
+	errUnauthorized = errorDoc{http.StatusUnauthorized, "`unauthenticated`: missing or unknown bearer token.", domain.ErrUnauthenticated}
+	errForbidden    = errorDoc{http.StatusForbidden, "`admin_not_tenant`: the admin token cannot act on locks.", domain.ErrAdminNotTenant}
+	errInvalid      = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_name`: bad lock name; `invalid_ttl`, `invalid_metadata`, `invalid_owner`, `owner_with_session`, `invalid_lock_delay`, `invalid_wait`, `ephemeral_needs_session`.",
+		&fieldError{loc: "body.ttl_seconds", err: domain.CheckTTL(2 * domain.MaxTTL)}}
+	errInvalidName = errorDoc{http.StatusUnprocessableEntity, "`invalid_name`: bad lock name.",
+		&fieldError{loc: "path.name", hint: nameHint, err: exampleNameError}}
+	errInvalidQuery = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a parameter violates the schema; `invalid_name`: bad prefix; `invalid_cursor`.",
+		atField("query.cursor", errInvalidCursor)}
+	errMalformed = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON.",
+		newProblem(http.StatusBadRequest, "malformed_request", humaDetails[http.StatusBadRequest])}
+	errTooLarge = errorDoc{http.StatusRequestEntityTooLarge, "`body_too_large`: the body exceeds 1 MiB.",
+		newProblem(http.StatusRequestEntityTooLarge, "body_too_large", "request body is too large")}
+	errMediaType = errorDoc{http.StatusUnsupportedMediaType, "`unsupported_media_type`: send `Content-Type: application/json`.",
+		newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", humaDetails[http.StatusUnsupportedMediaType])}
+	errUnavailable = errorDoc{http.StatusServiceUnavailable, "`unavailable`: the change could not be made durable; nothing was changed. Retry. `shutting_down`: the server is stopping.", domain.ErrUnavailable}
+	errInternal    = errorDoc{http.StatusInternalServerError, "`internal`: internal error; the server log has the cause under the request id.", errors.New("example")}
 )
 
-// withErrors documents op's error responses with the Problem schema.
+// exampleNameError is what an unencoded '/' typically produces.
+var _, exampleNameError = domain.ParseLockName("db//primary")
+
+// withErrors documents op's error responses with the Problem schema and an
+// example of each.
 func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation {
 	reg := s.api.OpenAPI().Components.Schemas
 	schema := reg.Schema(reflect.TypeFor[Problem](), true, "Problem")
@@ -191,13 +212,32 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 	}
 	docs = append(docs, errInternal)
 	for _, d := range docs {
+		ex := *problemOf(d.example)
+		ex.Instance, ex.RequestID = exampleInstance(op.Path), "5f0c2a9e81d4b7c3"
 		op.Responses[strconv.Itoa(d.status)] = &huma.Response{
 			Description: http.StatusText(d.status) + ". " + d.codes,
-			Content:     map[string]*huma.MediaType{ProblemContentType: {Schema: schema}},
+			Content:     map[string]*huma.MediaType{ProblemContentType: {Schema: schema, Example: ex}},
 		}
 	}
 	op.MaxBodyBytes = MaxBodyBytes
 	return op
+}
+
+// exampleInstance fills a path template with example values.
+func exampleInstance(path string) string {
+	return strings.NewReplacer("{name}", "db%2Fprimary", "{id}", "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44").Replace(path)
+}
+
+// register adds an operation whose handler is h: its errors go through
+// the one mapping to problems, and its error responses are documented.
+func register[I, O any](s *Server, op huma.Operation, h func(context.Context, *I) (*O, error), docs ...errorDoc) {
+	huma.Register(s.api, s.withErrors(op, docs...), func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.problemFor(ctx, err)
+		}
+		return out, nil
+	})
 }
 
 var bearer = []map[string][]string{{"bearer": {}}}

@@ -38,7 +38,7 @@ func (s *story) add(o *Op) *Op {
 	return o
 }
 
-func holder(c int) string { return []string{"user:c0", "user:c1", "user:observer"}[c] }
+func holder(c int) string { return []string{"acme/c0", "acme/c1", "acme/observer"}[c] }
 
 func (s *story) acquire(c int, name, lease string, token uint64) *Op {
 	return s.add(&Op{Client: c, Holder: holder(c), Kind: Acquire, Name: name, OutLease: lease, Token: token,

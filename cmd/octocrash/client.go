@@ -54,7 +54,9 @@ func (a *api) do(ctx context.Context, op *Op, ttlSeconds int) {
 	switch op.Kind {
 	case Acquire:
 		path += "/acquire"
-		body["ttl_seconds"] = ttlSeconds
+		// Each client is one principal with one owner id, so that a retry
+		// whose answer was lost is the idempotent re-acquire.
+		body["ttl_seconds"], body["owner"] = ttlSeconds, clientOwner
 	case Renew:
 		path += "/renew"
 		body["lease_id"], body["ttl_seconds"] = op.Lease, ttlSeconds
@@ -181,7 +183,7 @@ type worker struct {
 
 func newWorker(i int, names []string, ttl int, think time.Duration, seed uint64) *worker {
 	return &worker{
-		api:    api{token: principalToken(i), holder: fmt.Sprintf("user:c%d", i), client: i},
+		api:    api{token: principalToken(i), holder: fmt.Sprintf("acme/c%d", i), client: i},
 		names:  names,
 		ttl:    ttl,
 		think:  think,
@@ -323,6 +325,9 @@ func (w *worker) end(l lease) {
 		w.ended[w.rng.IntN(len(w.ended))] = l
 	}
 }
+
+// clientOwner is the owner id every client sends with its acquires.
+const clientOwner = "octocrash"
 
 // principalToken is client i's bearer token (at least 16 characters).
 func principalToken(i int) string {

@@ -83,9 +83,9 @@ func clone(m map[string]fakeLock) map[string]fakeLock {
 func principal(r *http.Request) string {
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if tok == observerToken {
-		return "user:observer"
+		return "acme/observer"
 	}
-	return "user:" + strings.TrimPrefix(tok, "octocrash-secret-token-")
+	return "acme/" + strings.TrimPrefix(tok, "octocrash-secret-token-")
 }
 
 func reply(w http.ResponseWriter, status int, body any) {

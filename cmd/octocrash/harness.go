@@ -194,7 +194,7 @@ func drive(ctx context.Context, cfg Config, launcher Launcher) (*History, error)
 // failed read a few times: a read changes nothing, so failed attempts are
 // simply not recorded.
 func observe(ctx context.Context, base string, epoch, clients int, names []string, clock func() int64) ([]*Op, error) {
-	a := &api{base: base, token: observerToken, holder: "user:observer", client: clients, epoch: epoch, clock: clock,
+	a := &api{base: base, token: observerToken, holder: "acme/observer", client: clients, epoch: epoch, clock: clock,
 		http: &http.Client{Timeout: 5 * time.Second}}
 	defer a.http.CloseIdleConnections()
 	var ops []*Op

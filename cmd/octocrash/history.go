@@ -51,7 +51,7 @@ type Op struct {
 	ID     int    `json:"id"`
 	Epoch  int    `json:"epoch"`  // server instance the request was sent to
 	Client int    `json:"client"` // index; the observer is Config.Clients
-	Holder string `json:"holder"` // the principal as the server names it, e.g. user:c3
+	Holder string `json:"holder"` // the principal as the server names it, e.g. acme/c3
 	Kind   Kind   `json:"kind"`
 	Name   string `json:"name"`
 	// Lease is the lease id sent with renew and release; LeaseToken the
