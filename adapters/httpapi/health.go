@@ -44,7 +44,7 @@ func (s *Server) health(ctx context.Context, _ *struct{}) (*healthOutput, error)
 	}
 	if at := s.engine.Health().CommitFailedAt; !at.IsZero() {
 		return nil, newProblem(http.StatusServiceUnavailable, "degraded",
-			"the last write to the database failed at "+wireTime(at).Format(time.RFC3339Nano)+
+			"the last write to the database failed at "+wireTime(at).UTC().Format(wireLayout)+
 				"; writes answer 503 unavailable until one succeeds")
 	}
 	return &healthOutput{Body: HealthReport{Status: "ok", Version: s.cfg.Version, DB: "ok"}}, nil

@@ -59,16 +59,16 @@ type acquireInput struct {
 
 // Lease is a grant: what acquire and renew answer. Only the holder sees it.
 type Lease struct {
-	Status       string    `json:"status" enum:"acquired,renewed" doc:"What happened"`
-	Name         string    `json:"name" example:"db/primary"`
-	LeaseID      string    `json:"lease_id" doc:"Identifies this grant; needed to renew or release. Keep it private." example:"L42-9f86d081884c7d65"`
-	FencingToken uint64    `json:"fencing_token" doc:"Strictly increasing over every grant of this server, never reused. Pass it to the resource you protect." example:"42"`
-	ExpiresAt    time.Time `json:"expires_at" doc:"When the lease runs out unless renewed (server clock); for an ephemeral lock, when its session does."`
-	Metadata     string    `json:"metadata" doc:"The lock's metadata."`
-	Holder       string    `json:"holder" doc:"The principal holding the lock, org/user." example:"acme/alice"`
-	Owner        string    `json:"owner,omitempty" doc:"The client that holds it, for a lock taken with owner."`
-	SessionID    string    `json:"session_id,omitempty" doc:"The holder session, for a lock taken with session_id."`
-	Ephemeral    bool      `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
+	Status       string `json:"status" enum:"acquired,renewed" doc:"What happened"`
+	Name         string `json:"name" example:"db/primary"`
+	LeaseID      string `json:"lease_id" doc:"Identifies this grant; needed to renew or release. Keep it private." example:"L42-9f86d081884c7d65"`
+	FencingToken uint64 `json:"fencing_token" doc:"Strictly increasing over every grant of this server, never reused. Pass it to the resource you protect." example:"42"`
+	ExpiresAt    Time   `json:"expires_at" doc:"When the lease runs out unless renewed (server clock); for an ephemeral lock, when its session does."`
+	Metadata     string `json:"metadata" doc:"The lock's metadata."`
+	Holder       string `json:"holder" doc:"The principal holding the lock, org/user." example:"acme/alice"`
+	Owner        string `json:"owner,omitempty" doc:"The client that holds it, for a lock taken with owner."`
+	SessionID    string `json:"session_id,omitempty" doc:"The holder session, for a lock taken with session_id."`
+	Ephemeral    bool   `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
 }
 
 type leaseOutput struct {
@@ -109,17 +109,17 @@ type renewInput struct {
 // LockInfo is what anyone in the org may see of a lock. Nothing in it lets
 // a reader act as the holder: the lease id is never shown.
 type LockInfo struct {
-	Name         string     `json:"name" example:"db/primary"`
-	Status       string     `json:"status" enum:"held,delayed,free" doc:"held; delayed: lost without a release and in its lock delay until available_at, nobody can take it; free: anyone can take it."`
-	FencingToken uint64     `json:"fencing_token,omitempty" doc:"Token of the current grant (held locks only)."`
-	ExpiresAt    *time.Time `json:"expires_at,omitempty" doc:"When the current lease runs out unless renewed (held locks only)."`
-	AvailableAt  *time.Time `json:"available_at,omitempty" doc:"When a delayed lock can be taken again (delayed locks only)."`
-	Metadata     string     `json:"metadata,omitempty" doc:"The lock's metadata (held locks only)."`
-	Holder       string     `json:"holder,omitempty" doc:"The principal holding the lock, org/user (held locks only)." example:"acme/alice"`
-	Owner        string     `json:"owner,omitempty" doc:"The client holding it, for a lock taken with owner." example:"host-a:4711"`
-	SessionID    string     `json:"session_id,omitempty" doc:"The session holding it, for a lock taken with session_id."`
-	Ephemeral    bool       `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
-	Waiters      int        `json:"waiters" doc:"Blocking acquires queued for the lock now."`
+	Name         string `json:"name" example:"db/primary"`
+	Status       string `json:"status" enum:"held,delayed,free" doc:"held; delayed: lost without a release and in its lock delay until available_at, nobody can take it; free: anyone can take it."`
+	FencingToken uint64 `json:"fencing_token,omitempty" doc:"Token of the current grant (held locks only)."`
+	ExpiresAt    *Time  `json:"expires_at,omitempty" doc:"When the current lease runs out unless renewed (held locks only)."`
+	AvailableAt  *Time  `json:"available_at,omitempty" doc:"When a delayed lock can be taken again (delayed locks only)."`
+	Metadata     string `json:"metadata,omitempty" doc:"The lock's metadata (held locks only)."`
+	Holder       string `json:"holder,omitempty" doc:"The principal holding the lock, org/user (held locks only)." example:"acme/alice"`
+	Owner        string `json:"owner,omitempty" doc:"The client holding it, for a lock taken with owner." example:"host-a:4711"`
+	SessionID    string `json:"session_id,omitempty" doc:"The session holding it, for a lock taken with session_id."`
+	Ephemeral    bool   `json:"ephemeral,omitempty" doc:"The lock lives exactly as long as its session."`
+	Waiters      int    `json:"waiters" doc:"Blocking acquires queued for the lock now."`
 }
 
 // ValidateRequest is the body of a validate.
@@ -336,10 +336,6 @@ func decodeCursor(c string) (domain.LockName, error) {
 	return name, nil
 }
 
-// wireTime is how times leave the server: UTC, millisecond precision, the
-// same precision they are stored with.
-func wireTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
-
 // holderOf shows a holder as org/user (only the org when a legacy session
 // holder's user is unknown).
 func holderOf(l domain.Lock) string {
@@ -363,12 +359,10 @@ func infoOf(v application.LockView) LockInfo {
 	switch v.Status {
 	case application.StatusHeld:
 		l := v.Lock
-		exp := wireTime(l.ExpiresAt)
-		info.Name, info.FencingToken, info.ExpiresAt, info.Metadata = string(l.Key.Name), uint64(l.Token), &exp, l.Metadata
+		info.Name, info.FencingToken, info.ExpiresAt, info.Metadata = string(l.Key.Name), uint64(l.Token), wireTimeRef(l.ExpiresAt), l.Metadata
 		info.Holder, info.Owner, info.SessionID, info.Ephemeral = holderOf(l), l.Holder.Owner(), string(l.Holder.SessionOf()), l.Ephemeral
 	case application.StatusDelayed:
-		at := wireTime(v.AvailableAt)
-		info.AvailableAt = &at
+		info.AvailableAt = wireTimeRef(v.AvailableAt)
 	}
 	return info
 }

@@ -27,8 +27,8 @@ type Problem struct {
 	Instance    string        `json:"instance,omitempty" doc:"The request path"`
 	RequestID   string        `json:"request_id,omitempty" doc:"The X-Request-Id of the request, for matching server logs"`
 	Errors      []*FieldError `json:"errors,omitempty" doc:"Per-field validation errors"`
-	ExpiresAt   *time.Time    `json:"expires_at,omitempty" doc:"For lock_held: when the current lease runs out unless renewed"`
-	AvailableAt *time.Time    `json:"available_at,omitempty" doc:"For lock_delayed: when the lock can be acquired again"`
+	ExpiresAt   *Time         `json:"expires_at,omitempty" doc:"For lock_held: when the current lease runs out unless renewed"`
+	AvailableAt *Time         `json:"available_at,omitempty" doc:"For lock_delayed: when the lock can be acquired again"`
 	headers     http.Header
 }
 
@@ -136,14 +136,12 @@ func problemOf(err error) *Problem {
 	}
 	if held, ok := errors.AsType[*domain.LockHeldError](err); ok {
 		p.Detail = held.Error()
-		at := wireTime(held.ExpiresAt)
-		p.ExpiresAt = &at
+		p.ExpiresAt = wireTimeRef(held.ExpiresAt)
 		p.headers = retryAfter(held.ExpiresAt)
 	}
 	if delayed, ok := errors.AsType[*domain.LockDelayedError](err); ok {
 		p.Detail = delayed.Error()
-		at := wireTime(delayed.AvailableAt)
-		p.AvailableAt = &at
+		p.AvailableAt = wireTimeRef(delayed.AvailableAt)
 		p.headers = retryAfter(delayed.AvailableAt)
 	}
 	if de.Kind == domain.KindUnauthenticated {

@@ -25,10 +25,10 @@ type openSessionInput struct {
 
 // SessionOpened is the answer to opening a session.
 type SessionOpened struct {
-	SessionID                string    `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
-	TTLSeconds               int       `json:"ttl_seconds" example:"60"`
-	ExpiresAt                time.Time `json:"expires_at" doc:"When the session (and its ephemeral locks) ends without a keepalive."`
-	KeepaliveIntervalSeconds int       `json:"keepalive_interval_seconds" doc:"Send a keepalive this often (a third of the TTL)." example:"20"`
+	SessionID                string `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
+	TTLSeconds               int    `json:"ttl_seconds" example:"60"`
+	ExpiresAt                Time   `json:"expires_at" doc:"When the session (and its ephemeral locks) ends without a keepalive."`
+	KeepaliveIntervalSeconds int    `json:"keepalive_interval_seconds" doc:"Send a keepalive this often (a third of the TTL)." example:"20"`
 }
 
 type openSessionOutput struct {
@@ -37,8 +37,8 @@ type openSessionOutput struct {
 
 // SessionKeptAlive is the answer to a keepalive.
 type SessionKeptAlive struct {
-	SessionID string    `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
-	ExpiresAt time.Time `json:"expires_at" doc:"The session's new expiry, also that of its ephemeral locks."`
+	SessionID string `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
+	ExpiresAt Time   `json:"expires_at" doc:"The session's new expiry, also that of its ephemeral locks."`
 }
 
 type keepaliveOutput struct {
@@ -47,10 +47,10 @@ type keepaliveOutput struct {
 
 // SessionInfo describes a session to its owner.
 type SessionInfo struct {
-	SessionID  string    `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
-	TTLSeconds int       `json:"ttl_seconds" example:"60"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Locks      []string  `json:"locks" doc:"Names of the locks the session holds now."`
+	SessionID  string   `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
+	TTLSeconds int      `json:"ttl_seconds" example:"60"`
+	ExpiresAt  Time     `json:"expires_at"`
+	Locks      []string `json:"locks" doc:"Names of the locks the session holds now."`
 }
 
 type getSessionOutput struct {
