@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -434,16 +435,20 @@ func TestConfigHidesSecrets(t *testing.T) {
 	}
 }
 
-func TestFlagUsage(t *testing.T) {
+func TestHelpListsFlags(t *testing.T) {
 	t.Parallel()
-	u := bootstrap.FlagUsage()
-	for _, w := range []string{"-config", "-addr", "-db", "-log-format", "-log-level", "-storage.sync", "127.0.0.1:3000"} {
+	var out, errOut bytes.Buffer
+	if code := (bootstrap.CLI{Stdout: &out, Stderr: &errOut}).Run(context.Background(), []string{"--help"}); code != 0 {
+		t.Fatalf("--help exit code %d; stderr %s", code, errOut.String())
+	}
+	u := out.String()
+	for _, w := range []string{"--config", "--addr", "--db", "--log-format", "--log-level", "--storage.sync", "127.0.0.1:3000"} {
 		if !strings.Contains(u, w) {
-			t.Errorf("FlagUsage lacks %q:\n%s", w, u)
+			t.Errorf("--help lacks %q:\n%s", w, u)
 		}
 	}
-	if strings.Contains(u, "-admin-token") {
-		t.Errorf("FlagUsage offers an admin token flag:\n%s", u)
+	if strings.Contains(u, "--admin-token") || strings.Contains(u, "--static-tokens") {
+		t.Errorf("--help offers a secret as a flag:\n%s", u)
 	}
 }
 
