@@ -113,7 +113,11 @@ func tuneGC(log *slog.Logger) {
 // the database's lock, so they are refused while a server runs on it;
 // status only reads.
 func Migrate(ctx context.Context, action string, args, environ []string, out io.Writer) error {
-	if action != "status" && action != "up" && action != "down" {
+	switch action {
+	case "status", "up", "down":
+	case "":
+		return errors.New("migrate: give the action: octostore migrate status|up|down")
+	default:
 		return fmt.Errorf("migrate: unknown action %q (want status, up or down)", action)
 	}
 	cfg, err := LoadConfig(args, environ)

@@ -116,9 +116,9 @@ func DefaultConfig() Config {
 // are ignored: the prefix is shared with clients and scripts. The YAML file
 // is ours alone, so an unknown key in it is an error.
 //
-// Returns an error wrapping flag.ErrHelp for -h (CLI.Run prints the help), an error
-// wrapping fs.ErrNotExist if the --config file is missing, and the errors of
-// Validate. No error contains a token value.
+// Returns an error wrapping flag.ErrHelp for -h (CLI.Run prints the help),
+// an error wrapping fs.ErrNotExist if the --config file is missing, and the
+// errors of Validate. No error contains a token value.
 func LoadConfig(args []string, environ []string) (Config, error) {
 	return loadConfig(args, environ, nil)
 }

@@ -77,6 +77,18 @@ shutdown:
 			},
 		},
 		{
+			name: "every non-secret setting has a flag, durations included",
+			env:  []string{"OCTOSTORE_RESTORE__GRACE=7s", "OCTOSTORE_PPROF_ADDR=127.0.0.1:6061"},
+			args: []string{"--locks.sweep-interval", "1s", "--locks.default-lock-delay", "2s", "--restore.grace", "3s", "--shutdown.timeout", "4s", "--pprof-addr", "127.0.0.1:6060"},
+			want: func(c *bootstrap.Config) {
+				c.Locks.SweepInterval = time.Second
+				c.Locks.DefaultLockDelay = 2 * time.Second
+				c.Restore.Grace = 3 * time.Second
+				c.Shutdown.Timeout = 4 * time.Second
+				c.PprofAddr = "127.0.0.1:6060"
+			},
+		},
+		{
 			name: "flags override env; unset flags do not",
 			env:  []string{"OCTOSTORE_ADDR=:5000", "OCTOSTORE_DB=env.db", "OCTOSTORE_LOG_FORMAT=json"},
 			args: []string{"--addr", ":6000", "-log-level=error", "--storage.sync=normal"},

@@ -430,8 +430,12 @@ func TestHelpPrintsToStdout(t *testing.T) {
 	if files := readFiles(t, dir); len(files) != 0 {
 		t.Errorf("help created files: %v", keys(files))
 	}
-	r := runCLI(t, env, "help", "nonsense")
-	wantOneLineFailure(t, r, `unknown command "nonsense"`)
+	wantOneLineFailure(t, runCLI(t, env, "help", "nonsense"), `unknown command "nonsense"`)
+	wantOneLineFailure(t, runCLI(t, env, "migrate"), "migrate: give the action: octostore migrate status|up|down")
+	wantOneLineFailure(t, runCLI(t, env, "migrate", "sideways"), `migrate: unknown action "sideways"`)
+	if files := readFiles(t, dir); len(files) != 0 {
+		t.Errorf("refused migrate commands created files: %v", keys(files))
+	}
 }
 
 func writeTestFile(t *testing.T, path, content string) {
