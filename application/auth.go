@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 
 	"github.com/octostore/octostore/domain"
+	"github.com/octostore/octostore/ports"
 )
 
 // AuthService authenticates bearer tokens. Configured tokens arrive hashed
@@ -87,6 +89,34 @@ func (a *AuthService) EnsureCredentials(ctx context.Context) ([]GeneratedToken, 
 		return nil, err
 	}
 	return gen, nil
+}
+
+// CreateToken mints a new token for the tenant principal p and stores its
+// hash in j, for an operator who lost a token; it is the offline
+// counterpart of EnsureCredentials and must only run while no engine uses
+// j. It loads the committed state first, so a database the server would
+// refuse is refused here too, then commits one batch holding a single
+// domain.CredentialAdded, which leaves the fencing counter and the
+// last-alive time as they were: what expired while the server was down
+// still gets its restart grace. The returned token is shown once and never
+// stored. Returns an error if p breaks domain.Credential.Validate or is an
+// admin, or if j cannot load or commit.
+func CreateToken(ctx context.Context, j ports.Journal, p domain.Principal) (GeneratedToken, error) {
+	if p.Admin {
+		return GeneratedToken{}, errors.New("create token: only tenant tokens can be created")
+	}
+	g := GeneratedToken{Principal: p, Token: newToken()}
+	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: p}
+	if err := c.Validate(); err != nil {
+		return GeneratedToken{}, fmt.Errorf("create token: %w", err)
+	}
+	if _, err := j.Load(ctx); err != nil {
+		return GeneratedToken{}, fmt.Errorf("create token: %w", err)
+	}
+	if err := j.Commit(ctx, domain.Batch{Changes: []domain.Change{domain.CredentialAdded{Credential: c}}}); err != nil {
+		return GeneratedToken{}, fmt.Errorf("create token: %w", err)
+	}
+	return g, nil
 }
 
 // newToken returns a 256-bit random bearer token.

@@ -3,6 +3,7 @@ package application_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/octostore/octostore/adapters/memstore"
 	"github.com/octostore/octostore/application"
@@ -58,5 +59,54 @@ func TestConfiguredTokensSkipGeneration(t *testing.T) {
 		if _, err := auth.Authenticate(bad); !errors.Is(err, domain.ErrUnauthenticated) {
 			t.Fatalf("token %q accepted", bad)
 		}
+	}
+}
+
+// TestCreateTokenOffline: a token minted while no engine runs authenticates
+// after the next start, only its hash is stored, and the fencing counter and
+// last-alive time are left as they were (so restart grace is unchanged).
+func TestCreateTokenOffline(t *testing.T) {
+	j := memstore.New()
+	f := start(t, j, nil)
+	f.mustAcquire(t, alice, "held", time.Minute)
+	if err := f.engine.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := j.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := domain.Principal{Org: "acme", User: "ci"}
+	g, err := application.CreateToken(ctx, j, ci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Principal != ci || len(g.Token) < domain.MinTokenBytes {
+		t.Fatalf("CreateToken = %+v", g)
+	}
+	after, err := j.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Counter != before.Counter || !after.AliveAt.Equal(before.AliveAt) || len(after.Locks) != len(before.Locks) {
+		t.Errorf("CreateToken changed the state: counter %d -> %d, alive %s -> %s", before.Counter, after.Counter, before.AliveAt, after.AliveAt)
+	}
+	if len(after.Credentials) != len(before.Credentials)+1 {
+		t.Fatalf("credentials %d -> %d, want one more", len(before.Credentials), len(after.Credentials))
+	}
+	for _, c := range after.Credentials {
+		if c.Principal == ci && c.Hash != domain.HashToken(g.Token) {
+			t.Error("the stored credential is not the token's hash")
+		}
+	}
+	g2 := start(t, j, nil)
+	if p, err := application.NewAuthService(g2.engine, nil).Authenticate(g.Token); err != nil || p != ci {
+		t.Fatalf("minted token after restart: %+v, %v", p, err)
+	}
+	if _, err := application.CreateToken(ctx, memstore.New(), application.AdminPrincipal); err == nil {
+		t.Error("CreateToken minted an admin token")
+	}
+	if _, err := application.CreateToken(ctx, memstore.New(), domain.Principal{Org: "acme"}); err == nil {
+		t.Error("CreateToken accepted a principal without a user")
 	}
 }

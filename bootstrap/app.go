@@ -34,9 +34,14 @@ type Env struct {
 }
 
 // Options returns the application graph; cmd/octostore and the tests share it.
-// Start-up order (fx runs OnStart hooks in Invoke order, OnStop in reverse):
-// open and migrate the database, restore state and start the writer,
-// make sure a credential exists, then listen.
+// Start-up order (fx runs OnStart hooks in the order their constructors and
+// invokes ran, OnStop in reverse): lock, open and migrate the database;
+// restore state and start the writer; bind the API's listener (and the
+// pprof one); make sure a credential exists, printing generated tokens;
+// serve. Tokens are thus generated and stored only once the database is
+// ready and the address bound, so a start that fails leaves none behind
+// and the next start prints them. Every failure an operator can act on is
+// a startupError naming what failed and why.
 func Options(cfg Config, env Env) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg, env),
@@ -51,28 +56,39 @@ func Options(cfg Config, env Env) fx.Option {
 			application.NewSessionService,
 			newAuth,
 			newHTTPAPI,
+			newListener,
 			newHTTPServer,
 		),
-		fx.Invoke(startEngine, ensureCredentials, func(*HTTPServer) {}, servePprof),
+		fx.Invoke(startEngine, func(*Listener) {}, servePprof, ensureCredentials, func(*HTTPServer) {}),
 	)
 }
 
-// openDatabase opens the SQLite file and migrates it before anything else
-// starts; it closes last.
+// openDatabase takes the database's exclusive lock, so that a second
+// process refuses to serve the same file, then opens it; its hook migrates
+// it before anything else starts and closes it (then drops the lock) last.
 func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, error) {
+	what := "database " + cfg.DB
+	lock, err := sqlite.Lock(cfg.DB)
+	if err != nil {
+		return nil, failed(what, err)
+	}
 	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", cfg.DB, err)
+		_ = lock.Release()
+		return nil, failed(what, err)
 	}
+	closeAll := func() error { return errors.Join(db.Close(), lock.Release()) }
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
 			if err := db.Migrate(ctx); err != nil {
-				return fmt.Errorf("migrate %s: %w", cfg.DB, err)
+				// fx stops only the hooks that started: close here.
+				_ = closeAll()
+				return failed(what, err)
 			}
 			log.Info("database ready", "path", cfg.DB, "sync", cfg.Storage.Sync)
 			return nil
 		},
-		OnStop: func(context.Context) error { return db.Close() },
+		OnStop: func(context.Context) error { return closeAll() },
 	})
 	return db, nil
 }
@@ -87,8 +103,16 @@ func newLockService(e *application.Engine, cfg Config) *application.LockService 
 	return application.NewLockService(e, cfg.Locks.DefaultLockDelay)
 }
 
-func startEngine(lc fx.Lifecycle, e *application.Engine) {
-	lc.Append(fx.Hook{OnStart: e.Start, OnStop: e.Stop})
+func startEngine(lc fx.Lifecycle, e *application.Engine, cfg Config) {
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if err := e.Start(ctx); err != nil {
+				return failed("database "+cfg.DB, err)
+			}
+			return nil
+		},
+		OnStop: e.Stop,
+	})
 }
 
 func newAuth(e *application.Engine, cfg Config) (*application.AuthService, error) {
@@ -103,12 +127,13 @@ func newAuth(e *application.Engine, cfg Config) (*application.AuthService, error
 }
 
 // ensureCredentials makes a zero-configuration start usable: it prints the
-// generated tokens once, to the console, never to the log.
+// generated tokens once, to the console, never to the log. It runs after
+// the listener is bound and before the server serves.
 func ensureCredentials(lc fx.Lifecycle, a *application.AuthService, env Env, log *slog.Logger) {
 	lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
 		gen, err := a.EnsureCredentials(ctx)
 		if err != nil {
-			return fmt.Errorf("generate first credentials: %w", err)
+			return failed("first-start credentials", err)
 		}
 		if len(gen) == 0 || env.Console == nil {
 			return nil
@@ -132,17 +157,55 @@ func newHTTPAPI(env Env, locks *application.LockService, sessions *application.S
 		httpapi.Services{Locks: locks, Sessions: sessions, Auth: auth, Engine: e})
 }
 
-// HTTPServer is the listening server; Addr is known once the app started.
-type HTTPServer struct {
-	srv  *http.Server
-	addr string
+// Listener is the API's bound socket. Start-up binds it before generating
+// any credential and serves it last (see Options).
+type Listener struct {
+	ln net.Listener
 }
 
-// Addr returns the bound address (useful with port 0).
-func (h *HTTPServer) Addr() string { return h.addr }
+// newListener binds cfg.Addr when the app starts, so that a bad or busy
+// address fails start-up.
+func newListener(lc fx.Lifecycle, cfg Config, log *slog.Logger) *Listener {
+	l := &Listener{}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.Addr)
+			if err != nil {
+				return failed("listen address "+cfg.Addr, describeListenError(err))
+			}
+			l.ln = ln
+			addr := ln.Addr().String()
+			log.Info("listening", "addr", "http://"+addr, "docs", "http://"+addr+"/docs")
+			return nil
+		},
+		OnStop: func(context.Context) error {
+			// Serving's Shutdown closed it already, unless start-up failed
+			// before serving.
+			if err := l.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("close listener: %w", err)
+			}
+			return nil
+		},
+	})
+	return l
+}
 
-func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, e *application.Engine, log *slog.Logger) *HTTPServer {
-	h := &HTTPServer{srv: &http.Server{
+// HTTPServer is the serving API server; Addr is known once the app started.
+type HTTPServer struct {
+	srv *http.Server
+	ln  *Listener
+}
+
+// Addr returns the bound address (useful with port 0), or "" before start.
+func (h *HTTPServer) Addr() string {
+	if h.ln.ln == nil {
+		return ""
+	}
+	return h.ln.ln.Addr().String()
+}
+
+func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, ln *Listener, e *application.Engine, log *slog.Logger) *HTTPServer {
+	h := &HTTPServer{ln: ln, srv: &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -150,15 +213,8 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, e *applicat
 	}}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			// Listen synchronously so a bad or busy address fails start-up.
-			ln, err := net.Listen("tcp", cfg.Addr)
-			if err != nil {
-				return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-			}
-			h.addr = ln.Addr().String()
-			log.Info("listening", "addr", "http://"+h.addr, "docs", "http://"+h.addr+"/docs")
 			go func() {
-				if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				if err := h.srv.Serve(ln.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)
 				}
 			}()
@@ -181,10 +237,13 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, e *applicat
 	return h
 }
 
-// fxLogger sends fx's own events to slog at debug level, errors at error.
+// fxLogger sends fx's own events to slog at debug level, its errors too:
+// a failed start-up is explained in one line by Serve, and fx's account of
+// it (the dependency chain, a stack) is for debugging only.
 func fxLogger(log *slog.Logger) fxevent.Logger {
 	l := &fxevent.SlogLogger{Logger: log.With("component", "fx")}
 	l.UseLogLevel(slog.LevelDebug)
+	l.UseErrorLevel(slog.LevelDebug)
 	return l
 }
 
@@ -204,7 +263,7 @@ func servePprof(lc fx.Lifecycle, cfg Config, log *slog.Logger) {
 		OnStart: func(context.Context) error {
 			ln, err := net.Listen("tcp", cfg.PprofAddr)
 			if err != nil {
-				return fmt.Errorf("pprof: listen on %s: %w", cfg.PprofAddr, err)
+				return failed("pprof address "+cfg.PprofAddr, describeListenError(err))
 			}
 			log.Info("pprof listening", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
 			go func() { _ = srv.Serve(ln) }()

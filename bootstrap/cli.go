@@ -3,19 +3,20 @@ package bootstrap
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"go.uber.org/fx"
 
 	"github.com/octostore/octostore/adapters/httpapi"
 	"github.com/octostore/octostore/adapters/sqlite"
+	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 )
 
@@ -34,22 +35,25 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 // Serve loads the configuration from args and environ, starts the server and
 // runs it until ctx is cancelled, then shuts down gracefully: stop
 // accepting, finish in-flight requests, stop the writer, close the database.
+// Logs and the first-start banner go to console. A start-up failure comes
+// back as one line naming what failed and why (the database, the listen
+// address, the configuration); fx's account of it is logged at debug level.
 func Serve(ctx context.Context, args, environ []string, version string, console io.Writer) error {
 	cfg, err := LoadConfig(args, environ)
 	if err != nil {
-		return err
+		return oneLine(err)
 	}
 	log := NewLogger(cfg, console)
 	ensureProcs(log)
 	app := fx.New(Options(cfg, Env{Version: version, Logger: log, Console: console}),
 		fx.StartTimeout(time.Minute), fx.StopTimeout(cfg.Shutdown.Timeout+5*time.Second))
 	if err := app.Err(); err != nil {
-		return err
+		return explainStartup(log, err)
 	}
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
-		return err
+		return explainStartup(log, err)
 	}
 	tuneGC(log)
 	log.Info("octostore started", "version", version)
@@ -105,61 +109,103 @@ func tuneGC(log *slog.Logger) {
 }
 
 // Migrate runs an operator migration command (status, up or down) against
-// the configured database, without starting the server.
+// the configured database, without starting the server. Up and down hold
+// the database's lock, so they are refused while a server runs on it;
+// status only reads.
 func Migrate(ctx context.Context, action string, args, environ []string, out io.Writer) error {
+	switch action {
+	case "status", "up", "down":
+	case "":
+		return errors.New("migrate: give the action: octostore migrate status|up|down")
+	default:
+		return fmt.Errorf("migrate: unknown action %q (want status, up or down)", action)
+	}
 	cfg, err := LoadConfig(args, environ)
 	if err != nil {
 		return err
 	}
+	what := "migrate " + action + ": database " + cfg.DB
+	if action != "status" {
+		lock, err := sqlite.Lock(cfg.DB)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		defer lock.Release()
+	}
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", cfg.DB, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer db.Close()
 	switch action {
-	case "status":
-		return db.MigrateStatus(ctx, out)
 	case "up":
 		if err := db.MigrateUp(ctx); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		return db.MigrateStatus(ctx, out)
 	case "down":
 		if err := db.MigrateDown(ctx); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		return db.MigrateStatus(ctx, out)
 	}
-	return fmt.Errorf("migrate: unknown action %q (want status, up or down)", action)
-}
-
-// Usage is the command-line help.
-func Usage() string {
-	var b strings.Builder
-	b.WriteString(`Usage:
-  octostore [serve] [flags]          run the server (default)
-  octostore migrate status|up|down [flags]
-                                     inspect or apply schema migrations by hand
-  octostore backup FILE [flags]      write a consistent copy of the database while the server runs
-  octostore restore FILE [flags]     replace the database with a backup (server stopped)
-  octostore openapi                  print the OpenAPI description (YAML)
-  octostore version | --version      print the version
-
-Flags:
-`)
-	b.WriteString(FlagUsage())
-	b.WriteString(`
-Environment: OCTOSTORE_ADDR, OCTOSTORE_DB, OCTOSTORE_STATIC_TOKENS, OCTOSTORE_ADMIN_TOKEN,
-OCTOSTORE_LOG_FORMAT, OCTOSTORE_LOG_LEVEL, OCTOSTORE_STORAGE__SYNC, OCTOSTORE_LOCKS__SWEEP_INTERVAL,
-OCTOSTORE_SHUTDOWN__TIMEOUT (nested keys use a double underscore).
-`)
-	return b.String()
+	return db.MigrateStatus(ctx, out)
 }
 
 // OpenAPI returns the API description as YAML, generated from the handlers
-// without starting anything.
-func OpenAPI() ([]byte, error) {
-	return httpapi.New(httpapi.Config{}, httpapi.Services{}).API().OpenAPI().YAML()
+// without starting anything; version is its info.version.
+func OpenAPI(version string) ([]byte, error) {
+	return httpapi.New(httpapi.Config{Version: version}, httpapi.Services{}).API().OpenAPI().YAML()
+}
+
+// TokenCreate mints a token for a user (--org, --user) of the configured
+// database while no server runs on it: it writes the token, once, as a line
+// of its own to out, and stores only its SHA-256 hash, through the same
+// credential record the first start writes. note gets a line for the
+// operator. It holds the database's lock, so it is refused while a server
+// runs on the file. A missing database is created, as the first start
+// would.
+func TokenCreate(ctx context.Context, args, environ []string, out, note io.Writer) error {
+	var org, user string
+	cfg, err := loadConfig(args, environ, func(fs *flag.FlagSet) {
+		fs.StringVar(&org, "org", "", "org of the user")
+		fs.StringVar(&user, "user", "", "user the token authenticates")
+	})
+	if err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	if org == "" || user == "" {
+		return errors.New("token create: give the user: octostore token create --org ORG --user USER")
+	}
+	p, err := domain.ParsePrincipal(org, user)
+	if err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	what := "token create: database " + cfg.DB
+	lock, err := sqlite.Lock(cfg.DB)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer lock.Release()
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	g, err := application.CreateToken(ctx, sqlite.NewJournal(db), p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	// The credential is committed: show the token even if closing fails.
+	if _, err := fmt.Fprintln(out, g.Token); err != nil {
+		return fmt.Errorf("token create: %w", err)
+	}
+	fmt.Fprintf(note, "octostore: token for %s/%s stored as its SHA-256 hash in %s; save it now, it is not shown again\n", p.Org, p.User, cfg.DB)
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // Backup writes a consistent online copy of the configured database to dest
@@ -199,7 +245,8 @@ func Backup(ctx context.Context, dest string, args, environ []string, out io.Wri
 }
 
 // Restore replaces the configured database with the backup src. Run it with
-// the server stopped. The fencing counter of the result is the higher of the
+// the server stopped: it holds the database's lock, so it is refused while
+// a server runs on the file. The fencing counter of the result is the higher of the
 // backup's and the replaced database's (when that one can still be read), so
 // tokens handed out after the backup was taken are never issued again.
 func Restore(ctx context.Context, src string, args, environ []string, out io.Writer) error {
@@ -210,6 +257,13 @@ func Restore(ctx context.Context, src string, args, environ []string, out io.Wri
 	if err != nil {
 		return err
 	}
+	// Hold the lock throughout: replacing the file under a server would
+	// let it go on from the old state.
+	lock, err := sqlite.Lock(cfg.DB)
+	if err != nil {
+		return fmt.Errorf("restore: database %s: %w", cfg.DB, err)
+	}
+	defer lock.Release()
 	backup, err := readSnapshot(ctx, src)
 	if err != nil {
 		return fmt.Errorf("restore: backup %s: %w", src, err)

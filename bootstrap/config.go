@@ -37,54 +37,59 @@ const (
 // parsing and redaction.
 const keyStaticToken = "static_tokens"
 
-// Config is the whole server configuration. The koanf tags are the keys of
-// the YAML file; the environment variable of a key is EnvPrefix plus the key
-// in upper case with "." written as "__" (OCTOSTORE_STORAGE__SYNC).
+// Config is the whole server configuration, and the one definition of its
+// settings: --help, the flags, the environment variables and the README's
+// settings table are all derived from these fields (see settings). The koanf
+// tag is the key of the YAML file; the environment variable of a key is
+// EnvPrefix plus the key in upper case with "." written as "__"
+// (OCTOSTORE_STORAGE__SYNC); the flag is the key with "_" written as "-"
+// (--log-format), except for a field tagged flag:"-" (secrets, which would
+// show in ps); the doc tag is the one-line help.
 //
 // Config formats and logs itself without its secrets (see LogValue).
 type Config struct {
-	Addr         string         `koanf:"addr"`
-	DB           string         `koanf:"db"`
-	StaticTokens []string       `koanf:"static_tokens"`
-	AdminToken   string         `koanf:"admin_token"`
-	LogFormat    string         `koanf:"log_format"`
-	LogLevel     string         `koanf:"log_level"`
+	Addr         string         `koanf:"addr" doc:"address the HTTP API listens on, host:port (port 0 picks a free port)"`
+	DB           string         `koanf:"db" doc:"SQLite database file, relative to the working directory; created if missing (its directory must exist)"`
+	StaticTokens []string       `koanf:"static_tokens" flag:"-" doc:"user tokens: comma-separated org/user:token entries (user:token means org default), each token at least 16 characters"`
+	AdminToken   string         `koanf:"admin_token" flag:"-" doc:"token that opens the /admin routes (at least 16 characters)"`
+	LogFormat    string         `koanf:"log_format" doc:"log format: text or json"`
+	LogLevel     string         `koanf:"log_level" doc:"log level: debug, info, warn or error"`
 	Storage      StorageConfig  `koanf:"storage"`
 	Locks        LocksConfig    `koanf:"locks"`
 	Shutdown     ShutdownConfig `koanf:"shutdown"`
 	Restore      RestoreConfig  `koanf:"restore"`
 	// PprofAddr, when set, serves net/http/pprof on its own listener so
 	// operators can profile a live server without exposing it on the API.
-	PprofAddr string `koanf:"pprof_addr"`
+	PprofAddr string `koanf:"pprof_addr" doc:"serve Go's /debug/pprof/ profiles on this host:port, apart from the API (off when empty)"`
 }
 
 // StorageConfig configures the SQLite store.
 type StorageConfig struct {
 	// Sync is the SQLite synchronous mode: SyncFull or SyncNormal. NORMAL
 	// can lose the last commits on power loss and so reissue a fencing token.
-	Sync string `koanf:"sync"`
+	Sync string `koanf:"sync" doc:"durability: full (fsync every commit) or normal (may lose the last commits on power loss and reissue a fencing token)"`
 }
 
 // LocksConfig configures the lock engine.
 type LocksConfig struct {
 	// SweepInterval is how often expired leases are looked for.
-	SweepInterval time.Duration `koanf:"sweep_interval"`
+	SweepInterval time.Duration `koanf:"sweep_interval" doc:"how often expired locks are looked for and freed"`
 	// DefaultLockDelay is the lock delay of an acquire that names none
 	// (0 to 60 s).
-	DefaultLockDelay time.Duration `koanf:"default_lock_delay"`
+	DefaultLockDelay time.Duration `koanf:"default_lock_delay" doc:"lock delay of an acquire that names none (0s to 60s)"`
 }
 
 // RestoreConfig configures start-up.
 type RestoreConfig struct {
 	// Grace is the fresh lease a lock gets at start-up when its expiry
 	// passed while the server was down.
-	Grace time.Duration `koanf:"grace"`
+	Grace time.Duration `koanf:"grace" doc:"fresh lease a lock gets at start-up when it expired while the server was down"`
 }
 
 // ShutdownConfig configures graceful shutdown.
 type ShutdownConfig struct {
 	// Timeout bounds how long shutdown waits for work in flight.
-	Timeout time.Duration `koanf:"timeout"`
+	Timeout time.Duration `koanf:"timeout" doc:"how long a graceful shutdown waits for requests in flight"`
 }
 
 // DefaultConfig returns the configuration used for every setting that no
@@ -111,13 +116,26 @@ func DefaultConfig() Config {
 // are ignored: the prefix is shared with clients and scripts. The YAML file
 // is ours alone, so an unknown key in it is an error.
 //
-// Returns an error wrapping flag.ErrHelp for -h (print FlagUsage), an error
-// wrapping fs.ErrNotExist if the --config file is missing, and the errors of
-// Validate. No error contains a token value.
+// Returns an error wrapping flag.ErrHelp for -h (CLI.Run prints the help),
+// an error wrapping fs.ErrNotExist if the --config file is missing, and the
+// errors of Validate. No error contains a token value.
 func LoadConfig(args []string, environ []string) (Config, error) {
-	fs, configPath := newFlagSet(io.Discard)
+	return loadConfig(args, environ, nil)
+}
+
+// loadConfig is LoadConfig for a command that takes flags of its own:
+// extra defines them on the flag set, and they are not settings.
+func loadConfig(args []string, environ []string, extra func(*flag.FlagSet)) (Config, error) {
+	fs, configPath := newFlagSet()
+	if extra != nil {
+		extra(fs)
+	}
+	known := settings()
 	if err := fs.Parse(args); err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		return Config{}, fmt.Errorf("config: %w (octostore --help lists the settings)", err)
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("config: unexpected argument %q (settings are given as flags)", fs.Arg(0))
@@ -129,10 +147,13 @@ func LoadConfig(args []string, environ []string) (Config, error) {
 			fileSet = true
 			return
 		}
-		overrides[flagKey(f.Name)] = f.Value.String()
+		for _, s := range known {
+			if s.flag == f.Name {
+				overrides[s.key] = f.Value.String()
+			}
+		}
 	})
 
-	known := settings()
 	defaults := make(map[string]any, len(known))
 	for _, s := range known {
 		if s.def != nil {
@@ -384,43 +405,34 @@ func (c Config) String() string { return c.LogValue().String() }
 // printing a Config can never reveal a token.
 func (c Config) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
 
-// FlagUsage returns the help text of the flags LoadConfig accepts, one
-// entry per flag as flag.PrintDefaults writes it, without a heading.
-func FlagUsage() string {
-	var b strings.Builder
-	fs, _ := newFlagSet(&b)
-	fs.PrintDefaults()
-	return b.String()
-}
-
-// newFlagSet defines the flags; it returns the set and the --config value.
-// Flag defaults only document DefaultConfig: LoadConfig uses set flags only.
-func newFlagSet(out io.Writer) (*flag.FlagSet, *string) {
-	d := DefaultConfig()
+// newFlagSet defines one string flag per setting that has one (values are
+// parsed like those of the file and the environment) plus --config; it
+// returns the set and the --config value. Errors and help are reported by
+// the caller, so the set prints nothing.
+func newFlagSet() (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("octostore", flag.ContinueOnError)
-	fs.SetOutput(out)
+	fs.SetOutput(io.Discard)
 	path := fs.String("config", "", "read settings from the YAML `file`")
-	fs.String("addr", d.Addr, "listen on `host:port`")
-	fs.String("db", d.DB, "SQLite database `path`")
-	fs.String("log-format", d.LogFormat, "log `format`: text or json")
-	fs.String("log-level", d.LogLevel, "log `level`: debug, info, warn or error")
-	fs.String("storage.sync", d.Storage.Sync, "SQLite synchronous `mode`: full or normal")
-	fs.String("pprof-addr", d.PprofAddr, "serve Go's pprof profiles on this `host:port` (off when empty)")
+	for _, s := range settings() {
+		if s.flag != "" {
+			fs.String(s.flag, "", s.doc)
+		}
+	}
 	return fs, path
 }
 
-// flagKey maps a flag name to its koanf key: log-format is log_format.
-func flagKey(name string) string { return strings.ReplaceAll(name, "-", "_") }
-
-// setting is one leaf key of Config with its Go type and default value.
+// setting is one leaf key of Config with everything derived from its field.
 type setting struct {
-	key string
-	typ reflect.Type
-	def any // nil when the default is the zero value of a slice
+	key  string       // YAML key, e.g. storage.sync
+	typ  reflect.Type // Go type of the field
+	def  any          // default value; nil when the default is the zero value of a slice
+	doc  string       // one-line help, from the doc tag
+	env  string       // environment variable, e.g. OCTOSTORE_STORAGE__SYNC
+	flag string       // flag name without dashes, e.g. storage.sync; "" for none
 }
 
 // settings lists the leaf keys of Config in field order, read from the
-// koanf tags so that a new field needs no other change here.
+// struct tags so that a new field needs no other change here.
 func settings() []setting {
 	var out []setting
 	var walk func(v reflect.Value, prefix string)
@@ -432,7 +444,16 @@ func settings() []setting {
 				walk(v.Field(i), key+".")
 				continue
 			}
-			s := setting{key: key, typ: f.Type}
+			s := setting{
+				key:  key,
+				typ:  f.Type,
+				doc:  f.Tag.Get("doc"),
+				env:  EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__")),
+				flag: strings.ReplaceAll(key, "_", "-"),
+			}
+			if f.Tag.Get("flag") == "-" {
+				s.flag = ""
+			}
 			if f.Type.Kind() != reflect.Slice {
 				s.def = v.Field(i).Interface()
 			}
@@ -441,6 +462,57 @@ func settings() []setting {
 	}
 	walk(reflect.ValueOf(DefaultConfig()), "")
 	return out
+}
+
+// defaultText is how help and the README show the default of s.
+func (s setting) defaultText() string {
+	switch v := s.def.(type) {
+	case nil:
+		return "none"
+	case string:
+		if v == "" {
+			return "none"
+		}
+		return v
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// settingsHelp returns the help entries of the settings with the given
+// keys, or of all settings when none is given, preceded by --config.
+func settingsHelp(keys ...string) string {
+	var b strings.Builder
+	b.WriteString("  --config FILE\n        read settings from a YAML file; its keys are the setting names below\n")
+	for _, s := range settings() {
+		if len(keys) > 0 && !slices.Contains(keys, s.key) {
+			continue
+		}
+		flagText := "no flag (secret: file or environment only)"
+		if s.flag != "" {
+			flagText = "--" + s.flag
+		}
+		fmt.Fprintf(&b, "  %s: %s, %s (default %s)\n        %s\n", s.key, flagText, s.env, s.defaultText(), s.doc)
+	}
+	return b.String()
+}
+
+// settingsTable returns the settings as the Markdown table of the README.
+func settingsTable() string {
+	var b strings.Builder
+	b.WriteString("| setting | env | flag | default | what it sets |\n|---|---|---|---|---|\n")
+	for _, s := range settings() {
+		flagText := "(file/env only)"
+		if s.flag != "" {
+			flagText = "`--" + s.flag + "`"
+		}
+		def := s.defaultText()
+		if def != "none" {
+			def = "`" + def + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s |\n", s.key, s.env, flagText, def, s.doc)
+	}
+	return b.String()
 }
 
 // checkAddr returns why addr is not host:port with a numeric port, or "".

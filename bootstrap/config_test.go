@@ -2,6 +2,7 @@ package bootstrap_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -73,6 +74,18 @@ shutdown:
 				c.Addr = ":5000"
 				c.DB = "from-file.db"
 				c.LogLevel = "warn"
+			},
+		},
+		{
+			name: "every non-secret setting has a flag, durations included",
+			env:  []string{"OCTOSTORE_RESTORE__GRACE=7s", "OCTOSTORE_PPROF_ADDR=127.0.0.1:6061"},
+			args: []string{"--locks.sweep-interval", "1s", "--locks.default-lock-delay", "2s", "--restore.grace", "3s", "--shutdown.timeout", "4s", "--pprof-addr", "127.0.0.1:6060"},
+			want: func(c *bootstrap.Config) {
+				c.Locks.SweepInterval = time.Second
+				c.Locks.DefaultLockDelay = 2 * time.Second
+				c.Restore.Grace = 3 * time.Second
+				c.Shutdown.Timeout = 4 * time.Second
+				c.PprofAddr = "127.0.0.1:6060"
 			},
 		},
 		{
@@ -434,16 +447,20 @@ func TestConfigHidesSecrets(t *testing.T) {
 	}
 }
 
-func TestFlagUsage(t *testing.T) {
+func TestHelpListsFlags(t *testing.T) {
 	t.Parallel()
-	u := bootstrap.FlagUsage()
-	for _, w := range []string{"-config", "-addr", "-db", "-log-format", "-log-level", "-storage.sync", "127.0.0.1:3000"} {
+	var out, errOut bytes.Buffer
+	if code := (bootstrap.CLI{Stdout: &out, Stderr: &errOut}).Run(context.Background(), []string{"--help"}); code != 0 {
+		t.Fatalf("--help exit code %d; stderr %s", code, errOut.String())
+	}
+	u := out.String()
+	for _, w := range []string{"--config", "--addr", "--db", "--log-format", "--log-level", "--storage.sync", "127.0.0.1:3000"} {
 		if !strings.Contains(u, w) {
-			t.Errorf("FlagUsage lacks %q:\n%s", w, u)
+			t.Errorf("--help lacks %q:\n%s", w, u)
 		}
 	}
-	if strings.Contains(u, "-admin-token") {
-		t.Errorf("FlagUsage offers an admin token flag:\n%s", u)
+	if strings.Contains(u, "--admin-token") || strings.Contains(u, "--static-tokens") {
+		t.Errorf("--help offers a secret as a flag:\n%s", u)
 	}
 }
 

@@ -80,15 +80,26 @@ func ParseStaticToken(entry string) (Principal, string, error) {
 	if o, u, found := strings.Cut(who, "/"); found {
 		org, user = o, u
 	}
-	orgID, err := ParseOrgID(org)
+	p, err := ParsePrincipal(org, user)
 	if err != nil {
 		return Principal{}, "", err
-	}
-	if err := checkComponent(user); err != nil {
-		return Principal{}, "", Invalid("invalid_user", fmt.Sprintf("user %q: %s", user, err))
 	}
 	if len(token) < MinTokenBytes {
 		return Principal{}, "", Invalid("token_too_short", fmt.Sprintf("token for %s/%s is shorter than %d characters", org, user, MinTokenBytes))
 	}
-	return Principal{Org: orgID, User: user}, token, nil
+	return p, token, nil
+}
+
+// ParsePrincipal returns the tenant principal user of org, each validated
+// with the grammar of one name component. Returns a KindInvalid error coded
+// invalid_org or invalid_user.
+func ParsePrincipal(org, user string) (Principal, error) {
+	orgID, err := ParseOrgID(org)
+	if err != nil {
+		return Principal{}, err
+	}
+	if err := checkComponent(user); err != nil {
+		return Principal{}, Invalid("invalid_user", fmt.Sprintf("user %q: %s", user, err))
+	}
+	return Principal{Org: orgID, User: user}, nil
 }

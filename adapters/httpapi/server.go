@@ -21,9 +21,6 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-// APIVersion is the version of the HTTP contract, independent of the build.
-const APIVersion = "0.1.0"
-
 // MaxBodyBytes is the largest request body accepted (413 above it).
 const MaxBodyBytes = 1 << 20
 
@@ -39,7 +36,8 @@ type Engine interface {
 
 // Config configures the HTTP adapter.
 type Config struct {
-	// Version is the build version reported by /health.
+	// Version is the build version, reported by /health and as the
+	// OpenAPI description's info.version.
 	Version string
 	Logger  *slog.Logger
 }
@@ -73,7 +71,7 @@ func New(cfg Config, svc Services) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine}
 	mux := http.NewServeMux()
-	hc := huma.DefaultConfig("OctoStore", APIVersion)
+	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
 	// JSON, and every route but the public ones needs a token.
 	hc.CreateHooks = nil

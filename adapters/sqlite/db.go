@@ -71,13 +71,21 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the database file of cfg, switches it to
-// WAL and checks that both pools can connect. It does not create or check
-// tables: call Migrate before using a Journal. Returns an error for an
-// invalid Config or a file SQLite cannot open.
+// WAL and checks that both pools can connect. It does not create tables:
+// call Migrate before using a Journal. Before SQLite may write anything it
+// refuses, leaving the file as it was, a missing directory, a file this
+// user cannot read and write, a file that is not SQLite, a SQLite file of
+// another application, and a missing or empty file whose write-ahead log
+// exists (see inspect); those errors say why without repeating the path.
+// Returns an error for an invalid Config or a file SQLite cannot open. Open
+// takes no lock: see Lock.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	writerDSN, readerDSN, err := dsns(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	if err := inspect(ctx, cfg.Path); err != nil {
+		return nil, err
 	}
 	reads := cfg.ReadConns
 	if reads == 0 {

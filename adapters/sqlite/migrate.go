@@ -12,10 +12,18 @@ import (
 
 // Migrate applies every pending embedded migration on the Writer. Start-up
 // calls it before Load; it is a no-op on an up-to-date database. Returns an
-// error if a migration fails (that migration is rolled back; earlier ones
-// stay applied) or if the database records a version this build does not
-// know.
+// error, and changes nothing, if the database records a schema version
+// newer than this build's; returns an error if a migration fails (that
+// migration is rolled back; earlier ones stay applied).
 func (db *DB) Migrate(ctx context.Context) error {
+	have, err := storedVersion(ctx, db.Writer)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if want := db.latestVersion(); have > want {
+		return fmt.Errorf("schema version %d is newer than this build's %d: it was written by a newer octostore; "+
+			"run that version, or restore a backup made with this one", have, want)
+	}
 	if _, err := db.provider.Up(ctx); err != nil {
 		return fmt.Errorf("migrate %s: %w", db.path, err)
 	}
@@ -76,20 +84,12 @@ func (db *DB) latestVersion() int64 {
 // or ahead (written by a newer build). It reads goose's table directly so
 // that it works on the query-only Reader inside a read transaction.
 func (db *DB) checkSchema(ctx context.Context, tx *sql.Tx) error {
-	var n int
-	err := tx.QueryRowContext(ctx,
-		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'goose_db_version'`).Scan(&n)
+	have, err := storedVersion(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("schema version: %w", err)
+		return err
 	}
-	if n == 0 {
+	if have < 0 {
 		return errors.New("schema version: database is not migrated (no goose_db_version table); run migrations first")
-	}
-	var have int64
-	err = tx.QueryRowContext(ctx,
-		`SELECT CAST(COALESCE(MAX(version_id), 0) AS INTEGER) FROM goose_db_version`).Scan(&have)
-	if err != nil {
-		return fmt.Errorf("schema version: %w", err)
 	}
 	want := db.latestVersion()
 	switch {
@@ -99,4 +99,30 @@ func (db *DB) checkSchema(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("schema version %d is older than this build's %d; run migrations first", have, want)
 	}
 	return nil
+}
+
+// querier is what storedVersion reads through: a pool or a transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// storedVersion returns the highest schema version goose recorded in the
+// database, or -1 if it has no goose_db_version table (never migrated).
+func storedVersion(ctx context.Context, q querier) (int64, error) {
+	var n int
+	err := q.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'goose_db_version'`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	var have int64
+	err = q.QueryRowContext(ctx,
+		`SELECT CAST(COALESCE(MAX(version_id), 0) AS INTEGER) FROM goose_db_version`).Scan(&have)
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return have, nil
 }
