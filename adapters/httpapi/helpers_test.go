@@ -1,0 +1,196 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/octostore/octostore/adapters/clock"
+	"github.com/octostore/octostore/adapters/httpapi"
+	"github.com/octostore/octostore/adapters/memstore"
+	"github.com/octostore/octostore/application"
+	"github.com/octostore/octostore/domain"
+)
+
+// Tokens of the test server's principals.
+const (
+	aliceToken = "alice-token-0123456789"
+	adminToken = "admin-token-0123456789"
+)
+
+// newServer returns the real API on a started engine over an in-memory
+// journal, with acme/alice and the admin as principals; log may be nil.
+func newServer(tb testing.TB, log *slog.Logger) *httpapi.Server {
+	tb.Helper()
+	e := application.NewEngine(memstore.New(), clock.System{}, application.EngineConfig{})
+	if err := e.Start(context.Background()); err != nil {
+		tb.Fatalf("start engine: %v", err)
+	}
+	tb.Cleanup(func() { _ = e.Stop(context.Background()) })
+	creds := []domain.Credential{
+		{Hash: domain.HashToken(aliceToken), Principal: domain.Principal{Org: "acme", User: "alice"}},
+		{Hash: domain.HashToken(adminToken), Principal: domain.Principal{User: "admin", Admin: true}},
+	}
+	return httpapi.New(httpapi.Config{Version: "test", Logger: log}, httpapi.Services{
+		Locks:    application.NewLockService(e, 0),
+		Sessions: application.NewSessionService(e),
+		Auth:     application.NewAuthService(e, creds),
+		Engine:   e,
+	})
+}
+
+// logBuffer is a slog handler's destination that is safe for concurrent
+// writers; every line is JSON.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// newLog returns a logger at debug level writing JSON lines to a buffer.
+func newLog() (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+// records returns the log lines written so far, decoded.
+func (b *logBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(b.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %v: %s", err, line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// noneAbove fails the test if any log line is above level max.
+func (b *logBuffer) noneAbove(t *testing.T, max slog.Level) {
+	t.Helper()
+	for _, r := range b.records(t) {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(r["level"].(string))); err != nil {
+			t.Fatal(err)
+		}
+		if l > max {
+			t.Errorf("log line above %s: %v", max, r)
+		}
+	}
+}
+
+// accessLine returns the access-log line of the request with id, or nil.
+func (b *logBuffer) accessLine(t *testing.T, id string) map[string]any {
+	t.Helper()
+	for _, r := range b.records(t) {
+		if r["msg"] == "request" && r["request_id"] == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// response is a response with its body decoded when it is a JSON object.
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+	obj    map[string]any
+}
+
+// serve sends one request through s's handler; body may be nil. A body is
+// sent as application/json unless header says otherwise.
+func serve(t *testing.T, s *httpapi.Server, method, path, token string, body io.Reader, header http.Header) *response {
+	t.Helper()
+	r := httptest.NewRequest(method, path, body)
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, vs := range header {
+		r.Header[k] = vs
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, r)
+	return decode(t, rec.Code, rec.Header(), rec.Body.Bytes())
+}
+
+func decode(t *testing.T, status int, header http.Header, raw []byte) *response {
+	t.Helper()
+	res := &response{status: status, header: header, raw: raw}
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &res.obj); err != nil {
+			t.Fatalf("body is not JSON: %v: %s", err, raw)
+		}
+	}
+	return res
+}
+
+// problem fails the test unless r is a problem+json document with status
+// and code.
+func (r *response) problem(t *testing.T, status int, code string) *response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d (%s); body: %s", r.status, status, code, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); ct != httpapi.ProblemContentType {
+		t.Errorf("Content-Type = %q, want %s; body: %s", ct, httpapi.ProblemContentType, r.raw)
+	}
+	if r.obj == nil {
+		t.Fatalf("problem body is not a JSON object: %s", r.raw)
+	}
+	if got, _ := r.obj["code"].(string); got != code {
+		t.Errorf("code = %q, want %q; body: %s", got, code, r.raw)
+	}
+	if got, _ := r.obj["status"].(float64); int(got) != status {
+		t.Errorf("body status = %v, want %d", r.obj["status"], status)
+	}
+	if title, _ := r.obj["title"].(string); title != http.StatusText(status) {
+		t.Errorf("title = %q, want %q", title, http.StatusText(status))
+	}
+	return r
+}
+
+// locations returns every errors[].location of a problem.
+func (r *response) locations() []string {
+	var out []string
+	errs, _ := r.obj["errors"].([]any)
+	for _, e := range errs {
+		if m, ok := e.(map[string]any); ok {
+			loc, _ := m["location"].(string)
+			out = append(out, loc)
+		}
+	}
+	return out
+}
+
+// str returns the string field key of the body, or "".
+func (r *response) str(key string) string {
+	s, _ := r.obj[key].(string)
+	return s
+}
+
+// testDeadline bounds every raw-connection exchange of a test.
+const testDeadline = 10 * time.Second
