@@ -1,11 +1,14 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,6 +119,7 @@ type response struct {
 	header http.Header
 	raw    []byte
 	obj    map[string]any
+	close  bool // the server announced it closes the connection
 }
 
 // serve sends one request through s's handler; body may be nil. A body is
@@ -194,3 +198,86 @@ func (r *response) str(key string) string {
 
 // testDeadline bounds every raw-connection exchange of a test.
 const testDeadline = 10 * time.Second
+
+// tcpServer is s served by a real http.Server on a loopback port.
+type tcpServer struct {
+	addr   string
+	closed chan struct{} // receives once per closed connection
+}
+
+// listen serves s on 127.0.0.1 until the test ends; wrap may wrap the
+// listener (nil: none).
+func listen(t *testing.T, s *httpapi.Server, wrap func(net.Listener) net.Listener) *tcpServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &tcpServer{addr: ln.Addr().String(), closed: make(chan struct{}, 64)}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: testDeadline,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				ts.closed <- struct{}{}
+			}
+		},
+	}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ts
+}
+
+// dial opens a connection to ts with a deadline for the whole exchange.
+func (ts *tcpServer) dial(t *testing.T) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.SetDeadline(time.Now().Add(testDeadline)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// exchange writes raw to a new connection and reads one response.
+func (ts *tcpServer) exchange(t *testing.T, raw string) *response {
+	t.Helper()
+	c := ts.dial(t)
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	return readResponse(t, c)
+}
+
+func readResponse(t *testing.T, c net.Conn) *response {
+	t.Helper()
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read response body: %v", err)
+	}
+	r := decode(t, res.StatusCode, res.Header, raw)
+	r.close = res.Close
+	return r
+}
+
+// waitClosed waits until the server has closed a connection.
+func (ts *tcpServer) waitClosed(t *testing.T) {
+	t.Helper()
+	select {
+	case <-ts.closed:
+	case <-time.After(testDeadline):
+		t.Fatal("the server did not close the connection")
+	}
+}

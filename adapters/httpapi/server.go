@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -87,7 +88,7 @@ func New(cfg Config, svc Services) *Server {
 	}
 	hc.Transformers = append(hc.Transformers, s.transformErrors)
 	api := humago.New(mux, hc)
-	api.UseMiddleware(s.authenticate)
+	api.UseMiddleware(s.authenticate, s.readBody)
 	s.api = api
 
 	s.registerHealth()
@@ -175,8 +176,9 @@ var (
 	errUnauthorized = errorDoc{http.StatusUnauthorized, "`unauthenticated`: missing or unknown bearer token."}
 	errForbidden    = errorDoc{http.StatusForbidden, "`admin_not_tenant`: the admin token cannot act on locks."}
 	errInvalid      = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_name`: bad lock name; `invalid_ttl`, `invalid_metadata`, `invalid_cursor`."}
-	errMalformed    = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON."}
+	errMalformed    = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON, or could not be read (malformed chunked encoding, connection closed mid-body)."}
 	errTooLarge     = errorDoc{http.StatusRequestEntityTooLarge, "`body_too_large`: the body exceeds 1 MiB."}
+	errTimeout      = errorDoc{http.StatusRequestTimeout, "`request_timeout`: the body did not arrive within 5 seconds."}
 	errMediaType    = errorDoc{http.StatusUnsupportedMediaType, "`unsupported_media_type`: send `Content-Type: application/json`."}
 	errUnavailable  = errorDoc{http.StatusServiceUnavailable, "`unavailable`: the change could not be made durable; nothing was changed. Retry."}
 	errInternal     = errorDoc{http.StatusInternalServerError, "`internal`: internal error; the server log has the cause under the request id."}
@@ -189,6 +191,11 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}
+	// Every operation that reads a body (and so documents its limit) can
+	// also time out reading it.
+	if slices.Contains(docs, errTooLarge) {
+		docs = append(docs, errTimeout)
+	}
 	docs = append(docs, errInternal)
 	for _, d := range docs {
 		op.Responses[strconv.Itoa(d.status)] = &huma.Response{
@@ -196,7 +203,8 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 			Content:     map[string]*huma.MediaType{ProblemContentType: {Schema: schema}},
 		}
 	}
-	op.MaxBodyBytes = MaxBodyBytes
+	op.MaxBodyBytes = humaMaxBodyBytes
+	op.BodyReadTimeout = -1 // readBody sets the deadline; see there
 	return op
 }
 

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+)
+
+// humaMaxBodyBytes is the limit huma enforces itself. Its limit is
+// exclusive (a body of exactly that many bytes is refused), and readBody
+// has applied the real, inclusive one already.
+const humaMaxBodyBytes = MaxBodyBytes + 1
+
+// bodyReadTimeout bounds the time a client may take to send a body (huma's
+// default, which readBody now applies instead of huma).
+const bodyReadTimeout = 5 * time.Second
+
+// bodyBuffer holds a request body that readBody read. It is the request's
+// Body while the operation runs and goes back to the pool afterwards.
+type bodyBuffer struct {
+	buf bytes.Buffer
+	rd  bytes.Reader
+}
+
+func (b *bodyBuffer) Read(p []byte) (int, error) { return b.rd.Read(p) }
+
+func (b *bodyBuffer) WriteTo(w io.Writer) (int64, error) { return b.rd.WriteTo(w) }
+
+// Close implements io.Closer; the buffer is released by readBody.
+func (b *bodyBuffer) Close() error { return nil }
+
+var bodyBuffers = sync.Pool{New: func() any { return new(bodyBuffer) }}
+
+// maxPooledBody keeps the pool from holding on to the rare large body.
+const maxPooledBody = 64 << 10
+
+// readBody is huma middleware for operations that take a body. It reads the
+// whole body before huma does, so that a body that cannot be read is the
+// client's fault, answered 400 and logged at info (huma would answer 500
+// "cannot read request body" and we would log an internal error), and so
+// that the size limit is inclusive: MaxBodyBytes is accepted, one byte more
+// is 413.
+//
+// It also owns the body's read deadline. huma would set its own after this
+// read, when net/http has already started its background read of the
+// connection: that deadline would then fire in the background read and
+// cancel every request running longer than it (a blocking acquire), so
+// operations are registered with huma's deadline off.
+func (s *Server) readBody(ctx huma.Context, next func(huma.Context)) {
+	if ctx.Operation().RequestBody == nil {
+		next(ctx)
+		return
+	}
+	r, _ := humago.Unwrap(ctx)
+	if r.Body == nil || r.Body == http.NoBody {
+		next(ctx)
+		return
+	}
+	if r.ContentLength > MaxBodyBytes {
+		s.writeHumaProblem(ctx, tooLarge())
+		return
+	}
+	// Cleared by net/http once the body has been read to its end.
+	_ = ctx.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	b := bodyBuffers.Get().(*bodyBuffer)
+	defer func() {
+		if b.buf.Cap() <= maxPooledBody {
+			b.buf.Reset()
+			b.rd.Reset(nil)
+			bodyBuffers.Put(b)
+		}
+	}()
+	if _, err := b.buf.ReadFrom(r.Body); err != nil {
+		s.writeHumaProblem(ctx, s.unreadableBody(ctx, err))
+		return
+	}
+	b.rd.Reset(b.buf.Bytes())
+	r.Body = b
+	next(ctx)
+}
+
+func tooLarge() *Problem {
+	return newProblem(http.StatusRequestEntityTooLarge, "body_too_large",
+		"the request body exceeds "+strconv.Itoa(MaxBodyBytes)+" bytes (1 MiB)")
+}
+
+// unreadableBody is the answer to a body that could not be read: too large,
+// too slow, malformed (chunked encoding), or cut off because the client went
+// away. None of these is the server's fault, so the log line is at info.
+func (s *Server) unreadableBody(ctx huma.Context, err error) *Problem {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return tooLarge()
+	}
+	s.log.InfoContext(ctx.Context(), "request body unreadable", "request_id", RequestID(ctx.Context()), "err", err)
+	var p *Problem
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		p = newProblem(http.StatusRequestTimeout, "request_timeout",
+			"the request body did not arrive within "+bodyReadTimeout.String())
+	} else if clientGone(err) {
+		p = newProblem(http.StatusBadRequest, "malformed_request", "the connection ended before the request body was complete")
+	} else {
+		p = newProblem(http.StatusBadRequest, "malformed_request", "the request body is malformed (e.g. invalid chunked encoding)")
+	}
+	// The rest of the stream cannot be parsed as a next request.
+	p.headers = http.Header{"Connection": {"close"}}
+	return p
+}
+
+// clientGone reports whether err means the client closed or reset the
+// connection, rather than sent something malformed.
+func clientGone(err error) bool {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	_, ok := errors.AsType[*net.OpError](err)
+	return ok
+}
