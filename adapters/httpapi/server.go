@@ -130,6 +130,13 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
+	// With two Authorization headers Header returns the first; which one
+	// counts must not depend on that.
+	if r, _ := humago.Unwrap(ctx); len(r.Header["Authorization"]) > 1 {
+		s.writeHumaProblem(ctx, newProblem(http.StatusBadRequest, "multiple_authorization_headers",
+			"the request has more than one Authorization header; send exactly one"))
+		return
+	}
 	scheme, token, ok := strings.Cut(ctx.Header("Authorization"), " ")
 	ok = ok && strings.EqualFold(scheme, "Bearer") // auth schemes are case-insensitive (RFC 9110)
 	p, err := s.auth.Authenticate(strings.TrimSpace(token))
@@ -178,6 +185,7 @@ var (
 	errInvalid      = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_name`: bad lock name; `invalid_ttl`, `invalid_metadata`, `invalid_cursor`."}
 	errMalformed    = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON, or could not be read (malformed chunked encoding, connection closed mid-body)."}
 	errTooLarge     = errorDoc{http.StatusRequestEntityTooLarge, "`body_too_large`: the body exceeds 1 MiB."}
+	errAuthHeaders  = errorDoc{http.StatusBadRequest, "`multiple_authorization_headers`: send exactly one Authorization header."}
 	errTimeout      = errorDoc{http.StatusRequestTimeout, "`request_timeout`: the body did not arrive within 5 seconds."}
 	errMediaType    = errorDoc{http.StatusUnsupportedMediaType, "`unsupported_media_type`: send `Content-Type: application/json`."}
 	errUnavailable  = errorDoc{http.StatusServiceUnavailable, "`unavailable`: the change could not be made durable; nothing was changed. Retry."}
@@ -191,6 +199,10 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}
+	docs = slices.Clip(docs) // appends below never write into the caller's array
+	if len(op.Security) > 0 {
+		docs = append(docs, errAuthHeaders)
+	}
 	// Every operation that reads a body (and so documents its limit) can
 	// also time out reading it.
 	if slices.Contains(docs, errTooLarge) {
@@ -198,7 +210,12 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 	}
 	docs = append(docs, errInternal)
 	for _, d := range docs {
-		op.Responses[strconv.Itoa(d.status)] = &huma.Response{
+		status := strconv.Itoa(d.status)
+		if res, ok := op.Responses[status]; ok { // another code of the same status
+			res.Description += " " + d.codes
+			continue
+		}
+		op.Responses[status] = &huma.Response{
 			Description: http.StatusText(d.status) + ". " + d.codes,
 			Content:     map[string]*huma.MediaType{ProblemContentType: {Schema: schema}},
 		}
