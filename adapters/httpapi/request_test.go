@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,28 @@ func TestTwoAuthorizationHeadersAre400(t *testing.T) {
 		})
 	}
 	if r := serve(t, s, http.MethodGet, "/locks/two-auth", aliceToken, nil, nil); r.str("status") != "free" {
+		t.Errorf("the lock was taken: %s", r.raw)
+	}
+}
+
+// TestFieldNamesAreCaseSensitive: a field name that differs from the
+// schema's only in case is an unknown field, not an alias.
+func TestFieldNamesAreCaseSensitive(t *testing.T) {
+	s := newServer(t, nil)
+	for _, c := range []struct{ body, loc string }{
+		{`{"TTL_SECONDS":3000}`, "body.TTL_SECONDS"},
+		{`{"Metadata":"b"}`, "body.Metadata"},
+		{`{"metadata":"a","METADATA":"b"}`, "body.METADATA"},
+	} {
+		t.Run(c.body, func(t *testing.T) {
+			r := serve(t, s, http.MethodPost, "/locks/casing/acquire", aliceToken, strings.NewReader(c.body), nil).
+				problem(t, http.StatusUnprocessableEntity, "validation_failed")
+			if !slices.Contains(r.locations(), c.loc) {
+				t.Errorf("errors[].location = %v, want %q: %s", r.locations(), c.loc, r.raw)
+			}
+		})
+	}
+	if r := serve(t, s, http.MethodGet, "/locks/casing", aliceToken, nil, nil); r.str("status") != "free" {
 		t.Errorf("the lock was taken: %s", r.raw)
 	}
 }

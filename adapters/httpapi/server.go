@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -62,9 +63,17 @@ type Server struct {
 	handler  http.Handler
 }
 
+// strictCasing makes huma's validator match JSON field names exactly, as
+// the schema spells them: by default {"TTL_SECONDS": 1} passes as
+// ttl_seconds and encoding/json then fills the field from it. The setting
+// is a package variable of huma that requests read, so it is written once,
+// before the first server is built.
+var strictCasing sync.Once
+
 // New builds the API and its routes. It starts nothing; serve Handler with
 // an http.Server.
 func New(cfg Config, svc Services) *Server {
+	strictCasing.Do(func() { huma.ValidateStrictCasing = true })
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
