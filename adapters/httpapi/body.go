@@ -2,14 +2,17 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -48,7 +51,7 @@ const maxPooledBody = 64 << 10
 // client's fault, answered 400 and logged at info (huma would answer 500
 // "cannot read request body" and we would log an internal error), and so
 // that the size limit is inclusive: MaxBodyBytes is accepted, one byte more
-// is 413.
+// is 413. A JSON body that is not UTF-8 is refused here (see notUTF8).
 //
 // It also owns the body's read deadline. huma would set its own after this
 // read, when net/http has already started its background read of the
@@ -85,7 +88,101 @@ func (s *Server) readBody(ctx huma.Context, next func(huma.Context)) {
 	}
 	b.rd.Reset(b.buf.Bytes())
 	r.Body = b
+	if !utf8.Valid(b.buf.Bytes()) && s.decodesJSON(ctx) {
+		s.writeHumaProblem(ctx, notUTF8(b.buf.Bytes()))
+		return
+	}
 	next(ctx)
+}
+
+// decodesJSON reports whether huma will decode the body as JSON, i.e. its
+// content type is one huma knows (else huma answers 415 itself).
+func (s *Server) decodesJSON(ctx huma.Context) bool {
+	err := s.api.Unmarshal(ctx.Header("Content-Type"), []byte("0"), new(any))
+	return !errors.Is(err, huma.ErrUnknownContentType)
+}
+
+// notUTF8 refuses a body that is not UTF-8, as JSON text must be (RFC 8259).
+// Decoding would replace each bad byte with U+FFFD, so a value would be
+// stored other than it was sent.
+func notUTF8(body []byte) *Problem {
+	p := newProblem(http.StatusUnprocessableEntity, "invalid_utf8", "the request body is not valid UTF-8")
+	p.Errors = []*FieldError{{Location: invalidUTF8Location(body), Message: "contains bytes that are not valid UTF-8"}}
+	return p
+}
+
+// invalidUTF8Location names the JSON value whose text holds the first byte
+// of body that is not UTF-8, the way huma names fields (body.metadata), or
+// "body" when that is not inside a member name or value.
+func invalidUTF8Location(body []byte) string {
+	bad := 0
+	for bad < len(body) {
+		r, size := utf8.DecodeRune(body[bad:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		bad += size
+	}
+	type level struct {
+		object bool
+		atKey  bool   // in an object: the next token is a member name
+		key    string // in an object: the current member's name
+		index  int    // in an array: the current element
+	}
+	var stack []level
+	path := func() string {
+		var b strings.Builder
+		b.WriteString("body")
+		for _, l := range stack {
+			if l.object {
+				b.WriteString("." + l.key)
+			} else {
+				b.WriteString("[" + strconv.Itoa(l.index) + "]")
+			}
+		}
+		return b.String()
+	}
+	// valueDone moves the innermost container past the value just read.
+	valueDone := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].object {
+				stack[n-1].atKey = true
+			} else {
+				stack[n-1].index++
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "body"
+		}
+		n := len(stack)
+		name, isKey := tok.(string)
+		isKey = isKey && n > 0 && stack[n-1].object && stack[n-1].atKey
+		if isKey {
+			stack[n-1].key = name
+		}
+		if dec.InputOffset() > int64(bad) {
+			return path()
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, level{object: true, atKey: true})
+		case json.Delim('['):
+			stack = append(stack, level{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:n-1]
+			valueDone()
+		default:
+			if isKey {
+				stack[n-1].atKey = false
+			} else {
+				valueDone()
+			}
+		}
+	}
 }
 
 func tooLarge() *Problem {

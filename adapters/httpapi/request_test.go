@@ -53,3 +53,41 @@ func TestFieldNamesAreCaseSensitive(t *testing.T) {
 		t.Errorf("the lock was taken: %s", r.raw)
 	}
 }
+
+// TestInvalidUTF8Is422: JSON decoding would replace bytes that are not
+// UTF-8 with U+FFFD and store something other than was sent, so such a
+// body is refused, naming the field that holds the first bad byte.
+func TestInvalidUTF8Is422(t *testing.T) {
+	s := newServer(t, nil)
+	acquire, release := "/locks/utf8/acquire", "/locks/utf8/release"
+	for _, c := range []struct{ name, path, body, loc string }{
+		{"byte 0xff in metadata", acquire, "{\"metadata\":\"a\xffb\"}", "body.metadata"},
+		{"truncated sequence", acquire, "{\"ttl_seconds\":5,\"metadata\":\"caf\xc3\"}", "body.metadata"},
+		{"overlong encoding", acquire, "{\"metadata\":\"\xc0\xaf\"}", "body.metadata"},
+		{"UTF-8 encoded surrogate", acquire, "{\"metadata\":\"\xed\xa0\x80\"}", "body.metadata"},
+		{"in a member name", acquire, "{\"meta\xffdata\":\"x\"}", "body.meta\uFFFDdata"},
+		{"nested", acquire, "{\"metadata\":\"ok\",\"x\":{\"y\":[\"a\",\"\xff\"]}}", "body.x.y[1]"},
+		{"outside any string", acquire, "{\"metadata\":\xff}", "body"},
+		{"in the lease id", release, "{\"lease_id\":\"L1-\xfe\"}", "body.lease_id"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := serve(t, s, http.MethodPost, c.path, aliceToken, strings.NewReader(c.body), nil).
+				problem(t, http.StatusUnprocessableEntity, "invalid_utf8")
+			if locs := r.locations(); !slices.Equal(locs, []string{c.loc}) {
+				t.Errorf("errors[].location = %q, want %q", locs, c.loc)
+			}
+		})
+	}
+	// A content type huma does not decode is still 415, whatever the bytes.
+	serve(t, s, http.MethodPost, acquire, aliceToken, strings.NewReader("\xff"), http.Header{"Content-Type": {"text/plain"}}).
+		problem(t, http.StatusUnsupportedMediaType, "unsupported_media_type")
+	if r := serve(t, s, http.MethodGet, "/locks/utf8", aliceToken, nil, nil); r.str("status") != "free" {
+		t.Errorf("the lock was taken: %s", r.raw)
+	}
+	// Valid UTF-8 is stored and read back as sent.
+	const meta = "café ☕ 𝄞"
+	serve(t, s, http.MethodPost, acquire, aliceToken, strings.NewReader(`{"metadata":"`+meta+`"}`), nil)
+	if r := serve(t, s, http.MethodGet, "/locks/utf8", aliceToken, nil, nil); r.str("metadata") != meta {
+		t.Errorf("metadata = %q, want %q", r.str("metadata"), meta)
+	}
+}

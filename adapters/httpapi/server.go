@@ -196,6 +196,7 @@ var (
 	errTooLarge     = errorDoc{http.StatusRequestEntityTooLarge, "`body_too_large`: the body exceeds 1 MiB."}
 	errAuthHeaders  = errorDoc{http.StatusBadRequest, "`multiple_authorization_headers`: send exactly one Authorization header."}
 	errTimeout      = errorDoc{http.StatusRequestTimeout, "`request_timeout`: the body did not arrive within 5 seconds."}
+	errNotUTF8      = errorDoc{http.StatusUnprocessableEntity, "`invalid_utf8`: the body is not valid UTF-8 (`errors[].location` names the field)."}
 	errMediaType    = errorDoc{http.StatusUnsupportedMediaType, "`unsupported_media_type`: send `Content-Type: application/json`."}
 	errUnavailable  = errorDoc{http.StatusServiceUnavailable, "`unavailable`: the change could not be made durable; nothing was changed. Retry."}
 	errInternal     = errorDoc{http.StatusInternalServerError, "`internal`: internal error; the server log has the cause under the request id."}
@@ -213,9 +214,9 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 		docs = append(docs, errAuthHeaders)
 	}
 	// Every operation that reads a body (and so documents its limit) can
-	// also time out reading it.
+	// also time out reading it, or find it is not UTF-8.
 	if slices.Contains(docs, errTooLarge) {
-		docs = append(docs, errTimeout)
+		docs = append(docs, errTimeout, errNotUTF8)
 	}
 	docs = append(docs, errInternal)
 	for _, d := range docs {
