@@ -26,11 +26,12 @@ import (
 // Tokens of the test server's principals.
 const (
 	aliceToken = "alice-token-0123456789"
+	bobToken   = "bob-token-0123456789ab"
 	adminToken = "admin-token-0123456789"
 )
 
 // newServer returns the real API on a started engine over an in-memory
-// journal, with acme/alice and the admin as principals; log may be nil.
+// journal, with acme/alice, acme/bob and the admin as principals; log may be nil.
 func newServer(tb testing.TB, log *slog.Logger) *httpapi.Server {
 	tb.Helper()
 	e := application.NewEngine(memstore.New(), clock.System{}, application.EngineConfig{})
@@ -40,6 +41,7 @@ func newServer(tb testing.TB, log *slog.Logger) *httpapi.Server {
 	tb.Cleanup(func() { _ = e.Stop(context.Background()) })
 	creds := []domain.Credential{
 		{Hash: domain.HashToken(aliceToken), Principal: domain.Principal{Org: "acme", User: "alice"}},
+		{Hash: domain.HashToken(bobToken), Principal: domain.Principal{Org: "acme", User: "bob"}},
 		{Hash: domain.HashToken(adminToken), Principal: domain.Principal{User: "admin", Admin: true}},
 	}
 	return httpapi.New(httpapi.Config{Version: "test", Logger: log}, httpapi.Services{

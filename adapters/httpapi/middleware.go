@@ -100,8 +100,12 @@ func (s *Server) edge(next http.Handler) http.Handler {
 					writeProblem(rec, r, newProblem(http.StatusInternalServerError, "internal", "internal error"))
 				}
 			}
+			// A request whose client went away (its context is cancelled
+			// by net/http) ends in a 503 nobody reads; that is not a
+			// server error.
+			gone := ctx.Err() != nil
 			level := slog.LevelInfo
-			if rec.status >= 500 {
+			if rec.status >= 500 && !gone {
 				level = slog.LevelError
 			}
 			if !s.log.Enabled(ctx, level) {
@@ -111,6 +115,9 @@ func (s *Server) edge(next http.Handler) http.Handler {
 				"bytes", rec.bytes, "duration", time.Since(began).String(), "request_id", id}
 			if who.org != "" || who.user != "" {
 				attrs = append(attrs, "org", who.org, "user", who.user)
+			}
+			if gone {
+				attrs = append(attrs, "client_gone", true)
 			}
 			s.log.Log(ctx, level, "request", attrs...)
 		}()

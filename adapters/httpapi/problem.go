@@ -100,8 +100,10 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 		s.log.WarnContext(ctx, "request refused: unavailable", "request_id", RequestID(ctx), "err", err)
 	}
 	p := newProblem(status, de.Code, de.Msg)
+	// Handlers name the input an operation's errors may be about; only a
+	// validation error is about it (an admin token refused is not).
 	var fe *fieldError
-	if errors.As(err, &fe) {
+	if de.Kind == domain.KindInvalid && errors.As(err, &fe) {
 		p.Errors = []*FieldError{{Location: fe.loc, Message: de.Msg}}
 	}
 	var held *domain.LockHeldError
