@@ -158,7 +158,7 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, e *applicat
 			h.addr = ln.Addr().String()
 			log.Info("listening", "addr", "http://"+h.addr, "docs", "http://"+h.addr+"/docs")
 			go func() {
-				if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				if err := h.srv.Serve(api.Listener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)
 				}
 			}()

@@ -201,6 +201,10 @@ func (r *response) str(key string) string {
 // testDeadline bounds every raw-connection exchange of a test.
 const testDeadline = 10 * time.Second
 
+// maxHeaderBytes keeps the test servers' header limit small (net/http
+// allows 4 KiB more).
+const maxHeaderBytes = 4 << 10
+
 // tcpServer is s served by a real http.Server on a loopback port.
 type tcpServer struct {
 	addr   string
@@ -219,6 +223,7 @@ func listen(t *testing.T, s *httpapi.Server, wrap func(net.Listener) net.Listene
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: testDeadline,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			if st == http.StateClosed {

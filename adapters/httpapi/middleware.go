@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 )
@@ -121,8 +122,29 @@ func (s *Server) edge(next http.Handler) http.Handler {
 			}
 			s.log.Log(ctx, level, "request", attrs...)
 		}()
+		if p := nonCanonical(r); p != nil {
+			writeProblem(rec, r, p)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// nonCanonical refuses a path that ServeMux would answer with a redirect
+// to its cleaned form (and an HTML body): one with an empty, "." or ".."
+// segment, as the client sent it. Escaped dots and slashes (%2E, %2F) are
+// data inside a segment and reach the handler, which validates the name.
+func nonCanonical(r *http.Request) *Problem {
+	p := r.URL.EscapedPath()
+	if !strings.HasPrefix(p, "/") {
+		return newProblem(http.StatusBadRequest, "malformed_request", "the request target must be a path starting with /")
+	}
+	clean := path.Clean(p)
+	if clean == p || clean != "/" && len(p) == len(clean)+1 && strings.HasPrefix(p, clean) && p[len(clean)] == '/' {
+		return nil // net/http keeps one trailing slash
+	}
+	return newProblem(http.StatusNotFound, "not_found",
+		"no route for "+p+": paths must be canonical (no empty, '.' or '..' segments); this server does not redirect")
 }
 
 // caller is filled in by authentication for the access log.
@@ -148,12 +170,17 @@ func (s *Server) fallback(mux *http.ServeMux) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		detail := "no route for " + r.URL.Path
-		if strings.HasPrefix(r.URL.Path, "/locks/") {
-			detail += "; a '/' inside a lock name must be sent as %2F (e.g. /locks/db%2Fprimary/acquire)"
-		}
-		writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", detail))
+		notFound(w, r)
 	})
+}
+
+// notFound answers 404 not_found.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	detail := "no route for " + r.URL.Path
+	if strings.HasPrefix(r.URL.Path, "/locks/") {
+		detail += "; a '/' inside a lock name must be sent as %2F (e.g. /locks/db%2Fprimary/acquire)"
+	}
+	writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", detail))
 }
 
 func jsonEncode(w io.Writer, v any) error {

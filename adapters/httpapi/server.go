@@ -113,6 +113,9 @@ func New(cfg Config, svc Services) *Server {
 	docs := docsui.Handler("/openapi.json")
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET "+docsui.AssetsPrefix, docs)
+	// Without a route of its own, ServeMux redirects /docs/assets to
+	// /docs/assets/ (the only subtree pattern besides "/").
+	mux.Handle(strings.TrimSuffix(docsui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
 	mux.Handle("/", s.fallback(mux))
 	s.handler = s.edge(mux)
 	return s
@@ -169,17 +172,11 @@ func principal(ctx context.Context) domain.Principal {
 	return p
 }
 
+// writeHumaProblem answers from huma middleware, which runs before huma
+// serializes anything.
 func (s *Server) writeHumaProblem(ctx huma.Context, p *Problem) {
-	p.Instance = escapedPath(ctx)
-	p.RequestID = RequestID(ctx.Context())
-	for k, vs := range p.headers {
-		for _, v := range vs {
-			ctx.AppendHeader(k, v)
-		}
-	}
-	ctx.SetHeader("Content-Type", ProblemContentType)
-	ctx.SetStatus(p.Status)
-	_ = jsonEncode(ctx.BodyWriter(), p)
+	r, w := humago.Unwrap(ctx)
+	writeProblem(w, r, p)
 }
 
 // errorDoc documents one error status and the codes it carries.
