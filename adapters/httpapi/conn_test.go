@@ -109,3 +109,17 @@ func TestNonCanonicalPathsAreNotRedirected(t *testing.T) {
 		}
 	})
 }
+
+// TestDocsErrorsAreProblems: the docs handler's own errors (an unknown
+// asset, a range past the end) are problem+json too; its files are not.
+func TestDocsErrorsAreProblems(t *testing.T) {
+	s := newServer(t, nil)
+	serve(t, s, http.MethodGet, "/docs/assets/nope.js", "", nil, nil).problem(t, http.StatusNotFound, "not_found")
+	serve(t, s, http.MethodGet, "/docs/assets/", "", nil, nil).problem(t, http.StatusNotFound, "not_found")
+	serve(t, s, http.MethodGet, "/docs/assets/init.js", "", nil, http.Header{"Range": {"bytes=99999999-"}}).
+		problem(t, http.StatusRequestedRangeNotSatisfiable, "range_not_satisfiable")
+	r := serve(t, s, http.MethodGet, "/docs/assets/init.js", "", nil, nil)
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") || len(r.raw) == 0 {
+		t.Errorf("GET init.js = %d %q, %d bytes", r.status, r.header.Get("Content-Type"), len(r.raw))
+	}
+}

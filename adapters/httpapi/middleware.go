@@ -186,3 +186,42 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 func jsonEncode(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
+
+// problemErrors makes the errors of a plain net/http handler (http.Error,
+// http.NotFound, http.ServeContent's 416) problem+json; the docs handler
+// is one.
+func problemErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&plainErrorWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+// plainErrorWriter answers an error status with a problem and drops the
+// handler's own (text/plain) body.
+type plainErrorWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	answered bool
+}
+
+func (w *plainErrorWriter) WriteHeader(status int) {
+	if status < http.StatusBadRequest || w.answered {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.answered = true
+	detail := strings.ToLower(http.StatusText(status))
+	if status == http.StatusNotFound {
+		detail = "no route for " + w.r.URL.Path
+	}
+	writeProblem(w.ResponseWriter, w.r, newProblem(status, codeOfStatus(status), detail))
+}
+
+func (w *plainErrorWriter) Write(b []byte) (int, error) {
+	if w.answered {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *plainErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

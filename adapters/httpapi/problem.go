@@ -136,19 +136,20 @@ func retryAfter(at time.Time) http.Header {
 // itself (huma's decoding, validation and limits; net/http's own answers),
 // so that every error a client can see has a stable code.
 var statusCodes = map[int]string{
-	http.StatusBadRequest:                  "malformed_request",
-	http.StatusNotFound:                    "not_found",
-	http.StatusMethodNotAllowed:            "method_not_allowed",
-	http.StatusNotAcceptable:               "not_acceptable",
-	http.StatusRequestTimeout:              "request_timeout",
-	http.StatusRequestEntityTooLarge:       "body_too_large",
-	http.StatusUnsupportedMediaType:        "unsupported_media_type",
-	http.StatusExpectationFailed:           "expectation_failed",
-	http.StatusUnprocessableEntity:         "validation_failed",
-	http.StatusRequestHeaderFieldsTooLarge: "headers_too_large",
-	http.StatusInternalServerError:         "internal",
-	http.StatusNotImplemented:              "unsupported_transfer_encoding", // net/http's only 501
-	http.StatusHTTPVersionNotSupported:     "http_version_not_supported",
+	http.StatusBadRequest:                   "malformed_request",
+	http.StatusNotFound:                     "not_found",
+	http.StatusMethodNotAllowed:             "method_not_allowed",
+	http.StatusNotAcceptable:                "not_acceptable",
+	http.StatusRequestTimeout:               "request_timeout",
+	http.StatusRequestEntityTooLarge:        "body_too_large",
+	http.StatusUnsupportedMediaType:         "unsupported_media_type",
+	http.StatusRequestedRangeNotSatisfiable: "range_not_satisfiable",
+	http.StatusExpectationFailed:            "expectation_failed",
+	http.StatusUnprocessableEntity:          "validation_failed",
+	http.StatusRequestHeaderFieldsTooLarge:  "headers_too_large",
+	http.StatusInternalServerError:          "internal",
+	http.StatusNotImplemented:               "unsupported_transfer_encoding", // net/http's only 501
+	http.StatusHTTPVersionNotSupported:      "http_version_not_supported",
 }
 
 func codeOfStatus(status int) string {

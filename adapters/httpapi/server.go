@@ -110,7 +110,7 @@ func New(cfg Config, svc Services) *Server {
 	delete(schemas, "ErrorModel")
 	delete(schemas, "ErrorDetail")
 
-	docs := docsui.Handler("/openapi.json")
+	docs := problemErrors(docsui.Handler("/openapi.json"))
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET "+docsui.AssetsPrefix, docs)
 	// Without a route of its own, ServeMux redirects /docs/assets to
