@@ -133,7 +133,7 @@ A lock is advisory; safety comes from **fencing tokens**, which only ever grow (
 
 Every route except /health, /docs and /openapi.* needs ` + "`Authorization: Bearer <token>`" + `. All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
 
-Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `.`
+Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `, also where no operation is reached: a request the HTTP server refuses before routing is 400 ` + "`malformed_request`" + ` (malformed request line or header), 417 ` + "`expectation_failed`" + `, 431 ` + "`headers_too_large`" + `, 501 ` + "`unsupported_transfer_encoding`" + ` or 505 ` + "`http_version_not_supported`" + `; a path with an empty, '.' or '..' segment is 404 ` + "`not_found`" + `, never a redirect.`
 
 // authenticate is huma middleware: operations with a security requirement
 // need a valid user token; the principal travels in the context.
