@@ -64,7 +64,9 @@ func (s *Server) readBody(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	r, _ := humago.Unwrap(ctx)
-	if r.Body == nil || r.Body == http.NoBody {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		// No body (a chunked one has length -1). net/http's background
+		// read already runs, so a read deadline now would end the request.
 		next(ctx)
 		return
 	}

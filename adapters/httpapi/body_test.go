@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // acquireHead is the head of an acquire request by alice; the caller adds
@@ -113,4 +115,72 @@ func TestSlowBodyIs408(t *testing.T) {
 	r.problem(t, http.StatusRequestTimeout, "request_timeout")
 	ts.waitClosed(t)
 	logs.noneAbove(t, slog.LevelInfo)
+}
+
+// deadlineConn records the read deadline in force whenever the server
+// writes.
+type deadlineConn struct {
+	net.Conn
+	mu       sync.Mutex
+	deadline time.Time
+	atWrite  []time.Time
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	c.atWrite = append(c.atWrite, c.deadline)
+	c.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+type deadlineListener struct {
+	net.Listener
+	conns chan *deadlineConn
+}
+
+func (l deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	dc := &deadlineConn{Conn: c}
+	l.conns <- dc
+	return dc, nil
+}
+
+// TestNoReadDeadlineWhileHandling: once net/http reads ahead on the
+// connection (after the body, or at once without one), a read deadline
+// would fire there and cancel the request's context, ending any request
+// that runs longer (a blocking acquire). None may be in force while the
+// operation runs, with a body or without.
+func TestNoReadDeadlineWhileHandling(t *testing.T) {
+	s := newServer(t, nil)
+	conns := make(chan *deadlineConn, 8)
+	ts := listen(t, s, func(ln net.Listener) net.Listener { return deadlineListener{ln, conns} })
+	for name, framing := range map[string]string{
+		"no body":            "Content-Length: 0\r\n\r\n",
+		"body":               "Content-Length: 2\r\n\r\n{}",
+		"chunked body":       "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+		"empty chunked body": "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := ts.exchange(t, acquireHead+framing)
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d: %s", r.status, r.raw)
+			}
+			dc := <-conns
+			dc.mu.Lock()
+			defer dc.mu.Unlock()
+			if len(dc.atWrite) == 0 || !dc.atWrite[0].IsZero() {
+				t.Errorf("read deadline when the response was written: %v", dc.atWrite)
+			}
+		})
+	}
 }

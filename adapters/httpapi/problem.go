@@ -208,7 +208,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	p.write(w)
 }
 
-// write is the one writer of problem responses.
+// write renders p. It is the one writer of problems that huma does not
+// serialize itself (those a handler returns, which transformErrors sees).
 func (p *Problem) write(w http.ResponseWriter) {
 	for k, vs := range p.headers {
 		for _, v := range vs {
