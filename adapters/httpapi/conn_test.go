@@ -76,7 +76,7 @@ func TestNonCanonicalPathsAreNotRedirected(t *testing.T) {
 	}
 	for _, path := range []string{
 		"//health", "/locks//x", "/locks/../health", "/locks/./x", "/locks/x/..", "/./health",
-		"/docs/assets", "/docs/./assets/init.js",
+		"/docs/assets", "/docs/./assets/init.js", "/locks/a%2Fb/../health", "/locks/%2E%2E//x",
 	} {
 		t.Run(path, func(t *testing.T) {
 			r := get(t, path).problem(t, http.StatusNotFound, "not_found")

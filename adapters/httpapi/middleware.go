@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ func (s *Server) edge(next http.Handler) http.Handler {
 			}
 			s.log.Log(ctx, level, "request", attrs...)
 		}()
-		if p := nonCanonical(r); p != nil {
+		if p := nonCanonical(r.URL); p != nil {
 			writeProblem(rec, r, p)
 			return
 		}
@@ -132,19 +133,35 @@ func (s *Server) edge(next http.Handler) http.Handler {
 
 // nonCanonical refuses a path that ServeMux would answer with a redirect
 // to its cleaned form (and an HTML body): one with an empty, "." or ".."
-// segment, as the client sent it. Escaped dots and slashes (%2E, %2F) are
-// data inside a segment and reach the handler, which validates the name.
-func nonCanonical(r *http.Request) *Problem {
-	p := r.URL.EscapedPath()
+// segment, as the client sent it (the mux cleans URL.EscapedPath). Escaped
+// dots and slashes (%2E, %2F) are data inside a segment and reach the
+// handler, which validates the name.
+func nonCanonical(u *url.URL) *Problem {
+	// EscapedPath allocates for a path with escapes. It is either RawPath
+	// or Path escaped (same segments as Path), so when both are canonical
+	// it is too.
+	if canonical(u.Path) && (u.RawPath == "" || canonical(u.RawPath)) {
+		return nil
+	}
+	p := u.EscapedPath()
+	if canonical(p) {
+		return nil
+	}
 	if !strings.HasPrefix(p, "/") {
 		return newProblem(http.StatusBadRequest, "malformed_request", "the request target must be a path starting with /")
 	}
-	clean := path.Clean(p)
-	if clean == p || clean != "/" && len(p) == len(clean)+1 && strings.HasPrefix(p, clean) && p[len(clean)] == '/' {
-		return nil // net/http keeps one trailing slash
-	}
 	return newProblem(http.StatusNotFound, "not_found",
 		"no route for "+p+": paths must be canonical (no empty, '.' or '..' segments); this server does not redirect")
+}
+
+// canonical reports whether p is what ServeMux's cleanPath makes of it:
+// absolute, and clean but for one trailing slash.
+func canonical(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	clean := path.Clean(p)
+	return clean == p || clean != "/" && len(p) == len(clean)+1 && strings.HasPrefix(p, clean) && p[len(clean)] == '/'
 }
 
 // caller is filled in by authentication for the access log.
