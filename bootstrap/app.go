@@ -214,7 +214,7 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, ln *Listene
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			go func() {
-				if err := h.srv.Serve(ln.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				if err := h.srv.Serve(api.Listener(ln.ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)
 				}
 			}()

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 )
@@ -100,8 +102,12 @@ func (s *Server) edge(next http.Handler) http.Handler {
 					writeProblem(rec, r, newProblem(http.StatusInternalServerError, "internal", "internal error"))
 				}
 			}
+			// A request whose client went away (its context is cancelled
+			// by net/http) ends in a 503 nobody reads; that is not a
+			// server error.
+			gone := ctx.Err() != nil
 			level := slog.LevelInfo
-			if rec.status >= 500 {
+			if rec.status >= 500 && !gone {
 				level = slog.LevelError
 			}
 			if !s.log.Enabled(ctx, level) {
@@ -112,10 +118,50 @@ func (s *Server) edge(next http.Handler) http.Handler {
 			if who.org != "" || who.user != "" {
 				attrs = append(attrs, "org", who.org, "user", who.user)
 			}
+			if gone {
+				attrs = append(attrs, "client_gone", true)
+			}
 			s.log.Log(ctx, level, "request", attrs...)
 		}()
+		if p := nonCanonical(r.URL); p != nil {
+			writeProblem(rec, r, p)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// nonCanonical refuses a path that ServeMux would answer with a redirect
+// to its cleaned form (and an HTML body): one with an empty, "." or ".."
+// segment, as the client sent it (the mux cleans URL.EscapedPath). Escaped
+// dots and slashes (%2E, %2F) are data inside a segment and reach the
+// handler, which validates the name.
+func nonCanonical(u *url.URL) *Problem {
+	// EscapedPath allocates for a path with escapes. It is either RawPath
+	// or Path escaped (same segments as Path), so when both are canonical
+	// it is too.
+	if canonical(u.Path) && (u.RawPath == "" || canonical(u.RawPath)) {
+		return nil
+	}
+	p := u.EscapedPath()
+	if canonical(p) {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") {
+		return newProblem(http.StatusBadRequest, "malformed_request", "the request target must be a path starting with /")
+	}
+	return newProblem(http.StatusNotFound, "not_found",
+		"no route for "+p+": paths must be canonical (no empty, '.' or '..' segments); this server does not redirect")
+}
+
+// canonical reports whether p is what ServeMux's cleanPath makes of it:
+// absolute, and clean but for one trailing slash.
+func canonical(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	clean := path.Clean(p)
+	return clean == p || clean != "/" && len(p) == len(clean)+1 && strings.HasPrefix(p, clean) && p[len(clean)] == '/'
 }
 
 // caller is filled in by authentication for the access log.
@@ -141,14 +187,58 @@ func (s *Server) fallback(mux *http.ServeMux) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		detail := "no route for " + r.URL.Path
-		if strings.HasPrefix(r.URL.Path, "/locks/") {
-			detail += "; a '/' inside a lock name must be sent as %2F (e.g. /locks/db%2Fprimary/acquire)"
-		}
-		writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", detail))
+		notFound(w, r)
 	})
+}
+
+// notFound answers 404 not_found.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	detail := "no route for " + r.URL.Path
+	if strings.HasPrefix(r.URL.Path, "/locks/") {
+		detail += "; a '/' inside a lock name must be sent as %2F (e.g. /locks/db%2Fprimary/acquire)"
+	}
+	writeProblem(w, r, newProblem(http.StatusNotFound, "not_found", detail))
 }
 
 func jsonEncode(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
+
+// problemErrors makes the errors of a plain net/http handler (http.Error,
+// http.NotFound, http.ServeContent's 416) problem+json; the docs handler
+// is one.
+func problemErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&plainErrorWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+// plainErrorWriter answers an error status with a problem and drops the
+// handler's own (text/plain) body.
+type plainErrorWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	answered bool
+}
+
+func (w *plainErrorWriter) WriteHeader(status int) {
+	if status < http.StatusBadRequest || w.answered {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.answered = true
+	detail := strings.ToLower(http.StatusText(status))
+	if status == http.StatusNotFound {
+		detail = "no route for " + w.r.URL.Path
+	}
+	writeProblem(w.ResponseWriter, w.r, newProblem(status, codeOfStatus(status), detail))
+}
+
+func (w *plainErrorWriter) Write(b []byte) (int, error) {
+	if w.answered {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *plainErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

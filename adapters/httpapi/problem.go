@@ -128,7 +128,9 @@ func problemOf(err error) *Problem {
 		return newProblem(http.StatusInternalServerError, "internal", "internal error")
 	}
 	p := newProblem(statusOf[de.Kind], de.Code, de.Msg)
-	if fe, ok := errors.AsType[*fieldError](err); ok {
+	// Only a validation error is about an input (an admin token refused
+	// on a route with a body is not).
+	if fe, ok := errors.AsType[*fieldError](err); ok && de.Kind == domain.KindInvalid {
 		p.Detail += fe.hint
 		p.Errors = []*FieldError{{Location: fe.loc, Message: p.Detail}}
 	} else if loc, ok := bodyFields[de.Code]; ok && de.Kind == domain.KindInvalid {
@@ -156,17 +158,31 @@ func retryAfter(at time.Time) http.Header {
 	return http.Header{"Retry-After": {strconv.Itoa(max(1, int(wait)))}}
 }
 
-// humaCodes names huma's own errors (decoding, validation, limits) with
-// stable codes, so that every error a client can see has one.
-var humaCodes = map[int]string{
-	http.StatusBadRequest:            "malformed_request",
-	http.StatusNotFound:              "not_found",
-	http.StatusMethodNotAllowed:      "method_not_allowed",
-	http.StatusNotAcceptable:         "not_acceptable",
-	http.StatusRequestEntityTooLarge: "body_too_large",
-	http.StatusUnsupportedMediaType:  "unsupported_media_type",
-	http.StatusUnprocessableEntity:   "validation_failed",
-	http.StatusInternalServerError:   "internal",
+// statusCodes names by status the errors that the HTTP machinery produces
+// itself (huma's decoding, validation and limits; net/http's own answers),
+// so that every error a client can see has a stable code.
+var statusCodes = map[int]string{
+	http.StatusBadRequest:                   "malformed_request",
+	http.StatusNotFound:                     "not_found",
+	http.StatusMethodNotAllowed:             "method_not_allowed",
+	http.StatusNotAcceptable:                "not_acceptable",
+	http.StatusRequestTimeout:               "request_timeout",
+	http.StatusRequestEntityTooLarge:        "body_too_large",
+	http.StatusUnsupportedMediaType:         "unsupported_media_type",
+	http.StatusRequestedRangeNotSatisfiable: "range_not_satisfiable",
+	http.StatusExpectationFailed:            "expectation_failed",
+	http.StatusUnprocessableEntity:          "validation_failed",
+	http.StatusRequestHeaderFieldsTooLarge:  "headers_too_large",
+	http.StatusInternalServerError:          "internal",
+	http.StatusNotImplemented:               "unsupported_transfer_encoding", // net/http's only 501
+	http.StatusHTTPVersionNotSupported:      "http_version_not_supported",
+}
+
+func codeOfStatus(status int) string {
+	if code, ok := statusCodes[status]; ok {
+		return code
+	}
+	return fmt.Sprintf("http_%d", status)
 }
 
 // humaDetails replaces huma's generic "validation failed" where the status
@@ -189,11 +205,7 @@ func (s *Server) transformErrors(ctx huma.Context, _ string, v any) (any, error)
 		}
 		return v, nil
 	}
-	code, ok := humaCodes[em.Status]
-	if !ok {
-		code = fmt.Sprintf("http_%d", em.Status)
-	}
-	p := newProblem(em.Status, code, em.Detail)
+	p := newProblem(em.Status, codeOfStatus(em.Status), em.Detail)
 	if d, ok := humaDetails[em.Status]; ok {
 		p.Detail = d
 	}
@@ -213,10 +225,18 @@ func (s *Server) transformErrors(ctx huma.Context, _ string, v any) (any, error)
 	return p, nil
 }
 
-// writeProblem writes p outside huma (router fallbacks, middleware, panics).
+// writeProblem answers r with p where huma does not serialize it: router
+// fallbacks, middleware (huma's and ours), panics. Errors that net/http
+// writes on the connection itself are rendered by p.write too (conn.go).
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	p.Instance = r.URL.EscapedPath()
 	p.RequestID = RequestID(r.Context())
+	p.write(w)
+}
+
+// write renders p. It is the one writer of problems that huma does not
+// serialize itself (those a handler returns, which transformErrors sees).
+func (p *Problem) write(w http.ResponseWriter) {
 	for k, vs := range p.headers {
 		for _, v := range vs {
 			w.Header().Add(k, v)

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -63,9 +65,17 @@ type Server struct {
 	handler  http.Handler
 }
 
+// strictCasing makes huma's validator match JSON field names exactly, as
+// the schema spells them: by default {"TTL_SECONDS": 1} passes as
+// ttl_seconds and encoding/json then fills the field from it. The setting
+// is a package variable of huma that requests read, so it is written once,
+// before the first server is built.
+var strictCasing sync.Once
+
 // New builds the API and its routes. It starts nothing; serve Handler with
 // an http.Server.
 func New(cfg Config, svc Services) *Server {
+	strictCasing.Do(func() { huma.ValidateStrictCasing = true })
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,7 +99,7 @@ func New(cfg Config, svc Services) *Server {
 	}
 	hc.Transformers = append(hc.Transformers, s.transformErrors)
 	api := humago.New(mux, hc)
-	api.UseMiddleware(s.authenticate)
+	api.UseMiddleware(s.authenticate, s.readBody)
 	s.api = api
 
 	s.registerHealth()
@@ -102,9 +112,12 @@ func New(cfg Config, svc Services) *Server {
 	delete(schemas, "ErrorModel")
 	delete(schemas, "ErrorDetail")
 
-	docs := docsui.Handler("/openapi.json")
+	docs := problemErrors(docsui.Handler("/openapi.json"))
 	mux.Handle("GET /docs", docs)
 	mux.Handle("GET "+docsui.AssetsPrefix, docs)
+	// Without a route of its own, ServeMux redirects /docs/assets to
+	// /docs/assets/ (the only subtree pattern besides "/").
+	mux.Handle(strings.TrimSuffix(docsui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
 	mux.Handle("/", s.fallback(mux))
 	s.handler = s.edge(mux)
 	return s
@@ -122,13 +135,20 @@ A lock is advisory; safety comes from **fencing tokens**, which only ever grow (
 
 Every route except /health, /docs and /openapi.* needs ` + "`Authorization: Bearer <token>`" + `. All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
 
-Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `.`
+Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `, also where no operation is reached: a request the HTTP server refuses before routing is 400 ` + "`malformed_request`" + ` (malformed request line or header), 417 ` + "`expectation_failed`" + `, 431 ` + "`headers_too_large`" + `, 501 ` + "`unsupported_transfer_encoding`" + ` or 505 ` + "`http_version_not_supported`" + `; a path with an empty, '.' or '..' segment is 404 ` + "`not_found`" + `, never a redirect.`
 
 // authenticate is huma middleware: operations with a security requirement
 // need a valid user token; the principal travels in the context.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if len(ctx.Operation().Security) == 0 {
 		next(ctx)
+		return
+	}
+	// With two Authorization headers Header returns the first; which one
+	// counts must not depend on that.
+	if r, _ := humago.Unwrap(ctx); len(r.Header["Authorization"]) > 1 {
+		s.writeHumaProblem(ctx, newProblem(http.StatusBadRequest, "multiple_authorization_headers",
+			"the request has more than one Authorization header; send exactly one"))
 		return
 	}
 	scheme, token, ok := strings.Cut(ctx.Header("Authorization"), " ")
@@ -154,17 +174,11 @@ func principal(ctx context.Context) domain.Principal {
 	return p
 }
 
+// writeHumaProblem answers from huma middleware, which runs before huma
+// serializes anything.
 func (s *Server) writeHumaProblem(ctx huma.Context, p *Problem) {
-	p.Instance = escapedPath(ctx)
-	p.RequestID = RequestID(ctx.Context())
-	for k, vs := range p.headers {
-		for _, v := range vs {
-			ctx.AppendHeader(k, v)
-		}
-	}
-	ctx.SetHeader("Content-Type", ProblemContentType)
-	ctx.SetStatus(p.Status)
-	_ = jsonEncode(ctx.BodyWriter(), p)
+	r, w := humago.Unwrap(ctx)
+	writeProblem(w, r, p)
 }
 
 // errorDoc documents one error status: the codes it carries and an
@@ -187,10 +201,17 @@ var (
 		&fieldError{loc: "path.name", hint: nameHint, err: exampleNameError}}
 	errInvalidQuery = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a parameter violates the schema; `invalid_name`: bad prefix; `invalid_cursor`.",
 		atField("query.cursor", errInvalidCursor)}
-	errMalformed = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON.",
+	errMalformed = errorDoc{http.StatusBadRequest, "`malformed_request`: the body is not valid JSON, or could not be read (malformed chunked encoding, connection closed mid-body).",
 		newProblem(http.StatusBadRequest, "malformed_request", humaDetails[http.StatusBadRequest])}
 	errTooLarge = errorDoc{http.StatusRequestEntityTooLarge, "`body_too_large`: the body exceeds 1 MiB.",
 		newProblem(http.StatusRequestEntityTooLarge, "body_too_large", "request body is too large")}
+	errAuthHeaders = errorDoc{http.StatusBadRequest, "`multiple_authorization_headers`: send exactly one Authorization header.",
+		newProblem(http.StatusBadRequest, "multiple_authorization_headers", "send exactly one Authorization header")}
+	errTimeout = errorDoc{http.StatusRequestTimeout, "`request_timeout`: the body did not arrive within 5 seconds.",
+		newProblem(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")}
+	errNotUTF8 = errorDoc{http.StatusUnprocessableEntity, "`invalid_utf8`: the body is not valid UTF-8 (`errors[].location` names the field).",
+		&Problem{Title: http.StatusText(http.StatusUnprocessableEntity), Status: http.StatusUnprocessableEntity, Code: "invalid_utf8",
+			Detail: "the request body is not valid UTF-8", Errors: []*FieldError{{Location: "body.metadata", Message: "not valid UTF-8"}}}}
 	errMediaType = errorDoc{http.StatusUnsupportedMediaType, "`unsupported_media_type`: send `Content-Type: application/json`.",
 		newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", humaDetails[http.StatusUnsupportedMediaType])}
 	errUnavailable = errorDoc{http.StatusServiceUnavailable, "`unavailable`: the change could not be made durable; nothing was changed. Retry. `shutting_down`: the server is stopping.", domain.ErrUnavailable}
@@ -208,16 +229,33 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 	if op.Responses == nil {
 		op.Responses = map[string]*huma.Response{}
 	}
+	docs = slices.Clip(docs) // appends below never write into the caller's array
+	if len(op.Security) > 0 {
+		docs = append(docs, errAuthHeaders)
+	}
+	// Every operation that reads a body (and so documents its limit) can
+	// also time out reading it, or find it is not UTF-8.
+	if slices.Contains(docs, errTooLarge) {
+		docs = append(docs, errTimeout, errNotUTF8)
+	}
 	docs = append(docs, errInternal)
 	for _, d := range docs {
 		ex := *problemOf(d.example)
 		ex.Instance, ex.RequestID = exampleInstance(op.Path), "5f0c2a9e81d4b7c3"
-		op.Responses[strconv.Itoa(d.status)] = &huma.Response{
+		status := strconv.Itoa(d.status)
+		if res, ok := op.Responses[status]; ok { // another code of the same status
+			res.Description += " " + d.codes
+			res.Content[ProblemContentType].Examples[ex.Code] = &huma.Example{Summary: ex.Code, Value: ex}
+			continue
+		}
+		op.Responses[status] = &huma.Response{
 			Description: http.StatusText(d.status) + ". " + d.codes,
-			Content:     map[string]*huma.MediaType{ProblemContentType: {Schema: schema, Example: ex}},
+			Content: map[string]*huma.MediaType{ProblemContentType: {Schema: schema,
+				Examples: map[string]*huma.Example{ex.Code: {Summary: ex.Code, Value: ex}}}},
 		}
 	}
-	op.MaxBodyBytes = MaxBodyBytes
+	op.MaxBodyBytes = humaMaxBodyBytes
+	op.BodyReadTimeout = -1 // readBody sets the deadline; see there
 	return op
 }
 
