@@ -8,8 +8,8 @@ import (
 
 func TestWireTimeHasThreeDigitMilliseconds(t *testing.T) {
 	for in, want := range map[time.Time]string{
-		time.Date(2026, 11, 26, 10, 0, 30, 0, time.UTC):                               `"2026-11-26T10:00:30.000Z"`,
-		time.Date(2026, 11, 26, 10, 0, 30, 120_000_000, time.UTC):                     `"2026-11-26T10:00:30.120Z"`,
+		time.Date(2026, 11, 26, 10, 0, 30, 0, time.UTC):                              `"2026-11-26T10:00:30.000Z"`,
+		time.Date(2026, 11, 26, 10, 0, 30, 120_000_000, time.UTC):                    `"2026-11-26T10:00:30.120Z"`,
 		time.Date(2026, 11, 26, 11, 0, 30, 123_456_789, time.FixedZone("CET", 3600)): `"2026-11-26T10:00:30.123Z"`,
 	} {
 		b, err := json.Marshal(wireTime(in))
