@@ -80,6 +80,12 @@ func New(cfg Config, svc Services) *Server {
 	hc.SchemasPath = ""
 	hc.DocsPath = "" // served below from embedded assets, no CDN
 	hc.Info.Description = apiDescription
+	// A relative server first: Swagger UI sends "Try it out" requests to the
+	// server that served the page, whatever address it listens on.
+	hc.Servers = []*huma.Server{
+		{URL: "/", Description: "This server: the one that served this description."},
+		{URL: "http://127.0.0.1:3000", Description: "The default listen address (`make run`; `--addr` or OCTOSTORE_ADDR changes it)."},
+	}
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A user token (`org/user:token` in OCTOSTORE_STATIC_TOKENS, or the token printed at first start)."},
 	}
@@ -240,4 +246,9 @@ func register[I, O any](s *Server, op huma.Operation, h func(context.Context, *I
 	})
 }
 
-var bearer = []map[string][]string{{"bearer": {}}}
+var (
+	bearer = []map[string][]string{{"bearer": {}}}
+	// public documents an operation that needs no token: an empty
+	// requirement, unlike a missing one, says so.
+	public = []map[string][]string{}
+)
