@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -109,6 +110,7 @@ func New(cfg Config, svc Services) *Server {
 	schemas := api.OpenAPI().Components.Schemas.Map()
 	delete(schemas, "ErrorModel")
 	delete(schemas, "ErrorDetail")
+	promoteParamExamples(api.OpenAPI())
 
 	docs := docsui.Handler("/openapi.json")
 	mux.Handle("GET /docs", docs)
@@ -231,7 +233,7 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 
 // exampleInstance fills a path template with example values.
 func exampleInstance(path string) string {
-	return strings.NewReplacer("{name}", "db%2Fprimary", "{id}", "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44").Replace(path)
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44").Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through
@@ -252,3 +254,28 @@ var (
 	// requirement, unlike a missing one, says so.
 	public = []map[string][]string{}
 )
+
+// requestExample documents a request body by one example, named and
+// explained; Swagger UI's "Try it out" sends it as is.
+func requestExample(name, summary, description string, value any) *huma.RequestBody {
+	return &huma.RequestBody{Content: map[string]*huma.MediaType{"application/json": {
+		Examples: map[string]*huma.Example{name: {Summary: summary, Description: description, Value: value}},
+	}}}
+}
+
+// promoteParamExamples copies each parameter's schema example to the
+// parameter itself, where Swagger UI reads it to fill in "Try it out".
+func promoteParamExamples(doc *huma.OpenAPI) {
+	for _, item := range doc.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Patch, item.Delete} {
+			if op == nil {
+				continue
+			}
+			for _, p := range op.Parameters {
+				if p.Example == nil && p.Schema != nil && len(p.Schema.Examples) > 0 {
+					p.Example = p.Schema.Examples[0]
+				}
+			}
+		}
+	}
+}
