@@ -161,7 +161,7 @@ type listInput struct {
 
 // LockList is one page of held locks.
 type LockList struct {
-	Locks      []LockInfo `json:"locks" doc:"Held locks in name order."`
+	Locks      []LockInfo `json:"locks" nullable:"false" doc:"Held locks in name order."`
 	NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
 }
 

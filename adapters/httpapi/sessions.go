@@ -50,7 +50,7 @@ type SessionInfo struct {
 	SessionID  string   `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
 	TTLSeconds int      `json:"ttl_seconds" example:"60"`
 	ExpiresAt  Time     `json:"expires_at"`
-	Locks      []string `json:"locks" doc:"Names of the locks the session holds now."`
+	Locks      []string `json:"locks" nullable:"false" doc:"Names of the locks the session holds now."`
 }
 
 type getSessionOutput struct {
