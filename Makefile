@@ -1,6 +1,7 @@
 # OctoStore — run `make help` for the targets.
 SQLC    := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 GOOSE   := go run github.com/pressly/goose/v3/cmd/goose@v3.30.0
+OAPI_CODEGEN := go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
 # Redocly CLI from the npm registry, pinned; it needs Node.js 20.19+ (or 22.12+).
 REDOCLY := npx --yes @redocly/cli@2.77.0
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -29,13 +30,17 @@ test-deps: ## install what the tests need beyond Go (headless Chromium for the /
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-generate: ## regenerate sqlc code and openapi.yaml
+generate: ## regenerate sqlc code, openapi.yaml and the generated test client (clienttest/)
 	$(SQLC) generate
 	go run ./cmd/octostore openapi > openapi.yaml
+	$(OAPI_CODEGEN) -config clienttest/oapi-codegen.yaml -o clienttest/client.gen.go openapi.yaml
 
 check-generated: ## fail if generated code or openapi.yaml drift from their sources
 	$(SQLC) diff
 	go run ./cmd/octostore openapi | diff -u openapi.yaml - 
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(OAPI_CODEGEN) -config clienttest/oapi-codegen.yaml -o "$$tmp/client.gen.go" openapi.yaml && \
+	  diff -u clienttest/client.gen.go "$$tmp/client.gen.go" && echo "clienttest/client.gen.go is up to date"
 
 lint: ## go vet, gofmt, and the dependency rule
 	go vet ./...
