@@ -24,11 +24,14 @@ test: test-deps lint-openapi ## run every test with the race detector (installs 
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	go test -race -count=1 ./...
 
-test-deps: ## install what the tests need beyond Go (headless Chromium for the /docs test)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing chromium for the browser test"; \
+test-deps: ## install what the tests need beyond Go (headless Chromium for the /docs tests, curl for the README test)
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	  [ -z "$$missing" ] || { \
+	  echo "installing$$missing for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; }
 
 generate: ## regenerate sqlc code, openapi.yaml and the generated test client (clienttest/)
 	$(SQLC) generate
