@@ -1,11 +1,14 @@
 # OctoStore — run `make help` for the targets.
 SQLC    := go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
 GOOSE   := go run github.com/pressly/goose/v3/cmd/goose@v3.30.0
+OAPI_CODEGEN := go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2
+# Redocly CLI from the npm registry, pinned; it needs Node.js 20.19+ (or 22.12+).
+REDOCLY := npx --yes @redocly/cli@2.77.0
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-deps generate check-generated lint openapi bench migration clean bench-compare bench-blocking
+.PHONY: help run build test test-deps generate check-generated lint lint-openapi openapi bench migration clean bench-compare bench-blocking
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -16,29 +19,44 @@ run: build ## run the server on 127.0.0.1:3000 with ./octostore.db (no configura
 build: ## build bin/octostore (pure Go, no cgo), version stamped from git
 	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o bin/octostore ./cmd/octostore
 
-test: test-deps ## run every test with the race detector (installs Chromium for the browser test if missing)
+test: test-deps lint-openapi ## run every test with the race detector (installs Chromium for the browser test if missing) and lint openapi.yaml
 	go vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	go test -race -count=1 ./...
 
-test-deps: ## install what the tests need beyond Go (headless Chromium for the /docs test)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing chromium for the browser test"; \
+test-deps: ## install what the tests need beyond Go (headless Chromium for the /docs tests, curl for the README test)
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	  [ -z "$$missing" ] || { \
+	  echo "installing$$missing for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; }
 
-generate: ## regenerate sqlc code and openapi.yaml
+generate: ## regenerate sqlc code, openapi.yaml and the generated test client (clienttest/)
 	$(SQLC) generate
 	go run ./cmd/octostore openapi > openapi.yaml
+	$(OAPI_CODEGEN) -config clienttest/oapi-codegen.yaml -o clienttest/client.gen.go openapi.yaml
 
 check-generated: ## fail if generated code or openapi.yaml drift from their sources
 	$(SQLC) diff
 	go run ./cmd/octostore openapi | diff -u openapi.yaml - 
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(OAPI_CODEGEN) -config clienttest/oapi-codegen.yaml -o "$$tmp/client.gen.go" openapi.yaml && \
+	  diff -u clienttest/client.gen.go "$$tmp/client.gen.go" && echo "clienttest/client.gen.go is up to date"
 
 lint: ## go vet, gofmt, and the dependency rule
 	go vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	go test -count=1 -run TestDependencyRule .
+
+lint-openapi: ## lint openapi.yaml with Redocly's recommended rules: fails on any error (fetches @redocly/cli with npx; skipped without node/npm)
+	@if command -v npx >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then \
+	  REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false \
+	    $(REDOCLY) lint --format=stylish openapi.yaml; \
+	else \
+	  echo "lint-openapi: SKIPPED: node and npm are not installed, so Redocly CLI cannot run (install Node.js 20.19+ with npm)"; \
+	fi
 
 openapi: ## write openapi.yaml from the handlers
 	go run ./cmd/octostore openapi > openapi.yaml

@@ -28,7 +28,7 @@ var (
 func (s *Server) registerHealth() {
 	register(s, huma.Operation{
 		OperationID: "health", Method: http.MethodGet, Path: "/health",
-		Summary: "Health check", Tags: []string{"operations"},
+		Summary: "Health check", Tags: []string{"operations"}, Security: public,
 		Description: "Runs a real query against the database and reports whether the last commit failed (a full disk, say). No token needed.",
 	}, s.health, errorDoc{http.StatusServiceUnavailable,
 		"`db_unavailable`: the database cannot be read; `degraded`: the last commit failed, so writes are refused until one succeeds (the server retries at least once a second).",

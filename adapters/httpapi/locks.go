@@ -16,8 +16,15 @@ import (
 // embedded field). Validation is the domain's (one grammar everywhere), so
 // the schema only documents it.
 type LockNamePath struct {
-	Name string `path:"name" doc:"Lock name: '/'-separated components of [A-Za-z0-9._-], 1-64 bytes each, 1-256 bytes in all. Send '/' as %2F." example:"db%2Fprimary"`
+	Name string `path:"name" doc:"Lock name: '/'-separated components of [A-Za-z0-9._-], 1-64 bytes each, 1-256 bytes in all. A client encodes the value as one path segment, so '/' is sent as %2F (/locks/db%2Fprimary/acquire)." example:"db/primary"`
 }
+
+// exampleName is the lock name of the examples.
+const exampleName = "db/primary"
+
+// exampleLeaseID is the lease id of the examples; a real one comes from an
+// acquire.
+const exampleLeaseID = "L42-9f86d081884c7d65"
 
 // nameHint is what a client that sent a bad name most likely needs to know.
 const nameHint = "; inside a URL a '/' of a lock name is sent as %2F"
@@ -154,7 +161,7 @@ type listInput struct {
 
 // LockList is one page of held locks.
 type LockList struct {
-	Locks      []LockInfo `json:"locks" doc:"Held locks in name order."`
+	Locks      []LockInfo `json:"locks" nullable:"false" doc:"Held locks in name order."`
 	NextCursor string     `json:"next_cursor,omitempty" doc:"Pass as cursor to get the next page; absent on the last page."`
 }
 
@@ -167,6 +174,9 @@ var (
 	errLeaseNotCurent = errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock.", domain.ErrLeaseNotCurrent}
 )
 
+// leaseFromAcquire explains the lease_id of the examples.
+const leaseFromAcquire = "Replace lease_id with the one your acquire of this lock returned (POST /locks/{name}/acquire)."
+
 func (s *Server) registerLocks() {
 	writes := []errorDoc{errUnauthorized, errForbidden, errInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable}
 	reads := []errorDoc{errUnauthorized, errForbidden, errInvalidName}
@@ -174,6 +184,9 @@ func (s *Server) registerLocks() {
 	register(s, huma.Operation{
 		OperationID: "acquire-lock", Method: http.MethodPost, Path: "/locks/{name}/acquire",
 		Summary: "Acquire a lock", Tags: []string{"locks"}, Security: bearer,
+		RequestBody: requestExample("owner", "Take the lock for 30 s as client host-a:4711",
+			"Sending it again while holding the lock is the idempotent re-acquire: the same lease and token.",
+			AcquireRequest{TTLSeconds: 30, Metadata: new("host-a:5432"), Owner: "host-a:4711"}),
 		Description: "Grants the lock to your client and returns a lease and a fencing token. The holder is a client, never merely a token: " +
 			"your session (`session_id`), or the client named by `owner`, or, with neither, a holder of its own. " +
 			"Another acquire of a held lock is refused with `lock_held`, whoever sends it, unless it comes from the same session, or from the same user with the same `owner` (then it is the idempotent re-acquire: same lease and token, expiry extended). " +
@@ -189,12 +202,15 @@ func (s *Server) registerLocks() {
 	register(s, huma.Operation{
 		OperationID: "release-lock", Method: http.MethodPost, Path: "/locks/{name}/release",
 		Summary: "Release a lock", Tags: []string{"locks"}, Security: bearer,
+		RequestBody: requestExample("lease", "Release a lease", leaseFromAcquire, ReleaseRequest{LeaseID: exampleLeaseID}),
 		Description: "Frees the lock held by `lease_id`, at once (no lock delay), and hands it to the oldest waiter.",
 	}, s.release, append(writes, errLockNotFound, errLeaseNotCurent)...)
 
 	register(s, huma.Operation{
 		OperationID: "renew-lock", Method: http.MethodPost, Path: "/locks/{name}/renew",
 		Summary: "Renew a lease", Tags: []string{"locks"}, Security: bearer,
+		RequestBody: requestExample("lease", "Renew a lease for 60 s from now", leaseFromAcquire,
+			RenewRequest{LeaseID: exampleLeaseID, TTLSeconds: 60}),
 		Description: "Sets the lease's expiry to now + `ttl_seconds`. An expired lease is never resurrected.",
 	}, s.renew, append(writes, errLockNotFound,
 		errorDoc{http.StatusConflict, "`lease_not_current`: the lease expired, was released, or another lease holds the lock; `lock_is_ephemeral`: an ephemeral lock is renewed by its session's keepalive.", domain.ErrLeaseNotCurrent})...)
@@ -202,6 +218,8 @@ func (s *Server) registerLocks() {
 	register(s, huma.Operation{
 		OperationID: "validate-lock", Method: http.MethodPost, Path: "/locks/{name}/validate",
 		Summary: "Check a fencing token", Tags: []string{"locks"}, Security: bearer,
+		RequestBody: requestExample("token", "Is token 42 the current holder's?",
+			"On a lock that is not held the answer is valid: false, current_token: null.", ValidateRequest{FencingToken: 42}),
 		Description: "Tells a downstream service whether a fencing token still belongs to the lock's current holder (Chubby's CheckSequencer), for services that cannot store the highest token they have seen. `current_token` is always present: the current holder's token, or null when the lock is not held.",
 	}, s.validate, writes...)
 

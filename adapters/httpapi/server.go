@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -88,6 +89,12 @@ func New(cfg Config, svc Services) *Server {
 	hc.SchemasPath = ""
 	hc.DocsPath = "" // served below from embedded assets, no CDN
 	hc.Info.Description = apiDescription
+	// A relative server first: Swagger UI sends "Try it out" requests to the
+	// server that served the page, whatever address it listens on.
+	hc.Servers = []*huma.Server{
+		{URL: "/", Description: "This server: the one that served this description."},
+		{URL: "http://127.0.0.1:3000", Description: "The default listen address (`make run`; `--addr` or OCTOSTORE_ADDR changes it)."},
+	}
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "A user token (`org/user:token` in OCTOSTORE_STATIC_TOKENS, or the token printed at first start)."},
 	}
@@ -111,6 +118,7 @@ func New(cfg Config, svc Services) *Server {
 	schemas := api.OpenAPI().Components.Schemas.Map()
 	delete(schemas, "ErrorModel")
 	delete(schemas, "ErrorDetail")
+	promoteParamExamples(api.OpenAPI())
 
 	docs := problemErrors(docsui.Handler("/openapi.json"))
 	mux.Handle("GET /docs", docs)
@@ -261,7 +269,7 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 
 // exampleInstance fills a path template with example values.
 func exampleInstance(path string) string {
-	return strings.NewReplacer("{name}", "db%2Fprimary", "{id}", "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44").Replace(path)
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44").Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through
@@ -276,4 +284,34 @@ func register[I, O any](s *Server, op huma.Operation, h func(context.Context, *I
 	})
 }
 
-var bearer = []map[string][]string{{"bearer": {}}}
+var (
+	bearer = []map[string][]string{{"bearer": {}}}
+	// public documents an operation that needs no token: an empty
+	// requirement, unlike a missing one, says so.
+	public = []map[string][]string{}
+)
+
+// requestExample documents a request body by one example, named and
+// explained; Swagger UI's "Try it out" sends it as is.
+func requestExample(name, summary, description string, value any) *huma.RequestBody {
+	return &huma.RequestBody{Content: map[string]*huma.MediaType{"application/json": {
+		Examples: map[string]*huma.Example{name: {Summary: summary, Description: description, Value: value}},
+	}}}
+}
+
+// promoteParamExamples copies each parameter's schema example to the
+// parameter itself, where Swagger UI reads it to fill in "Try it out".
+func promoteParamExamples(doc *huma.OpenAPI) {
+	for _, item := range doc.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Patch, item.Delete} {
+			if op == nil {
+				continue
+			}
+			for _, p := range op.Parameters {
+				if p.Example == nil && p.Schema != nil && len(p.Schema.Examples) > 0 {
+					p.Example = p.Schema.Examples[0]
+				}
+			}
+		}
+	}
+}

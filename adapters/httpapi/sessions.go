@@ -11,7 +11,7 @@ import (
 )
 
 type sessionPath struct {
-	ID string `path:"id" maxLength:"128" doc:"The session_id returned when the session was opened." example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
+	ID string `path:"id" maxLength:"128" doc:"The session_id that opening the session (POST /sessions) returned." example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
 }
 
 // OpenSessionRequest is the body of opening a session.
@@ -50,7 +50,7 @@ type SessionInfo struct {
 	SessionID  string   `json:"session_id" example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
 	TTLSeconds int      `json:"ttl_seconds" example:"60"`
 	ExpiresAt  Time     `json:"expires_at"`
-	Locks      []string `json:"locks" doc:"Names of the locks the session holds now."`
+	Locks      []string `json:"locks" nullable:"false" doc:"Names of the locks the session holds now."`
 }
 
 type getSessionOutput struct {
@@ -68,6 +68,7 @@ func (s *Server) registerSessions() {
 	register(s, huma.Operation{
 		OperationID: "open-session", Method: http.MethodPost, Path: "/sessions", DefaultStatus: http.StatusCreated,
 		Summary: "Open a session", Tags: []string{"sessions"}, Security: bearer,
+		RequestBody: requestExample("ttl", "A session that lives 30 s without a keepalive", "", OpenSessionRequest{TTLSeconds: 30}),
 		Description: "A session is your client's liveness lease: keep it alive every `keepalive_interval_seconds`, and use its `session_id` to hold locks. Ephemeral locks die with it.",
 	}, s.openSession, errUnauthorized, errForbidden, errorDoc{http.StatusUnprocessableEntity,
 		"`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_ttl`.",
