@@ -424,7 +424,7 @@ func readmeErrorCodes(t *testing.T) map[string]bool {
 		t.Fatal("README has no ### Errors section")
 	}
 	codes := map[string]bool{}
-	backquoted := regexp.MustCompile("`([a-z][a-z_]*)`")
+	backquoted := regexp.MustCompile("`([a-z][a-z0-9_]*)`")
 	remark := regexp.MustCompile(`\([^)]*\)`)
 	for _, line := range strings.Split(rest, "\n") {
 		if strings.HasPrefix(line, "#") {
@@ -449,7 +449,7 @@ func readmeErrorCodes(t *testing.T) map[string]bool {
 // errorCodesInSource returns every error code literal in the module's
 // non-test Go files, with where it is: the Code of a domain.Error literal,
 // the first argument of domain.Invalid, the code argument of the HTTP
-// adapter's newProblem, and the values of its humaCodes table.
+// adapter's newProblem, and the values of its statusCodes table.
 func errorCodesInSource(t *testing.T) map[string]string {
 	t.Helper()
 	codes := map[string]string{}
@@ -459,7 +459,7 @@ func errorCodesInSource(t *testing.T) map[string]string {
 		if !ok || lit.Kind != token.STRING {
 			return
 		}
-		if s, err := strconv.Unquote(lit.Value); err == nil && regexp.MustCompile(`^[a-z][a-z_]*$`).MatchString(s) {
+		if s, err := strconv.Unquote(lit.Value); err == nil && regexp.MustCompile(`^[a-z][a-z0-9_]*$`).MatchString(s) {
 			codes[s] = fset.Position(lit.Pos()).String()
 		}
 	}
@@ -509,7 +509,7 @@ func errorCodesInSource(t *testing.T) map[string]string {
 				}
 			case *ast.ValueSpec:
 				for i, id := range n.Names {
-					if id.Name != "humaCodes" || i >= len(n.Values) {
+					if id.Name != "statusCodes" || i >= len(n.Values) {
 						continue
 					}
 					if lit, ok := n.Values[i].(*ast.CompositeLit); ok {

@@ -103,7 +103,7 @@ func sortedIDs(ops map[string]*specOp) []string {
 	return ids
 }
 
-var backquoted = regexp.MustCompile("`([a-z_]+)`")
+var backquoted = regexp.MustCompile("`([a-z][a-z0-9_]*)`")
 
 // TestErrorExamples checks that each error response of each operation
 // shows an example of that error: a problem whose status is the response's
