@@ -175,6 +175,7 @@ func TestLockDelay(t *testing.T) {
 		if !r.time(t, "available_at").Equal(avail) {
 			t.Errorf("%s: %v: want available_at %s", c.who, r, avail)
 		}
+		wantRetryAfter(t, r, avail, a.clock.Now()) // 4 s on the server's clock
 	}
 	r := a.status(t, bobTok, l.name).keys(t, "name", "status", "available_at", "waiters")
 	if r.str("status") != "delayed" || !r.time(t, "available_at").Equal(avail) || r.num(t, "waiters") != 0 {

@@ -96,7 +96,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		t.Fatalf("start engine: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
-	srv := httpapi.New(httpapi.Config{Version: "v-contract"}, httpapi.Services{
+	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     application.NewAuthService(e, credentials),
