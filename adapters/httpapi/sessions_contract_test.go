@@ -110,6 +110,13 @@ func TestSessionOfAnother(t *testing.T) {
 	}
 	a.wantHeld(t, bobTok, eph, "acme/alice", map[string]string{"session_id": s.id})
 	a.get(sessionPath(s.id, ""), aliceTok).ok(t, http.StatusOK)
+
+	// An id longer than any session id is refused by the schema, as
+	// documented.
+	long := strings.Repeat("s", 129)
+	a.post(sessionPath(long, "/keepalive"), aliceTok, nil).problem(t, http.StatusUnprocessableEntity, "validation_failed").at(t, "path.id")
+	a.get(sessionPath(long, ""), aliceTok).problem(t, http.StatusUnprocessableEntity, "validation_failed").at(t, "path.id")
+	a.call(http.MethodDelete, sessionPath(long, ""), aliceTok, nil).problem(t, http.StatusUnprocessableEntity, "validation_failed").at(t, "path.id")
 }
 
 // TestSessionEnd: closing a session frees its ephemeral locks at once,
