@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -154,13 +155,16 @@ func TestInvalidInput(t *testing.T) {
 		{"lock delay 61", acq, `{"lock_delay_seconds":61}`, "validation_failed", "body.lock_delay_seconds"},
 		{"lock delay negative", acq, `{"lock_delay_seconds":-1}`, "validation_failed", "body.lock_delay_seconds"},
 		{"lock delay a fraction", acq, `{"lock_delay_seconds":1.5}`, "validation_failed", "body.lock_delay_seconds"},
+		{"lock delay a string", acq, `{"lock_delay_seconds":"2"}`, "validation_failed", "body.lock_delay_seconds"},
 		{"wait 61", acq, `{"wait_seconds":61}`, "validation_failed", "body.wait_seconds"},
 		{"wait negative", acq, `{"wait_seconds":-1}`, "validation_failed", "body.wait_seconds"},
+		{"wait a fraction", acq, `{"wait_seconds":0.5}`, "validation_failed", "body.wait_seconds"},
 		{"unknown field", acq, `{"ttl_seconds":5,"bogus":1}`, "validation_failed", "body.bogus"},
 		{"JSON null", acq, `null`, "validation_failed", "body"},
 		{"renew ttl 0", ren, `{"lease_id":"` + l.id + `","ttl_seconds":0}`, "validation_failed", "body.ttl_seconds"},
 		{"renew ttl 3601", ren, `{"lease_id":"` + l.id + `","ttl_seconds":3601}`, "validation_failed", "body.ttl_seconds"},
 		{"renew without lease", ren, `{}`, "validation_failed", "body"},
+		{"release without lease", rel, `{}`, "validation_failed", "body"},
 		{"release empty lease", rel, `{"lease_id":""}`, "validation_failed", "body.lease_id"},
 		{"release lease over 128", rel, `{"lease_id":"` + strings.Repeat("L", 129) + `"}`, "validation_failed", "body.lease_id"},
 		{"release unknown field", rel, `{"lease_id":"` + l.id + `","force":true}`, "validation_failed", "body.force"},
@@ -222,8 +226,16 @@ func TestUnreadableBodies(t *testing.T) {
 		}
 		a.post(path, aliceTok, huge).problem(t, http.StatusRequestEntityTooLarge, "body_too_large").nowhere(t)
 	}
+	// A body of unknown length is cut off at 1 MiB as well.
+	chunked := io.MultiReader(strings.NewReader(`{"metadata":"`), strings.NewReader(strings.Repeat("x", 1<<20)), strings.NewReader(`"}`))
+	a.send(request{method: http.MethodPost, path: lockPath("body/free", "/acquire"), token: aliceTok, body: chunked}).
+		problem(t, http.StatusRequestEntityTooLarge, "body_too_large")
 	// A route whose body is required refuses none at all.
 	a.send(request{method: http.MethodPost, path: lockPath(l.name, "/release"), token: aliceTok}).problem(t, http.StatusBadRequest, "malformed_request")
+	// A refused acquire of a free lock does not take it.
+	a.send(request{method: http.MethodPost, path: lockPath("body/free", "/acquire"), token: aliceTok, body: `{}`, ctype: "text/plain"}).
+		problem(t, http.StatusUnsupportedMediaType, "unsupported_media_type")
+	a.wantFree(t, aliceTok, "body/free")
 	unchanged(t, a, l, s)
 }
 
@@ -284,4 +296,61 @@ func TestRequestID(t *testing.T) {
 	if y := a.get("/health", "").header.Get("X-Request-Id"); x == y {
 		t.Errorf("two requests got the same generated id %q", x)
 	}
+}
+
+// TestPublicRoutes: the health check, the OpenAPI document and the docs
+// need no token.
+func TestPublicRoutes(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	r := a.get("/openapi.json", "")
+	if r.status != http.StatusOK || !strings.HasSuffix(r.mediaType(), "json") || !strings.HasPrefix(r.str("openapi"), "3.") {
+		t.Errorf("%.200v: want the OpenAPI document", r)
+	}
+	r = a.get("/openapi.yaml", "")
+	if r.status != http.StatusOK || !strings.Contains(string(r.raw), "openapi: 3.") || !strings.Contains(string(r.raw), "/locks/{name}/acquire") {
+		t.Errorf("%.200v: want the OpenAPI document in YAML", r)
+	}
+	r = a.get("/docs", "")
+	if r.status != http.StatusOK || r.mediaType() != "text/html" || !strings.Contains(string(r.raw), "<html") {
+		t.Errorf("%.200v: want the docs page", r)
+	}
+}
+
+// TestTenantIsolation: a name lives inside the caller's org. Another org
+// sees nothing of acme's lock, cannot touch it with its lease, and holds a
+// lock of the same name of its own beside it.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	const name = "db/primary"
+	l := a.acquire(t, aliceTok, name, map[string]any{"metadata": "orig"})
+	s := a.openSession(t, aliceTok, 60)
+	a.wantFree(t, carolTok, name)
+	for _, q := range []string{"", "?prefix=db", "?prefix=db%2Fprimary"} {
+		if r := a.get("/locks"+q, carolTok).ok(t, http.StatusOK); string(r.raw) != "{\"locks\":[]}\n" {
+			t.Errorf("%v: globex lists acme's locks", r)
+		}
+	}
+	a.post(lockPath(name, "/release"), carolTok, map[string]string{"lease_id": l.id}).problem(t, http.StatusConflict, "lease_not_current")
+	a.post(lockPath(name, "/renew"), carolTok, map[string]any{"lease_id": l.id, "ttl_seconds": 1}).problem(t, http.StatusConflict, "lease_not_current")
+	unchanged(t, a, l, s)
+
+	c := a.acquire(t, carolTok, name, map[string]any{"metadata": "globex"})
+	if c.id == l.id || c.token == l.token {
+		t.Errorf("globex got acme's lease or token: %+v, %+v", c, l)
+	}
+	if r := a.wantHeld(t, carolTok, c, "globex/carol", nil); r.str("metadata") != "globex" {
+		t.Errorf("%v: want globex's metadata", r)
+	}
+	for _, who := range []struct{ token, holder string }{{aliceTok, "acme/alice"}, {carolTok, "globex/carol"}} {
+		r := a.get("/locks?prefix=db", who.token).ok(t, http.StatusOK)
+		if locks, _ := r.obj["locks"].([]any); len(locks) != 1 || locks[0].(map[string]any)["holder"] != who.holder {
+			t.Errorf("%v: want only the lock of %s", r, who.holder)
+		}
+	}
+	a.post(lockPath(name, "/release"), aliceTok, map[string]string{"lease_id": c.id}).problem(t, http.StatusConflict, "lease_not_current")
+	a.release(t, carolTok, c)
+	a.wantFree(t, carolTok, name)
+	unchanged(t, a, l, s)
 }

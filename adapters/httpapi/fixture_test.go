@@ -113,7 +113,8 @@ type request struct {
 	path   string // escaped, may carry a query
 	token  string // sent as a bearer token when not empty
 	// body is nil (or a nil map) for none; a string or []byte is sent as
-	// is, anything else JSON-encoded.
+	// is, an io.Reader without a length (as if chunked), anything else
+	// JSON-encoded.
 	body   any
 	ctype  string // Content-Type; application/json when there is a body and ctype is empty
 	header http.Header
@@ -143,6 +144,8 @@ func (a *api) send(r request) *response {
 		body = strings.NewReader(b)
 	case []byte:
 		body = bytes.NewReader(b)
+	case io.Reader:
+		body = b
 	default:
 		enc, err := json.Marshal(b)
 		if err != nil {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,7 +69,9 @@ func TestRelease(t *testing.T) {
 	e := a.acquire(t, aliceTok, "rel/eph", withSession(s, map[string]any{"ephemeral": true}))
 	a.release(t, aliceTok, e)
 	a.wantFree(t, aliceTok, e.name)
-	a.get(sessionPath(s.id, ""), aliceTok).ok(t, http.StatusOK)
+	if r := a.get(sessionPath(s.id, ""), aliceTok).ok(t, http.StatusOK); !strings.Contains(string(r.raw), `"locks":[]`) {
+		t.Errorf("%v: the session still lists the released lock", r)
+	}
 
 	leaseErrors(t, a, "/release")
 }
@@ -102,15 +105,19 @@ func leaseErrors(t *testing.T, a *api, op string) {
 	a.wantHeld(t, aliceTok, cur, "acme/alice", nil)
 
 	// An expired lease is never resurrected, before the sweep and after.
-	exp := a.acquire(t, aliceTok, "lease/exp"+op, map[string]any{"ttl_seconds": 1})
+	exp := a.acquire(t, aliceTok, "lease/exp"+op, map[string]any{"ttl_seconds": 1, "metadata": "old"})
 	a.clock.Advance(time.Second)
 	a.post(lockPath(exp.name, op), aliceTok, body(exp.id)).problem(t, http.StatusConflict, "lease_not_current")
 	a.wantFree(t, aliceTok, exp.name)
 	a.sweep(t)
 	a.post(lockPath(exp.name, op), aliceTok, body(exp.id)).problem(t, http.StatusConflict, "lease_not_current")
 	a.post(lockPath(exp.name, op), aliceTok, body("garbage")).problem(t, http.StatusNotFound, "lock_not_found")
-	if b := a.acquire(t, bobTok, exp.name, nil); b.token <= exp.token || b.id == exp.id {
+	b := a.acquire(t, bobTok, exp.name, nil)
+	if b.token <= exp.token || b.id == exp.id {
 		t.Errorf("grant after expiry: %+v after %+v", b, exp)
+	}
+	if r := a.wantHeld(t, aliceTok, b, "acme/bob", nil); r.str("metadata") != "" {
+		t.Errorf("%v: the new grant inherited the expired lease's metadata", r)
 	}
 }
 

@@ -76,8 +76,17 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 	eph.expires = s.expires
 	a.wantHeld(t, bobTok, eph, "acme/alice", map[string]string{"session_id": s.id})
+	if r := a.get("/locks?prefix=s%2Fa", bobTok).ok(t, http.StatusOK); !strings.Contains(string(r.raw), `"expires_at":"`+s.expires.Format(time.RFC3339Nano)+`"`) {
+		t.Errorf("%v: the listing does not show the new expiry %s", r, s.expires)
+	}
 	if names, _ := get(t); !slices.Equal(names, []string{"s/a", "s/b"}) { // s/short ran out
 		t.Errorf("session locks %v, want [s/a s/b]", names)
+	}
+	// The session re-acquiring its ephemeral lock: the same lease, expiring
+	// with the session.
+	r = a.post(lockPath(eph.name, "/acquire"), aliceTok, withSession(s, map[string]any{"ephemeral": true, "ttl_seconds": 1})).ok(t, http.StatusOK)
+	if leaseOf(t, eph.name, r) != eph {
+		t.Errorf("%v: want the same grant %+v", r, eph)
 	}
 
 	// Close: 204 without a body; then the session is not found anywhere.
@@ -132,9 +141,11 @@ func TestSessionEnd(t *testing.T) {
 	closed := a.openSession(t, aliceTok, 60)
 	ce := a.acquire(t, aliceTok, "end/closed-eph", withSession(closed, delay))
 	cp := a.acquire(t, aliceTok, "end/closed-plain", withSession(closed, map[string]any{"ttl_seconds": 120, "lock_delay_seconds": 30}))
+	user := a.acquire(t, aliceTok, "end/user", map[string]any{"lock_delay_seconds": 30})
 	if r := a.call(http.MethodDelete, sessionPath(closed.id, ""), aliceTok, nil); r.status != http.StatusNoContent {
 		t.Fatalf("%v: want 204", r)
 	}
+	a.wantHeld(t, aliceTok, user, "acme/alice", nil)
 	a.wantFree(t, aliceTok, ce.name)
 	if b := a.acquire(t, bobTok, ce.name, nil); b.token <= ce.token {
 		t.Errorf("grant after close: token %d, want > %d", b.token, ce.token)
@@ -164,8 +175,12 @@ func TestSessionEnd(t *testing.T) {
 	if r.str("status") != "delayed" || !r.time(t, "available_at").Equal(avail) {
 		t.Errorf("%v: want delayed until %s", r, avail)
 	}
-	a.acquire(t, bobTok, eph.name, nil)
+	b := a.acquire(t, bobTok, eph.name, nil)
 	a.wantHeld(t, aliceTok, plain, "acme/alice", map[string]string{"session_id": s.id})
+	names, _ := listNames(t, a, aliceTok, "?prefix=end")
+	if want := []string{ce.name, b.name, kept.name, plain.name, user.name}; !slices.Equal(names, want) {
+		t.Errorf("listing after the session expired: %v, want %v", names, want)
+	}
 	a.wantHeld(t, aliceTok, kept, "acme/alice", map[string]string{"session_id": keep.id})
 
 	// 410 to the owner everywhere, also after the sweep; 404 to others.
