@@ -3,16 +3,13 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -319,56 +316,6 @@ func (a *api) conform(t *testing.T) {
 			exercised.Store(op+" "+strconv.Itoa(r.status), true)
 		}
 	}
-}
-
-// exercised holds "operationId status" for every documented response some
-// test has seen.
-var exercised sync.Map
-
-// notExercised are documented responses the suite cannot produce, and why.
-var notExercised = map[string]string{
-	"500":               "internal errors need a fault the real application cannot be made to raise",
-	"validate-lock 503": "validate reads committed state only and never commits",
-	"get-session 503":   "GET reads committed state only and never commits",
-}
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if code == 0 && flag.Lookup("test.run").Value.String() == "" && flag.Lookup("test.skip").Value.String() == "" {
-		if missing := unexercised(); len(missing) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: the contract suite never saw these documented responses:\n\t%s\n", strings.Join(missing, "\n\t"))
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// unexercised lists the documented responses of every operation that no
-// test has seen and that are not excused in notExercised.
-func unexercised() []string {
-	s, err := fetchSpec(httpapi.New(httpapi.Config{}, httpapi.Services{}).Handler())
-	if err != nil {
-		return []string{err.Error()}
-	}
-	var missing []string
-	for _, op := range s.ops {
-		for status := range op.responses {
-			key := op.id + " " + status
-			if _, ok := exercised.Load(key); ok {
-				continue
-			}
-			if _, ok := notExercised[key]; ok {
-				continue
-			}
-			if _, ok := notExercised[status]; ok {
-				continue
-			}
-			missing = append(missing, key)
-		}
-	}
-	slices.Sort(missing)
-	return missing
 }
 
 // TestSpecCheckFails shows that the spec check catches what it is for: an
