@@ -152,8 +152,8 @@ func ensureCredentials(lc fx.Lifecycle, a *application.AuthService, env Env, log
 	}})
 }
 
-func newHTTPAPI(env Env, locks *application.LockService, sessions *application.SessionService, auth *application.AuthService, e *application.Engine, log *slog.Logger) *httpapi.Server {
-	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log},
+func newHTTPAPI(env Env, clk ports.Clock, locks *application.LockService, sessions *application.SessionService, auth *application.AuthService, e *application.Engine, log *slog.Logger) *httpapi.Server {
+	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now},
 		httpapi.Services{Locks: locks, Sessions: sessions, Auth: auth, Engine: e})
 }
 

@@ -28,7 +28,6 @@ const (
 	aliceToken = "alice-token-0123456789"
 	bobToken   = "bob-token-0123456789ab"
 	carolToken = "carol-token-0123456789"
-	daveToken  = "dave-token-0123456789a"
 	adminTok   = "admin-token-0123456789"
 	wrongToken = "not-a-token-0123456789"
 )
@@ -42,7 +41,7 @@ func racerToken(i int) string { return fmt.Sprintf("racer-%02d-token-0123456789"
 
 // e2eConfig returns the configuration of a test server on dbPath: a free
 // port on the loopback interface, fast sweeps, and the static tokens of
-// acme/alice, acme/bob, globex/carol, initech/dave and acme/u0…u63 plus
+// acme/alice, acme/bob, globex/carol and acme/u0…u63 plus
 // the admin token.
 func e2eConfig(dbPath string) bootstrap.Config {
 	cfg := bootstrap.DefaultConfig()
@@ -55,7 +54,6 @@ func e2eConfig(dbPath string) bootstrap.Config {
 		"acme/alice:" + aliceToken,
 		"acme/bob:" + bobToken,
 		"globex/carol:" + carolToken,
-		"initech/dave:" + daveToken,
 	}
 	for i := range racers {
 		cfg.StaticTokens = append(cfg.StaticTokens, fmt.Sprintf("acme/u%d:%s", i, racerToken(i)))
@@ -98,14 +96,6 @@ type call struct {
 	path   string // escaped, without query
 	status int
 	ctype  string // media type of the response, without parameters
-}
-
-// start runs the full app on dbPath with e2eConfig and returns its base URL
-// and a function that stops it gracefully; stopping twice is harmless.
-func start(t *testing.T, dbPath string) (string, func()) {
-	t.Helper()
-	s := startServer(t, e2eConfig(dbPath), nil, nil)
-	return s.base, s.stop
 }
 
 // startServer starts the full fx app with cfg, the console banner going to
@@ -314,30 +304,6 @@ func (r *resp) problem(t *testing.T, status int, code string) *resp {
 	return r
 }
 
-// location returns errors[0].location of a problem, or "".
-func (r *resp) location() string {
-	errs, _ := r.obj["errors"].([]any)
-	if len(errs) == 0 {
-		return ""
-	}
-	e, _ := errs[0].(map[string]any)
-	loc, _ := e["location"].(string)
-	return loc
-}
-
-// locations returns every errors[].location of a problem.
-func (r *resp) locations() []string {
-	var out []string
-	errs, _ := r.obj["errors"].([]any)
-	for _, e := range errs {
-		if m, ok := e.(map[string]any); ok {
-			loc, _ := m["location"].(string)
-			out = append(out, loc)
-		}
-	}
-	return out
-}
-
 // str returns the string field key of the body, or "".
 func (r *resp) str(key string) string {
 	s, _ := r.obj[key].(string)
@@ -367,6 +333,18 @@ func (r *resp) time(t *testing.T, key string) time.Time {
 	}
 	return v
 }
+
+// within fails the test unless lo <= got <= hi.
+func within(t *testing.T, what string, got, lo, hi time.Time) {
+	t.Helper()
+	if got.Before(lo) || got.After(hi) {
+		t.Errorf("%s = %s, want between %s and %s", what, got.Format(time.RFC3339Nano),
+			lo.Format(time.RFC3339Nano), hi.Format(time.RFC3339Nano))
+	}
+}
+
+// slack covers the millisecond truncation of times on the wire.
+const slack = 10 * time.Millisecond
 
 // lockPath returns /locks/<name><suffix> with name escaped as one path
 // segment ('/' sent as %2F).

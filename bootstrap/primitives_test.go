@@ -10,9 +10,11 @@ import (
 	"time"
 )
 
-// This file tests the Chubby primitives other than sessions end to end:
-// lock delay, blocking acquire, validate, and what of them survives a
-// restart.
+// This file tests the Chubby primitives other than sessions end to end
+// where the real server is needed: the lock-delay setting, a waiter's
+// closed connection, the sweep's hand-off on the real clock, and what
+// survives a restart. Their HTTP contract is tested without TCP in
+// adapters/httpapi.
 
 // wantDelayed requires a 423 lock_delayed answer with available_at equal to
 // want and a Retry-After header of a whole number of seconds in [1, max].
@@ -31,83 +33,6 @@ func wantDelayed(t *testing.T, r *resp, want time.Time, maxSecs int) {
 // sleepUntil sleeps until at plus a small margin.
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at.Add(30 * time.Millisecond))) }
 
-// TestLockDelay: a lock lost without a release (its TTL ran out) cannot be
-// taken by anyone, its former holder included, until its lock delay has
-// passed; an explicit release frees it at once.
-func TestLockDelay(t *testing.T) {
-	t.Parallel()
-	s := newServer(t)
-
-	t.Run("cases", func(t *testing.T) {
-		t.Run("after expiry", func(t *testing.T) {
-			t.Parallel()
-			const name = "delay/expired"
-			a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2, "owner": "a"})
-			// During the lease the holder re-acquires as usual.
-			r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2, "owner": "a"}).ok(t, http.StatusOK)
-			if r.str("lease_id") != a.id || r.num(t, "fencing_token") != a.token {
-				t.Errorf("re-acquire during the lease = %s", r.raw)
-			}
-			s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil).problem(t, http.StatusConflict, "lock_held")
-			a.expires = r.time(t, "expires_at")
-			s.waitNotHeld(t, aliceToken, name)
-
-			avail := a.expires.Add(2 * time.Second)
-			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, map[string]any{"ttl_seconds": 30}), avail, 2)
-			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, nil), avail, 2)                                        // the former holder too
-			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), racerToken(7), map[string]any{"lock_delay_seconds": 0}), avail, 2) // no way around it
-			wantDelayed(t, s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"owner": "a"}), avail, 2)               // nor for its owner
-			s.wantDelayedLock(t, bobToken, name, avail)
-			s.call(t, http.MethodPost, lockPath(name, "/renew"), aliceToken, map[string]any{"lease_id": a.id}).
-				problem(t, http.StatusConflict, "lease_not_current")
-			s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).
-				problem(t, http.StatusConflict, "lease_not_current")
-			// Carol's org has its own lock of that name, never delayed.
-			s.acquire(t, carolToken, name, nil)
-
-			sleepUntil(avail)
-			b := s.acquire(t, bobToken, name, nil)
-			if b.token <= a.token {
-				t.Errorf("grant after the delay: token %d, want > %d", b.token, a.token)
-			}
-			s.wantHeld(t, aliceToken, name, "user:bob", b)
-		})
-
-		t.Run("release frees at once", func(t *testing.T) {
-			t.Parallel()
-			const name = "delay/released"
-			a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 60, "lock_delay_seconds": 60})
-			s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).ok(t, http.StatusOK)
-			b := s.acquire(t, bobToken, name, nil)
-			if b.token <= a.token {
-				t.Errorf("grant after release: token %d, want > %d", b.token, a.token)
-			}
-		})
-
-		t.Run("zero delay", func(t *testing.T) {
-			t.Parallel()
-			const name = "delay/zero"
-			a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 0})
-			sleepUntil(a.expires)
-			s.acquire(t, bobToken, name, nil)
-		})
-
-		t.Run("out of range", func(t *testing.T) {
-			t.Parallel()
-			for _, d := range []string{"61", "-1", "1.5", `"2"`} {
-				r := s.call(t, http.MethodPost, lockPath("delay/bad", "/acquire"), aliceToken, `{"lock_delay_seconds":`+d+`}`).
-					problem(t, http.StatusUnprocessableEntity, "validation_failed")
-				if !slices.Contains(r.locations(), "body.lock_delay_seconds") {
-					t.Errorf("lock_delay_seconds %s: locations %v, want body.lock_delay_seconds: %s", d, r.locations(), r.raw)
-				}
-			}
-			s.wantFree(t, aliceToken, "delay/bad")
-			s.acquire(t, aliceToken, "delay/max", map[string]any{"lock_delay_seconds": 60})
-		})
-	})
-	checkSpec(t, s)
-}
-
 // TestDefaultLockDelay: locks.default_lock_delay applies to an acquire that
 // names no lock delay; an explicit 0 overrides it.
 func TestDefaultLockDelay(t *testing.T) {
@@ -125,60 +50,17 @@ func TestDefaultLockDelay(t *testing.T) {
 	checkSpec(t, s)
 }
 
-// TestBlockingAcquire: waiters are served first come, first served, each
-// with the next fencing token; a waiter that disconnects leaves the queue;
-// a wait that runs out answers as a plain acquire would. The subtests run
-// in order: some count the fencing tokens issued.
+// TestBlockingAcquire covers what of the blocking acquire needs the real
+// server (the contract suite in adapters/httpapi covers the rest): a waiter
+// whose connection closes leaves the queue, and the expiry sweep, on the
+// real clock, hands a lock to its waiter when its lock delay ends. The
+// subtests run in order: they count the fencing tokens issued.
 func TestBlockingAcquire(t *testing.T) {
 	t.Parallel()
 	s := newServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	wait10 := map[string]any{"wait_seconds": 10, "ttl_seconds": 60}
-
-	t.Run("first come first served", func(t *testing.T) {
-		const name = "wait/fifo"
-		a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 60})
-		var queue []<-chan outcome
-		for i := 1; i <= 3; i++ {
-			queue = append(queue, s.goAcquire(ctx, racerToken(i), name, wait10))
-			s.waitWaiters(t, bobToken, name, i) // queued before the next one comes
-		}
-		for i, ch := range queue {
-			quiet(t, "waiter u"+strconv.Itoa(i+1)+" while alice holds", ch, 0)
-		}
-		// A newcomer without a wait does not overtake the queue.
-		s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil).problem(t, http.StatusConflict, "lock_held")
-
-		s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).ok(t, http.StatusOK)
-		prev := a.token
-		for i, ch := range queue {
-			who := "u" + strconv.Itoa(i+1)
-			r := answered(t, "waiter "+who, ch, 5*time.Second).ok(t, http.StatusOK)
-			if r.str("status") != "acquired" || r.str("name") != name {
-				t.Errorf("grant to %s = %s", who, r.raw)
-			}
-			l := lease{name: name, id: r.str("lease_id"), token: r.num(t, "fencing_token"), expires: r.time(t, "expires_at")}
-			if l.token != prev+1 {
-				t.Errorf("grant to %s: token %d, want %d (the next after %d)", who, l.token, prev+1, prev)
-			}
-			prev = l.token
-			s.wantHeld(t, bobToken, name, "user:"+who, l)
-			for j, later := range queue[i+1:] {
-				quiet(t, "waiter u"+strconv.Itoa(i+j+2)+" while "+who+" holds", later, 100*time.Millisecond)
-			}
-			s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil).problem(t, http.StatusConflict, "lock_held")
-			// The release hands the lock over in the same commit: the
-			// next waiter holds it when the release is answered.
-			s.call(t, http.MethodPost, lockPath(name, "/release"), racerToken(i+1), map[string]string{"lease_id": l.id}).ok(t, http.StatusOK)
-			if i+1 < len(queue) {
-				if g := s.get(t, bobToken, name); !heldBy(g.obj, "user:u"+strconv.Itoa(i+2)) {
-					t.Errorf("right after %s's release: %s, want held by u%d", who, g.raw, i+2)
-				}
-			}
-		}
-		s.wantFree(t, bobToken, name)
-	})
 
 	t.Run("disconnected waiter leaves", func(t *testing.T) {
 		const name = "wait/leave"
@@ -222,49 +104,6 @@ func TestBlockingAcquire(t *testing.T) {
 		}
 	})
 
-	t.Run("session waiter", func(t *testing.T) {
-		const name = "wait/session"
-		a := s.acquire(t, aliceToken, name, nil)
-		sess := s.openSession(t, bobToken, 30)
-		w := s.goAcquire(ctx, bobToken, name, asSession(sess, map[string]any{"wait_seconds": 10, "ephemeral": true}))
-		s.waitWaiters(t, aliceToken, name, 1)
-		quiet(t, "session waiter", w, 0)
-		s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).ok(t, http.StatusOK)
-		r := answered(t, "session waiter", w, 5*time.Second).ok(t, http.StatusOK)
-		if r.str("session_id") != sess.id || r.obj["ephemeral"] != true || !r.time(t, "expires_at").Equal(sess.expires) {
-			t.Errorf("grant to a session waiter = %s, want ephemeral for %s until %s", r.raw, sess.id, sess.expires)
-		}
-		l := lease{name: name, id: r.str("lease_id"), token: r.num(t, "fencing_token"), expires: sess.expires}
-		s.wantHeld(t, aliceToken, name, "session:"+sess.id, l)
-		if r := s.call(t, http.MethodDelete, sessionPath(sess.id, ""), bobToken, nil); r.status != http.StatusNoContent {
-			t.Fatalf("DELETE session = %d %s", r.status, r.raw)
-		}
-		s.wantFree(t, aliceToken, name)
-	})
-
-	t.Run("wait runs out on a held lock", func(t *testing.T) {
-		const name = "wait/held"
-		a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 60, "owner": "a"})
-		began := time.Now()
-		r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, map[string]any{"wait_seconds": 1}).problem(t, http.StatusConflict, "lock_held")
-		if took := time.Since(began); took < 900*time.Millisecond || took > 3*time.Second {
-			t.Errorf("wait_seconds 1 answered after %s", took)
-		}
-		if !r.time(t, "expires_at").Equal(a.expires) || r.header.Get("Retry-After") == "" {
-			t.Errorf("lock_held after the wait = %s (Retry-After %q)", r.raw, r.header.Get("Retry-After"))
-		}
-		s.wantHeld(t, aliceToken, name, "user:alice/owner:a", a)
-		// wait_seconds 0 is a plain acquire.
-		s.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, map[string]any{"wait_seconds": 0}).problem(t, http.StatusConflict, "lock_held")
-		// A waiter of a free lock gets it at once; the holder at once too.
-		s.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, map[string]any{"wait_seconds": 5, "owner": "a"}).ok(t, http.StatusOK)
-		began = time.Now()
-		s.acquire(t, bobToken, "wait/free", map[string]any{"wait_seconds": 5})
-		if took := time.Since(began); took > time.Second {
-			t.Errorf("blocking acquire of a free lock took %s", took)
-		}
-	})
-
 	t.Run("delayed lock", func(t *testing.T) {
 		const name = "wait/delayed"
 		a := s.acquire(t, aliceToken, name, map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 2})
@@ -290,103 +129,6 @@ func TestBlockingAcquire(t *testing.T) {
 		}
 	})
 
-	t.Run("out of range", func(t *testing.T) {
-		for _, w := range []string{"61", "-1", "0.5"} {
-			r := s.call(t, http.MethodPost, lockPath("wait/bad", "/acquire"), aliceToken, `{"wait_seconds":`+w+`}`).
-				problem(t, http.StatusUnprocessableEntity, "validation_failed")
-			if !slices.Contains(r.locations(), "body.wait_seconds") {
-				t.Errorf("wait_seconds %s: locations %v, want body.wait_seconds: %s", w, r.locations(), r.raw)
-			}
-		}
-		s.wantFree(t, aliceToken, "wait/bad")
-	})
-	checkSpec(t, s)
-}
-
-// TestValidateToken: a fencing token is valid only while its grant holds the
-// lock, and only within the caller's org.
-func TestValidateToken(t *testing.T) {
-	t.Parallel()
-	s := newServer(t)
-	validate := func(t *testing.T, token, name string, fencing uint64) *resp {
-		t.Helper()
-		r := s.call(t, http.MethodPost, lockPath(name, "/validate"), token, map[string]any{"fencing_token": fencing}).ok(t, http.StatusOK)
-		if _, ok := r.obj["valid"].(bool); !ok {
-			t.Fatalf("validate: valid is not a boolean: %s", r.raw)
-		}
-		return r
-	}
-	wantValid := func(t *testing.T, r *resp, valid bool, current uint64) {
-		t.Helper()
-		if r.obj["valid"] != valid {
-			t.Errorf("valid = %v, want %v: %s", r.obj["valid"], valid, r.raw)
-		}
-		if current == 0 {
-			if v, ok := r.obj["current_token"]; !ok || v != nil || len(r.obj) != 2 {
-				t.Errorf("validate of a lock not held = %s, want valid and current_token null", r.raw)
-			}
-			return
-		}
-		if len(r.obj) != 2 {
-			t.Errorf("validate body = %s, want valid and current_token", r.raw)
-		}
-		if got := r.num(t, "current_token"); got != current {
-			t.Errorf("current_token = %d, want %d", got, current)
-		}
-	}
-
-	const name = "val/x"
-	a := s.acquire(t, aliceToken, name, nil)
-	for _, tok := range []string{aliceToken, bobToken} { // anyone of the org may check
-		wantValid(t, validate(t, tok, name, a.token), true, a.token)
-	}
-	wantValid(t, validate(t, aliceToken, name, a.token+1), false, a.token)
-	wantValid(t, validate(t, aliceToken, name, a.token+1000), false, a.token)
-	// Another org sees no such lock.
-	wantValid(t, validate(t, carolToken, name, a.token), false, 0)
-	// A free lock, never taken.
-	wantValid(t, validate(t, aliceToken, "val/never", a.token), false, 0)
-
-	// Another holder takes over after a release: the old token is stale.
-	s.call(t, http.MethodPost, lockPath(name, "/release"), aliceToken, map[string]string{"lease_id": a.id}).ok(t, http.StatusOK)
-	wantValid(t, validate(t, aliceToken, name, a.token), false, 0)
-	b := s.acquire(t, bobToken, name, nil)
-	wantValid(t, validate(t, aliceToken, name, a.token), false, b.token)
-	wantValid(t, validate(t, aliceToken, name, b.token), true, b.token)
-
-	// After the lease runs out.
-	e := s.acquire(t, aliceToken, "val/exp", map[string]any{"ttl_seconds": 1})
-	wantValid(t, validate(t, aliceToken, e.name, e.token), true, e.token)
-	sleepUntil(e.expires)
-	wantValid(t, validate(t, aliceToken, e.name, e.token), false, 0)
-
-	// An ephemeral lock is valid as long as its session.
-	sess := s.openSession(t, aliceToken, 30)
-	eph := s.acquire(t, aliceToken, "val/eph", asSession(sess, map[string]any{"ephemeral": true}))
-	wantValid(t, validate(t, bobToken, eph.name, eph.token), true, eph.token)
-	if r := s.call(t, http.MethodDelete, sessionPath(sess.id, ""), aliceToken, nil); r.status != http.StatusNoContent {
-		t.Fatalf("DELETE session = %d %s", r.status, r.raw)
-	}
-	wantValid(t, validate(t, bobToken, eph.name, eph.token), false, 0)
-
-	for _, c := range []struct{ name, body, loc string }{
-		{"token 0", `{"fencing_token":0}`, "body.fencing_token"},
-		{"negative", `{"fencing_token":-1}`, "body.fencing_token"},
-		{"string", `{"fencing_token":"7"}`, "body.fencing_token"},
-		{"missing", `{}`, ""},
-		{"unknown field", `{"fencing_token":1,"lease_id":"x"}`, "body.lease_id"},
-	} {
-		r := s.call(t, http.MethodPost, lockPath(name, "/validate"), aliceToken, c.body).problem(t, http.StatusUnprocessableEntity, "validation_failed")
-		if c.loc != "" && !slices.Contains(r.locations(), c.loc) {
-			t.Errorf("%s: locations %v, want %s", c.name, r.locations(), c.loc)
-		}
-	}
-	s.call(t, http.MethodPost, lockPath("a%2F%2Fb", "/validate"), aliceToken, map[string]any{"fencing_token": 1}).
-		problem(t, http.StatusUnprocessableEntity, "invalid_name")
-	s.call(t, http.MethodPost, lockPath(name, "/validate"), "", map[string]any{"fencing_token": 1}).
-		problem(t, http.StatusUnauthorized, "unauthenticated")
-	s.call(t, http.MethodPost, lockPath(name, "/validate"), adminTok, map[string]any{"fencing_token": 1}).
-		problem(t, http.StatusForbidden, "admin_not_tenant")
 	checkSpec(t, s)
 }
 

@@ -115,15 +115,6 @@ func (b *logBuffer) accessLine(t *testing.T, id string) map[string]any {
 	return nil
 }
 
-// response is a response with its body decoded when it is a JSON object.
-type response struct {
-	status int
-	header http.Header
-	raw    []byte
-	obj    map[string]any
-	close  bool // the server announced it closes the connection
-}
-
 // serve sends one request through s's handler; body may be nil. A body is
 // sent as application/json unless header says otherwise.
 func serve(t *testing.T, s *httpapi.Server, method, path, token string, body io.Reader, header http.Header) *response {
@@ -140,62 +131,24 @@ func serve(t *testing.T, s *httpapi.Server, method, path, token string, body io.
 	}
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, r)
-	return decode(t, rec.Code, rec.Header(), rec.Body.Bytes())
+	res := decode(t, rec.Code, rec.Header(), rec.Body.Bytes())
+	res.method, res.path = method, r.URL.EscapedPath()
+	return res
 }
 
+// decode builds a response (the contract suite's type) from its parts;
+// its method and path are unknown when it was read off a connection.
 func decode(t *testing.T, status int, header http.Header, raw []byte) *response {
 	t.Helper()
 	res := &response{status: status, header: header, raw: raw}
 	if len(raw) > 0 && raw[0] == '{' {
-		if err := json.Unmarshal(raw, &res.obj); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&res.obj); err != nil {
 			t.Fatalf("body is not JSON: %v: %s", err, raw)
 		}
 	}
 	return res
-}
-
-// problem fails the test unless r is a problem+json document with status
-// and code.
-func (r *response) problem(t *testing.T, status int, code string) *response {
-	t.Helper()
-	if r.status != status {
-		t.Fatalf("status = %d, want %d (%s); body: %s", r.status, status, code, r.raw)
-	}
-	if ct := r.header.Get("Content-Type"); ct != httpapi.ProblemContentType {
-		t.Errorf("Content-Type = %q, want %s; body: %s", ct, httpapi.ProblemContentType, r.raw)
-	}
-	if r.obj == nil {
-		t.Fatalf("problem body is not a JSON object: %s", r.raw)
-	}
-	if got, _ := r.obj["code"].(string); got != code {
-		t.Errorf("code = %q, want %q; body: %s", got, code, r.raw)
-	}
-	if got, _ := r.obj["status"].(float64); int(got) != status {
-		t.Errorf("body status = %v, want %d", r.obj["status"], status)
-	}
-	if title, _ := r.obj["title"].(string); title != http.StatusText(status) {
-		t.Errorf("title = %q, want %q", title, http.StatusText(status))
-	}
-	return r
-}
-
-// locations returns every errors[].location of a problem.
-func (r *response) locations() []string {
-	var out []string
-	errs, _ := r.obj["errors"].([]any)
-	for _, e := range errs {
-		if m, ok := e.(map[string]any); ok {
-			loc, _ := m["location"].(string)
-			out = append(out, loc)
-		}
-	}
-	return out
-}
-
-// str returns the string field key of the body, or "".
-func (r *response) str(key string) string {
-	s, _ := r.obj[key].(string)
-	return s
 }
 
 // testDeadline bounds every raw-connection exchange of a test.

@@ -102,7 +102,7 @@ var bodyFields = map[string]string{
 // client learns nothing but "internal error". A client that went away is
 // logged at INFO: it is not the server's failure.
 func (s *Server) problemFor(ctx context.Context, err error) *Problem {
-	p := problemOf(err)
+	p := problemOf(err, s.cfg.Now())
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		s.log.InfoContext(ctx, "request ended before it completed", "request_id", RequestID(ctx), "err", err)
@@ -115,8 +115,9 @@ func (s *Server) problemFor(ctx context.Context, err error) *Problem {
 }
 
 // problemOf is the one mapping from errors to problems, without logging;
-// the OpenAPI examples are built with it too.
-func problemOf(err error) *Problem {
+// the OpenAPI examples are built with it too. now is the server's time,
+// from which Retry-After counts.
+func problemOf(err error, now time.Time) *Problem {
 	if p, ok := errors.AsType[*Problem](err); ok {
 		return p
 	}
@@ -139,12 +140,12 @@ func problemOf(err error) *Problem {
 	if held, ok := errors.AsType[*domain.LockHeldError](err); ok {
 		p.Detail = held.Error()
 		p.ExpiresAt = wireTimeRef(held.ExpiresAt)
-		p.headers = retryAfter(held.ExpiresAt)
+		p.headers = retryAfter(held.ExpiresAt, now)
 	}
 	if delayed, ok := errors.AsType[*domain.LockDelayedError](err); ok {
 		p.Detail = delayed.Error()
 		p.AvailableAt = wireTimeRef(delayed.AvailableAt)
-		p.headers = retryAfter(delayed.AvailableAt)
+		p.headers = retryAfter(delayed.AvailableAt, now)
 	}
 	if de.Kind == domain.KindUnauthenticated {
 		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="octostore"`}}
@@ -152,9 +153,10 @@ func problemOf(err error) *Problem {
 	return p
 }
 
-// retryAfter tells a client how many whole seconds to wait (at least 1).
-func retryAfter(at time.Time) http.Header {
-	wait := math.Ceil(time.Until(at).Seconds())
+// retryAfter tells a client how many whole seconds to wait from now until
+// at (at least 1).
+func retryAfter(at, now time.Time) http.Header {
+	wait := math.Ceil(at.Sub(now).Seconds())
 	return http.Header{"Retry-After": {strconv.Itoa(max(1, int(wait)))}}
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	// OpenAPI description's info.version.
 	Version string
 	Logger  *slog.Logger
+	// Now is the server's clock, the one the application decides expiry
+	// with; Retry-After counts from it. time.Now when nil.
+	Now func() time.Time
 }
 
 // Services are the use cases the API serves. Any may be nil when only the
@@ -79,6 +82,9 @@ func New(cfg Config, svc Services) *Server {
 	strictCasing.Do(func() { huma.ValidateStrictCasing = true })
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine}
 	mux := http.NewServeMux()
@@ -248,7 +254,7 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 	}
 	docs = append(docs, errInternal)
 	for _, d := range docs {
-		ex := *problemOf(d.example)
+		ex := *problemOf(d.example, exampleTime)
 		ex.Instance, ex.RequestID = exampleInstance(op.Path), "5f0c2a9e81d4b7c3"
 		status := strconv.Itoa(d.status)
 		if res, ok := op.Responses[status]; ok { // another code of the same status

@@ -58,12 +58,15 @@ type getSessionOutput struct {
 }
 
 var (
+	errSessionID = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: the session id is longer than 128 bytes (`errors[].location` is `path.id`).",
+		&Problem{Title: http.StatusText(http.StatusUnprocessableEntity), Status: http.StatusUnprocessableEntity, Code: "validation_failed",
+			Detail: humaDetails[http.StatusUnprocessableEntity], Errors: []*FieldError{{Location: "path.id", Message: "expected length <= 128"}}}}
 	errSessionNotFound = errorDoc{http.StatusNotFound, "`session_not_found`: no such session of yours (another principal's session is not found either).", domain.ErrSessionNotFound}
 	errSessionExpired  = errorDoc{http.StatusGone, "`session_expired`: the session has expired; its ephemeral locks were freed. Open a new one.", domain.ErrSessionExpired}
 )
 
 func (s *Server) registerSessions() {
-	sessionErrs := []errorDoc{errUnauthorized, errForbidden, errUnavailable, errSessionNotFound, errSessionExpired}
+	sessionErrs := []errorDoc{errUnauthorized, errForbidden, errSessionID, errUnavailable, errSessionNotFound, errSessionExpired}
 
 	register(s, huma.Operation{
 		OperationID: "open-session", Method: http.MethodPost, Path: "/sessions", DefaultStatus: http.StatusCreated,
