@@ -206,8 +206,10 @@ type queuedSession struct {
 
 func (s *queuedSession) acquireWait(ctx context.Context, name string, wait int) (grant, error) {
 	auth := "Bearer " + s.token
-	// This session has no other request in flight: every earlier acquire
-	// of it has been answered, or failed, and is counted or never will be.
+	// This session has no other request in flight, so the next acquire
+	// the server counts for auth is this one. (An earlier acquire that
+	// failed on the client side could be counted late; a failed request
+	// fails the test anyway.)
 	before := s.q.arrivals(auth)
 	// A trace added here runs its hooks before the load tool's own.
 	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { s.q.awaitArrival(ctx, auth, before) }}
