@@ -11,7 +11,7 @@ import (
 
 const AppendChanges = `-- name: AppendChanges :one
 INSERT INTO change_log (seq, payload)
-SELECT max(COALESCE(MAX(seq), 0) + 1, CAST(?1 AS INTEGER)), CAST(?2 AS BLOB) FROM change_log
+VALUES ((SELECT max(COALESCE(MAX(seq), 0) + 1, CAST(?1 AS INTEGER)) FROM change_log), CAST(?2 AS BLOB))
 RETURNING seq
 `
 
@@ -23,7 +23,9 @@ type AppendChangesParams struct {
 // AppendChanges stores the lock and session changes of one batch as one
 // row and returns its seq: one above the last row's, and at least base
 // (rows written by earlier builds are numbered below it; see
-// adapters/sqlite/changelog.go).
+// adapters/sqlite/changelog.go). A subquery in VALUES, because INSERT ...
+// SELECT from the table it inserts into copies the result through a
+// temporary table first (about 1.5 us more per commit).
 func (q *Queries) AppendChanges(ctx context.Context, arg AppendChangesParams) (int64, error) {
 	row := q.queryRow(ctx, q.appendChangesStmt, AppendChanges, arg.Base, arg.Payload)
 	var seq int64
