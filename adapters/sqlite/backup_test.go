@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/octostore/octostore/domain"
 )
@@ -19,10 +18,15 @@ func TestBackupWhileCommitting(t *testing.T) {
 	db, j := openMigrated(t, filepath.Join(dir, "live.db"))
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	// The backup starts once some commits are in (it must copy a non-empty
+	// prefix) and runs while more are being made.
+	const before = 20
+	started, done := make(chan struct{}), make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for i := 1; ; i++ {
+		defer close(done)
+		for i := 1; i <= 1_000_000; i++ {
 			select {
 			case <-stop:
 				return
@@ -33,9 +37,16 @@ func TestBackupWhileCommitting(t *testing.T) {
 				t.Error(err)
 				return
 			}
+			if i == before {
+				close(started)
+			}
 		}
 	}()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-started:
+	case <-done:
+		t.Fatalf("the writer stopped before %d commits", before)
+	}
 	dest := filepath.Join(dir, "copy.db")
 	if err := db.Backup(ctx, dest); err != nil {
 		t.Fatal(err)
@@ -51,7 +62,7 @@ func TestBackupWhileCommitting(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load backup: %v", err)
 	}
-	if len(snap.Locks) == 0 || uint64(snap.Counter) != uint64(len(snap.Locks)) {
+	if len(snap.Locks) < before || uint64(snap.Counter) != uint64(len(snap.Locks)) {
 		t.Fatalf("backup has %d locks and counter %d; want a consistent prefix", len(snap.Locks), snap.Counter)
 	}
 }

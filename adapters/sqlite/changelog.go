@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"hash/crc32"
 	"maps"
 	"slices"
 
@@ -20,16 +20,52 @@ import (
 // The stored state is always the tables with every log row replayed on top
 // in seq order, so a fold changes how the state is stored, never what it is.
 //
-// A payload is the format byte logFormat followed by the entries, each an
-// op byte and its fields: strings as a uvarint length and the bytes,
-// integers as varints (uvarint for the token), flags as one byte. Strings
-// are stored byte for byte, whatever their encoding.
+// A payload is a format byte followed by the entries, each an op byte and
+// its fields: strings as a uvarint length and the bytes, integers as
+// varints (uvarint for the token), flags as one byte. Strings are stored
+// byte for byte, whatever their encoding.
+//
+// This build writes format 2 (logFormatChecked): the format byte, the
+// length of the entries as 4 bytes, the entries, and the CRC-32C
+// (Castagnoli) of everything before it as 4 bytes, both little-endian. A
+// flipped bit inside a string or a varint, which could decode into another
+// valid-looking change, is then refused. The length pins the checksum to
+// the end of the row: the CRC-32C of any bytes followed by their own
+// CRC-32C is the constant 0x48674bc7, so without it a valid payload with
+// those 4 bytes appended would check out too. Builds before this one
+// wrote format 1 (logFormatPlain): the format byte and the entries,
+// unchecked; a database they left after a crash may still hold such rows,
+// and they are read as before.
+//
+// Which format a row must have is decided by its seq, not by its format
+// byte, so that a corrupted format byte cannot switch the check off: this
+// build numbers the rows it appends from checkedSeqBase up, while the
+// builds that wrote format 1 numbered theirs from 1 and folded (emptying
+// the log) every 256 rows, far below it. A row numbered below
+// checkedSeqBase must be format 1, and one from it up must be format 2.
 
 // DefaultFoldEvery is the number of change-log rows at which Commit folds
 // the log into the tables, inside its own transaction.
 const DefaultFoldEvery = 256
 
-const logFormat = 1
+// Payload formats.
+const (
+	logFormatPlain   = 1 // no checksum; written by earlier builds only
+	logFormatChecked = 2 // entries' length, entries, CRC-32C of all before it
+)
+
+// checkedHeader is the length of a logFormatChecked payload's format byte
+// and entries' length.
+const checkedHeader = 1 + 4
+
+// checkedSeqBase is the seq of the first row this build appends to an
+// empty log; every row it appends is numbered from it up, and must be
+// logFormatChecked.
+const checkedSeqBase int64 = 1_000_000_000
+
+// crcTable is CRC-32C, which hash/crc32 computes with the CPU's CRC
+// instruction where there is one.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Entry ops.
 const (
@@ -46,8 +82,17 @@ type logWriter struct {
 }
 
 func (w *logWriter) reset() {
-	w.buf = append(w.buf[:0], logFormat)
+	w.buf = append(w.buf[:0], logFormatChecked, 0, 0, 0, 0) // length set by payload
 	w.n = 0
+}
+
+// payload completes the entries written since reset (their length and the
+// checksum) and returns the row's payload; call it once, after the last
+// entry.
+func (w *logWriter) payload() []byte {
+	binary.LittleEndian.PutUint32(w.buf[1:checkedHeader], uint32(len(w.buf)-checkedHeader))
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, crc32.Checksum(w.buf, crcTable))
+	return w.buf
 }
 
 func (w *logWriter) str(s string) {
@@ -169,12 +214,48 @@ type folded struct {
 	last     int64 // seq of the last of them
 }
 
-// add decodes payload and replays its entries on f.
-func (f *folded) add(payload []byte) error {
-	if len(payload) == 0 || payload[0] != logFormat {
-		return errors.New("unknown payload format")
+// logEntries checks the payload of the change-log row numbered seq (its
+// format, and its checksum when it has one) and returns its entries.
+func logEntries(seq int64, payload []byte) ([]byte, error) {
+	want := byte(logFormatChecked)
+	if seq < checkedSeqBase {
+		want = logFormatPlain
 	}
-	r := logReader{buf: payload[1:]}
+	if len(payload) == 0 || payload[0] != want {
+		got, rows := "empty payload", "from"
+		if len(payload) > 0 {
+			got = fmt.Sprint(payload[0])
+		}
+		if want == logFormatPlain {
+			rows = "below"
+		}
+		return nil, fmt.Errorf("unknown payload format (%s): a row numbered %s %d must be format %d", got, rows, checkedSeqBase, want)
+	}
+	if want == logFormatPlain {
+		return payload[1:], nil
+	}
+	if len(payload) < checkedHeader+crc32.Size {
+		return nil, fmt.Errorf("payload of %d bytes is too short for its length and checksum", len(payload))
+	}
+	n := len(payload) - crc32.Size
+	if size := binary.LittleEndian.Uint32(payload[1:checkedHeader]); uint64(size) != uint64(n-checkedHeader) {
+		return nil, fmt.Errorf("entries of %d bytes where the row says %d: the row is corrupt", n-checkedHeader, size)
+	}
+	stored, sum := binary.LittleEndian.Uint32(payload[n:]), crc32.Checksum(payload[:n], crcTable)
+	if stored != sum {
+		return nil, fmt.Errorf("checksum mismatch (stored %#08x, computed %#08x): the row is corrupt", stored, sum)
+	}
+	return payload[checkedHeader:n], nil
+}
+
+// add decodes the payload of the change-log row numbered seq and replays
+// its entries on f. On error f may hold some of the row's entries.
+func (f *folded) add(seq int64, payload []byte) error {
+	entries, err := logEntries(seq, payload)
+	if err != nil {
+		return err
+	}
+	r := logReader{buf: entries}
 	for i := 0; len(r.buf) > 0 && r.err == nil; i++ {
 		switch op := r.byte(); op {
 		case opLockSaved:
@@ -318,7 +399,7 @@ func readLog(ctx context.Context, q *sqlitedb.Queries) (*folded, error) {
 	f := &folded{locks: make(map[lockKey]lockChange), sessions: make(map[string]sessionChange),
 		rows: len(rows), last: rows[len(rows)-1].Seq}
 	for _, r := range rows {
-		if err := f.add(r.Payload); err != nil {
+		if err := f.add(r.Seq, r.Payload); err != nil {
 			return nil, fmt.Errorf("change log row %d: %w", r.Seq, err)
 		}
 	}

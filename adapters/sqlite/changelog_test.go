@@ -1,11 +1,13 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,5 +289,181 @@ func TestRefusedDatabaseKeepsItsLog(t *testing.T) {
 	db = openDB(t, path)
 	if n := logRows(t, db); n != 1 {
 		t.Errorf("after closing a refused database: %d change-log rows, want the 1 it had", n)
+	}
+}
+
+// dumpTables returns every row of every table of db, in a stable order.
+func dumpTables(t *testing.T, db *sqlite.DB) string {
+	t.Helper()
+	var names []string
+	rows, err := db.Reader.Query(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, n := range names {
+		rows, err := db.Reader.Query(`SELECT * FROM "` + n + `" ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s %q\n", n, vals)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// TestLoadRefusesCorruptChangeLog: one flipped bit in a change-log row (in
+// a string or a varint, where it would decode into another valid-looking
+// change, or in the checksum) makes Load fail with an error naming the row; closing the
+// refused database changes nothing in it.
+func TestLoadRefusesCorruptChangeLog(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   func(payload []byte) int // the byte to flip a bit of
+	}{
+		// "kept" becomes "kepv".
+		{"in a lock name", func(p []byte) int { return bytes.Index(p, []byte("kept")) + 3 }},
+		// After the lease id and the one-byte token: acquired_at moves by 1 ms.
+		{"in a time varint", func(p []byte) int { return bytes.Index(p, []byte("L2-nonce")) + len("L2-nonce") + 1 }},
+		{"in the checksum", func(p []byte) int { return len(p) - 1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "db")
+			db, j := openCrashable(t, path)
+			for _, b := range []domain.Batch{
+				{Counter: 1, Changes: []domain.Change{domain.LockSaved{Lock: testLock("acme", "gone", 1)}}},
+				{Counter: 2, Changes: []domain.Change{domain.LockSaved{Lock: testLock("acme", "kept", 2)}}},
+			} {
+				if err := j.Commit(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var seq int64
+			var p []byte
+			if err := db.Reader.QueryRow(`SELECT seq, payload FROM change_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &p); err != nil {
+				t.Fatal(err)
+			}
+			if seq != sqlite.CheckedSeqBase+1 {
+				t.Fatalf("second row numbered %d, want %d", seq, sqlite.CheckedSeqBase+1)
+			}
+			at := tc.at(p)
+			p[at] ^= 2
+			if _, err := db.Writer.ExecContext(ctx, `UPDATE change_log SET payload = ? WHERE seq = ?`, p, seq); err != nil {
+				t.Fatal(err)
+			}
+			crash(t, db)
+
+			db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := dumpTables(t, db)
+			_, err = sqlite.NewJournal(db).Load(ctx)
+			t.Logf("byte %d flipped: Load: %v", at, err)
+			if want := fmt.Sprintf("change log row %d: ", seq); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Load = %v, want an error naming %q", err, want)
+			}
+			if k := domain.KindOf(err); k != domain.KindInternal {
+				t.Errorf("Load error kind = %v, want KindInternal", k)
+			}
+			if err := db.Fold(ctx); err == nil {
+				t.Error("Fold of the corrupt log = nil error")
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db = openDB(t, path)
+			if after := dumpTables(t, db); after != before {
+				t.Errorf("the refused database changed:\nbefore\n%s\nafter\n%s", before, after)
+			}
+		})
+	}
+}
+
+// TestChangeLogReadsEarlierBuildsRows: a database an earlier build left
+// after a crash holds format-1 rows numbered from 1; Load replays them,
+// this build appends after them from CheckedSeqBase, and Close folds both.
+func TestChangeLogReadsEarlierBuildsRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	db, j := openCrashable(t, path)
+	a, b, c := testLock("acme", "a", 1), testLock("acme", "b", 2), testLock("acme", "c", 3)
+	// What the earlier build committed: its counter and its two rows.
+	if err := j.Commit(ctx, domain.Batch{Counter: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range [][]byte{
+		sqlite.PlainLogPayload(domain.LockSaved{Lock: a}),
+		sqlite.PlainLogPayload(domain.LockSaved{Lock: b}, domain.LockDeleted{Key: a.Key}),
+	} {
+		if _, err := db.Writer.ExecContext(ctx, `INSERT INTO change_log (seq, payload) VALUES (?, ?)`, i+1, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crash(t, db)
+
+	db, j = openCrashable(t, path)
+	s, err := j.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Locks) != 1 || s.Locks[0].Key != b.Key {
+		t.Fatalf("after the earlier build's rows: %+v, want lock b only", s.Locks)
+	}
+	if err := j.Commit(ctx, domain.Batch{Counter: 3, Changes: []domain.Change{domain.LockSaved{Lock: c}}}); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	rows, err := db.Reader.Query(`SELECT seq FROM change_log ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, s)
+	}
+	if want := []int64{1, 2, sqlite.CheckedSeqBase}; !reflect.DeepEqual(seqs, want) {
+		t.Fatalf("change-log rows %v, want %v", seqs, want)
+	}
+	if s, err = j.Load(ctx); err != nil || len(s.Locks) != 2 {
+		t.Fatalf("Load = %+v, %v; want locks b and c", s.Locks, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, path)
+	if n := logRows(t, db); n != 0 {
+		t.Fatalf("after Close: %d change-log rows, want 0", n)
+	}
+	s, err = sqlite.NewJournal(db).Load(ctx)
+	if err != nil || len(s.Locks) != 2 || s.Locks[0].Key != b.Key || s.Locks[1].Key != c.Key {
+		t.Fatalf("after the fold: %+v, %v; want locks b and c", s.Locks, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/octostore/octostore/adapters/sqlite/sqlitedb"
+	"github.com/octostore/octostore/domain"
 )
 
 // SetFoldEvery makes j fold the change log once it holds n rows, so that
@@ -25,4 +26,36 @@ func SetParallelLoadMin(t testing.TB, n int64) {
 var LockRangeQueries = map[string]string{
 	"ListLocksRange": sqlitedb.ListLocksRange,
 	"LockKeyAfter":   sqlitedb.LockKeyAfter,
+}
+
+// CheckedSeqBase is the seq of the first change-log row this build appends
+// to an empty log.
+const CheckedSeqBase = checkedSeqBase
+
+// LogPayload encodes the lock and session changes among changes as this
+// build's Commit does, checksum included, without checking them: tests
+// store it to doctor a database.
+func LogPayload(changes ...domain.Change) []byte {
+	var w logWriter
+	w.reset()
+	for _, c := range changes {
+		switch c := c.(type) {
+		case domain.LockSaved:
+			w.lockSaved(fromLock(c.Lock))
+		case domain.LockDeleted:
+			w.lockDeleted(c.Key)
+		case domain.SessionSaved:
+			w.sessionSaved(fromSession(c.Session))
+		case domain.SessionDeleted:
+			w.sessionDeleted(c.ID)
+		}
+	}
+	return w.payload()
+}
+
+// PlainLogPayload is LogPayload in format 1, as builds before the checksum
+// wrote it.
+func PlainLogPayload(changes ...domain.Change) []byte {
+	p := LogPayload(changes...)
+	return append([]byte{logFormatPlain}, p[checkedHeader:len(p)-4]...)
 }

@@ -166,11 +166,14 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 		return applied{}, fmt.Errorf("events: %w", err)
 	}
 	if log.n > 0 {
-		seq, err := q.AppendChanges(ctx, log.buf)
+		seq, err := q.AppendChanges(ctx, sqlitedb.AppendChangesParams{Base: checkedSeqBase, Payload: log.payload()})
 		if err != nil {
 			return applied{}, fmt.Errorf("append to the change log: %w", err)
 		}
-		if seq >= foldEvery {
+		// Rows this build appends are numbered from checkedSeqBase, and a
+		// fold deletes every row, so this is the number of rows it
+		// appended since the last fold.
+		if seq-checkedSeqBase+1 >= foldEvery {
 			if _, err := fold(ctx, q); err != nil {
 				return applied{}, err
 			}

@@ -2,11 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/adapters/sqlite"
 	"github.com/octostore/octostore/domain"
 )
 
@@ -38,8 +40,15 @@ func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 		{"event table dropped", `DROP TABLE event_batches`, "no such table", false},
 		{"change log dropped", `DROP TABLE change_log`, "no such table", false},
 		{"change log format", `UPDATE change_log SET payload = x'09'`, "unknown payload format", true},
-		{"change log truncated", `UPDATE change_log SET payload = substr(payload, 1, 20)`, "truncated or malformed", true},
-		{"change log unknown op", `UPDATE change_log SET payload = x'017a'`, "unknown op", true},
+		{"change log truncated", `UPDATE change_log SET payload = substr(payload, 1, 20)`, "the row says", true},
+		{"change log flipped bit", `UPDATE change_log SET payload = CAST(substr(payload, 1, 9) || x'00' || substr(payload, 11) AS BLOB)`, "checksum mismatch", true},
+		{"change log format 1 from this build", `UPDATE change_log SET payload = CAST(x'01' || substr(payload, 6, length(payload) - 9) AS BLOB)`, "must be format 2", true},
+		{"change log earlier build truncated", `UPDATE change_log SET seq = 1, payload = CAST(x'01' || substr(payload, 6, 15) AS BLOB)`, "truncated or malformed", true},
+		{"change log earlier build unknown op", `UPDATE change_log SET seq = 1, payload = x'017a'`, "unknown op", true},
+		{"change log checksummed invalid name", fmt.Sprintf(`UPDATE change_log SET payload = x'%x'`,
+			sqlite.LogPayload(domain.LockSaved{Lock: testLock("acme", "a//b", 2)})), "invalid", true},
+		{"change log checksummed empty holder", fmt.Sprintf(`UPDATE change_log SET payload = x'%x'`,
+			sqlite.LogPayload(domain.LockSaved{Lock: domain.Lock{Key: domain.LockKey{Org: "acme", Name: "x"}, Lease: domain.NewLeaseID(2, "x"), Token: 2}})), "holder is empty", true},
 		{"logged token above counter", `UPDATE meta SET value = 1 WHERE key = 'fencing_counter'`, "above the fencing counter", true},
 		{"invalid name", `UPDATE locks SET name = 'a//b'`, "invalid", false},
 		{"invalid org", `UPDATE locks SET org = 'ac me'`, "org", false},

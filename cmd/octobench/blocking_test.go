@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,13 +17,17 @@ import (
 
 // fakeQueue is a minimal OctoStore with blocking acquires: one holder per
 // name, waiters served first come first served, or newest first with lifo
-// set (which the FIFO check must catch).
+// set (which the FIFO check must catch). It counts the acquires it has
+// taken in (granted, queued or refused) per bearer token, so that a test
+// client can learn when its request has its place in the queue.
 type fakeQueue struct {
-	lifo  bool
-	mu    sync.Mutex
-	next  uint64
-	held  map[string]string           // name → lease id
-	queue map[string][]chan fakeGrant // name → waiters, oldest first
+	lifo    bool
+	mu      sync.Mutex
+	next    uint64
+	held    map[string]string           // name → lease id
+	queue   map[string][]chan fakeGrant // name → waiters, oldest first
+	arrived map[string]int              // bearer token → acquires taken in
+	arrival chan struct{}               // closed (and replaced) at every arrival
 }
 
 type fakeGrant struct {
@@ -31,7 +36,45 @@ type fakeGrant struct {
 }
 
 func newFakeQueue(lifo bool) *fakeQueue {
-	return &fakeQueue{lifo: lifo, held: map[string]string{}, queue: map[string][]chan fakeGrant{}}
+	return &fakeQueue{lifo: lifo, held: map[string]string{}, queue: map[string][]chan fakeGrant{},
+		arrived: map[string]int{}, arrival: make(chan struct{})}
+}
+
+// arrivedLocked notes that an acquire with auth (its Authorization header)
+// has been granted, queued or refused; f.mu is held.
+func (f *fakeQueue) arrivedLocked(auth string) {
+	f.arrived[auth]++
+	close(f.arrival)
+	f.arrival = make(chan struct{})
+}
+
+// arrivals is how many acquires with auth f has taken in.
+func (f *fakeQueue) arrivals(auth string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.arrived[auth]
+}
+
+// awaitArrival returns once f has taken in more than n acquires with auth,
+// or after 10 s (the client's request timeout) or when ctx ends.
+func (f *fakeQueue) awaitArrival(ctx context.Context, auth string, n int) {
+	give := time.NewTimer(10 * time.Second)
+	defer give.Stop()
+	for {
+		f.mu.Lock()
+		done, ch := f.arrived[auth] > n, f.arrival
+		f.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-give.C:
+			return
+		}
+	}
 }
 
 // grantLocked gives name to a new lease; f.mu is held.
@@ -81,6 +124,7 @@ func (f *fakeQueue) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch parts[1] {
 	case "acquire":
 		f.mu.Lock()
+		f.arrivedLocked(r.Header.Get("Authorization"))
 		if _, busy := f.held[name]; !busy && len(f.queue[name]) == 0 {
 			g := f.grantLocked(name)
 			f.mu.Unlock()
@@ -133,17 +177,59 @@ func (f *fakeQueue) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func blockingRun(t *testing.T, lifo bool, slack time.Duration) *result {
+// queuedTarget is OctoStore's target with sessions that take an acquire as
+// sent only once q has taken it in: see queuedSession.
+type queuedTarget struct {
+	*octoTarget
+	q *fakeQueue
+}
+
+func (t queuedTarget) open(ctx context.Context, i int) (session, error) {
+	s, err := t.octoTarget.open(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	return &queuedSession{octoSession: s.(*octoSession), q: t.q}, nil
+}
+
+// queuedSession holds back the WroteRequest event of its blocking acquires
+// until the fake server has queued (or granted) the request. The load tool
+// records that event as the acquire's send time, so an acquire recorded as
+// sent before another began was in the server's queue before the other
+// was even written: the FIFO check then compares pairs whose order the
+// server itself decided, however long requests take from the socket to the
+// queue on a busy machine, and needs no slack.
+type queuedSession struct {
+	*octoSession
+	q *fakeQueue
+}
+
+func (s *queuedSession) acquireWait(ctx context.Context, name string, wait int) (grant, error) {
+	auth := "Bearer " + s.token
+	// This session has no other request in flight, so the next acquire
+	// the server counts for auth is this one. (An earlier acquire that
+	// failed on the client side could be counted late; a failed request
+	// fails the test anyway.)
+	before := s.q.arrivals(auth)
+	// A trace added here runs its hooks before the load tool's own.
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { s.q.awaitArrival(ctx, auth, before) }}
+	return s.octoSession.acquireWait(httptrace.WithClientTrace(ctx, trace), name, wait)
+}
+
+// blockingRun runs the blocking workload against a fake server, FIFO or
+// LIFO, with no FIFO slack (see queuedSession).
+func blockingRun(t *testing.T, lifo bool) *result {
 	t.Helper()
-	srv := httptest.NewServer(newFakeQueue(lifo))
+	q := newFakeQueue(lifo)
+	srv := httptest.NewServer(q)
 	defer srv.Close()
 	api, err := newHTTPAPI(srv.URL, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := &octoTarget{api: api, creds: genCreds(8, "acme", "test"), ttl: 60}
+	tg := queuedTarget{octoTarget: &octoTarget{api: api, creds: genCreds(8, "acme", "test"), ttl: 60}, q: q}
 	r, err := runLoad(context.Background(), tg, runConfig{
-		target: "octostore", workload: "blocking", clients: 8, names: 2, wait: 5, fifoSlack: slack,
+		target: "octostore", workload: "blocking", clients: 8, names: 2, wait: 5, fifoSlack: 0,
 		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond, prefix: "t", seed: 1,
 	})
 	if err != nil {
@@ -165,9 +251,7 @@ func blockingRun(t *testing.T, lifo bool, slack time.Duration) *result {
 }
 
 func TestBlockingAgainstFIFOServer(t *testing.T) {
-	// A generous slack: in-process, on a busy machine, under the race
-	// detector, requests can take a while from the socket to the queue.
-	r := blockingRun(t, false, 50*time.Millisecond)
+	r := blockingRun(t, false)
 	if !r.fifo.ok() || !r.fifoEnforced {
 		t.Fatalf("a FIFO server failed the FIFO check: %s", r.fifo.summary())
 	}
@@ -179,7 +263,7 @@ func TestBlockingAgainstFIFOServer(t *testing.T) {
 func TestBlockingAgainstLIFOServer(t *testing.T) {
 	// Newest first starves the oldest waiter of each name until the
 	// clients stop: it is overtaken by acquires sent long after it.
-	r := blockingRun(t, true, 50*time.Millisecond)
+	r := blockingRun(t, true)
 	if r.fifo.ok() || !r.failed() {
 		t.Fatalf("a LIFO server passed the FIFO check: %s", r.fifo.summary())
 	}

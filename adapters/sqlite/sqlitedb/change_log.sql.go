@@ -10,15 +10,24 @@ import (
 )
 
 const AppendChanges = `-- name: AppendChanges :one
-INSERT INTO change_log (payload) VALUES (?1)
+INSERT INTO change_log (seq, payload)
+VALUES ((SELECT max(COALESCE(MAX(seq), 0) + 1, CAST(?1 AS INTEGER)) FROM change_log), CAST(?2 AS BLOB))
 RETURNING seq
 `
 
+type AppendChangesParams struct {
+	Base    int64
+	Payload []byte
+}
+
 // AppendChanges stores the lock and session changes of one batch as one
-// row and returns its seq. Folding deletes every row, so the seq of a new
-// row is the number of rows in the log.
-func (q *Queries) AppendChanges(ctx context.Context, payload []byte) (int64, error) {
-	row := q.queryRow(ctx, q.appendChangesStmt, AppendChanges, payload)
+// row and returns its seq: one above the last row's, and at least base
+// (rows written by earlier builds are numbered below it; see
+// adapters/sqlite/changelog.go). A subquery in VALUES, because INSERT ...
+// SELECT from the table it inserts into copies the result through a
+// temporary table first (about 1.5 us more per commit).
+func (q *Queries) AppendChanges(ctx context.Context, arg AppendChangesParams) (int64, error) {
+	row := q.queryRow(ctx, q.appendChangesStmt, AppendChanges, arg.Base, arg.Payload)
 	var seq int64
 	err := row.Scan(&seq)
 	return seq, err
