@@ -449,6 +449,44 @@ func (s *server) waitWaiters(t *testing.T, token, name string, n int) {
 	}
 }
 
+// waitCommit waits (at most 5 s) until the writer has committed another
+// batch, read from /admin/stats: a commit also records that the server is
+// alive, which restart grace relies on.
+func (s *server) waitCommit(t *testing.T) {
+	t.Helper()
+	batches := func() uint64 {
+		return s.call(t, http.MethodGet, "/admin/stats", adminTok, nil).ok(t, http.StatusOK).num(t, "batches")
+	}
+	before, deadline := batches(), time.Now().Add(5*time.Second)
+	for batches() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no commit within 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// acquireWhenAvailable acquires name once its lock delay, ending at avail,
+// has passed. The server decides by its monotonic clock and avail is a
+// wall time (they drift apart by milliseconds per minute on a VM), so
+// after avail it retries a refused acquire for at most 5 s.
+func (s *server) acquireWhenAvailable(t *testing.T, token, name string, avail time.Time) lease {
+	t.Helper()
+	time.Sleep(time.Until(avail))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), token, nil)
+		if r.status == http.StatusOK {
+			return lease{name: name, id: r.str("lease_id"), token: r.num(t, "fencing_token"), expires: r.time(t, "expires_at")}
+		}
+		r.problem(t, http.StatusLocked, "lock_delayed")
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still delayed 5s after %s", name, avail.Format(time.RFC3339Nano))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // wantDelayedLock requires that GET name shows it in its lock delay until
 // avail, and nothing of its former holder.
 func (s *server) wantDelayedLock(t *testing.T, token, name string, avail time.Time) {

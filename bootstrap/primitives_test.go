@@ -30,7 +30,10 @@ func wantDelayed(t *testing.T, r *resp, want time.Time, maxSecs int) {
 	}
 }
 
-// sleepUntil sleeps until at plus a small margin.
+// sleepUntil sleeps until the wall time at plus a small margin. Use it only
+// for what the server decides by the wall clock (what expired while it was
+// down); what it decides while up follows its monotonic clock, which may
+// drift from the wall clock: poll for that instead.
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at.Add(30 * time.Millisecond))) }
 
 // TestDefaultLockDelay: locks.default_lock_delay applies to an acquire that
@@ -44,7 +47,7 @@ func TestDefaultLockDelay(t *testing.T) {
 	d := s.acquire(t, aliceToken, "ddelay/default", map[string]any{"ttl_seconds": 1})
 	z := s.acquire(t, aliceToken, "ddelay/zero", map[string]any{"ttl_seconds": 1, "lock_delay_seconds": 0})
 	s.waitNotHeld(t, aliceToken, d.name)
-	sleepUntil(z.expires)
+	s.waitNotHeld(t, aliceToken, z.name)
 	wantDelayed(t, s.call(t, http.MethodPost, lockPath(d.name, "/acquire"), bobToken, nil), d.expires.Add(2*time.Second), 2)
 	s.acquire(t, bobToken, z.name, nil)
 	checkSpec(t, s)
@@ -147,7 +150,8 @@ func TestPrimitivesRestart(t *testing.T) {
 		// The lock expires while the server is up, and the server records
 		// a heartbeat after that (once a second when idle), so the restart
 		// knows it did not expire while down: no grace, and the delay holds.
-		sleepUntil(a.expires.Add(1200 * time.Millisecond))
+		s1.waitNotHeld(t, aliceToken, name)
+		s1.waitCommit(t)
 		wantDelayed(t, s1.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil), avail, 2)
 		checkSpec(t, s1)
 		s1.stop()
@@ -161,8 +165,7 @@ func TestPrimitivesRestart(t *testing.T) {
 		wantDelayed(t, s2.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, nil), avail, 2)
 		s2.call(t, http.MethodPost, lockPath(name, "/renew"), aliceToken, map[string]any{"lease_id": a.id}).
 			problem(t, http.StatusConflict, "lease_not_current")
-		sleepUntil(avail)
-		b := s2.acquire(t, bobToken, name, nil)
+		b := s2.acquireWhenAvailable(t, bobToken, name, avail)
 		if b.token <= a.token {
 			t.Errorf("grant after the delay: token %d, want > %d", b.token, a.token)
 		}
