@@ -152,7 +152,7 @@ func TestPrimitivesRestart(t *testing.T) {
 		// knows it did not expire while down: no grace, and the delay holds.
 		s1.waitNotHeld(t, aliceToken, name)
 		s1.waitCommit(t)
-		wantDelayed(t, s1.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil), avail, 2)
+		wantDelayed(t, s1.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil), avail, 3)
 		checkSpec(t, s1)
 		s1.stop()
 
@@ -161,8 +161,8 @@ func TestPrimitivesRestart(t *testing.T) {
 			t.Fatalf("restart took too long to check the delay (now %s, available at %s)", time.Now(), avail)
 		}
 		s2.wantDelayedLock(t, aliceToken, name, avail)
-		wantDelayed(t, s2.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil), avail, 2)
-		wantDelayed(t, s2.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, nil), avail, 2)
+		wantDelayed(t, s2.call(t, http.MethodPost, lockPath(name, "/acquire"), bobToken, nil), avail, 3)
+		wantDelayed(t, s2.call(t, http.MethodPost, lockPath(name, "/acquire"), aliceToken, nil), avail, 3)
 		s2.call(t, http.MethodPost, lockPath(name, "/renew"), aliceToken, map[string]any{"lease_id": a.id}).
 			problem(t, http.StatusConflict, "lease_not_current")
 		b := s2.acquireWhenAvailable(t, bobToken, name, avail)
