@@ -46,8 +46,8 @@ func TestFailedCommit(t *testing.T) {
 			t.Errorf("%v: the cause leaked", res)
 		}
 		h := a.get("/health", "").problem(t, http.StatusServiceUnavailable, "degraded").nowhere(t)
-		if !strings.Contains(h.str("detail"), a.clock.Now().Format(time.RFC3339Nano)) {
-			t.Errorf("%v: the detail does not say when the commit failed (%s)", h, a.clock.Now().Format(time.RFC3339Nano))
+		if !strings.Contains(h.str("detail"), a.clock.Now().Format(wireFormat)) {
+			t.Errorf("%v: the detail does not say when the commit failed (%s)", h, a.clock.Now().Format(wireFormat))
 		}
 	}
 	a.wantFree(t, aliceTok, "fail/new")

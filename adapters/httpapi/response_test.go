@@ -14,6 +14,10 @@ import (
 	"github.com/octostore/octostore/adapters/httpapi"
 )
 
+// wireFormat is the one format of times on the wire (UTC, three digits of
+// milliseconds), as the README promises.
+const wireFormat = "2006-01-02T15:04:05.000Z07:00"
+
 // The assertions a test makes on one response. Each returns the response
 // for further checks.
 

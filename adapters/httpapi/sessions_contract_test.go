@@ -76,7 +76,7 @@ func TestSessionLifecycle(t *testing.T) {
 	}
 	eph.expires = s.expires
 	a.wantHeld(t, bobTok, eph, "acme/alice", map[string]string{"session_id": s.id})
-	if r := a.get("/locks?prefix=s%2Fa", bobTok).ok(t, http.StatusOK); !strings.Contains(string(r.raw), `"expires_at":"`+s.expires.Format(time.RFC3339Nano)+`"`) {
+	if r := a.get("/locks?prefix=s%2Fa", bobTok).ok(t, http.StatusOK); !strings.Contains(string(r.raw), `"expires_at":"`+s.expires.Format(wireFormat)+`"`) {
 		t.Errorf("%v: the listing does not show the new expiry %s", r, s.expires)
 	}
 	if names, _ := get(t); !slices.Equal(names, []string{"s/a", "s/b"}) { // s/short ran out

@@ -219,8 +219,10 @@ func (s *spec) validate(schema map[string]any, v any, at string) []string {
 		}
 	case string:
 		if schema["format"] == "date-time" {
-			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
-				errs = append(errs, at+": not a date-time")
+			// Every time leaves the server in one format: UTC, three
+			// digits of milliseconds.
+			if tm, err := time.Parse(wireFormat, v); err != nil || tm.Format(wireFormat) != v {
+				errs = append(errs, at+": not a date-time in UTC with three digits of milliseconds: "+v)
 			}
 		}
 		n := utf8.RuneCountInString(v)
