@@ -124,7 +124,7 @@ func (s *LockService) Acquire(ctx context.Context, p domain.Principal, in Acquir
 			}
 			return acquired{}, busyError(cur, key.Name, x.now)
 		}
-		l, err := x.acquire(key, req)
+		l, err := x.acquire(key, cur, req)
 		if in.Wait > 0 && (errors.Is(err, domain.ErrLockHeld) || errors.Is(err, domain.ErrLockDelayed)) {
 			w, err := s.e.enqueue(x, ctx, key, p, in.Session, req)
 			return acquired{w: w}, err

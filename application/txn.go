@@ -75,12 +75,12 @@ func (x *txn) save(l domain.Lock) {
 	x.changes = append(x.changes, domain.LockSaved{Lock: l})
 }
 
-// acquire decides req against key's lock and records a grant: a new lease
-// with its events (the expiry of a record it replaces, then the grant), or
-// the holder's re-acquire (no event: the lease and token stay). Acquire
-// and the hand-off to waiters both grant through it.
-func (x *txn) acquire(key domain.LockKey, req domain.AcquireRequest) (domain.Lock, error) {
-	cur := x.lock(key)
+// acquire decides req against cur, key's lock as x.lock returns it, and
+// records a grant: a new lease with its events (the expiry of a record it
+// replaces, then the grant), or the holder's re-acquire (no event: the
+// lease and token stay). Acquire and the hand-off to waiters both grant
+// through it.
+func (x *txn) acquire(key domain.LockKey, cur domain.Lock, req domain.AcquireRequest) (domain.Lock, error) {
 	next, err := cur.Acquire(key, req, x.now, x.counter)
 	if err != nil {
 		return domain.Lock{}, err

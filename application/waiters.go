@@ -124,7 +124,8 @@ func (e *Engine) enqueue(x *txn, ctx context.Context, key domain.LockKey, p doma
 // waited; OctoStore must not).
 func (e *Engine) serveWaiters(x *txn, key domain.LockKey) {
 	for w := e.waiters.front(key); w != nil; w = e.waiters.front(key) {
-		if cur := x.lock(key); cur.HeldAt(x.now) || (cur.Exists() && x.now.Before(cur.AvailableAt())) {
+		cur := x.lock(key)
+		if cur.HeldAt(x.now) || (cur.Exists() && x.now.Before(cur.AvailableAt())) {
 			return
 		}
 		e.waiters.remove(w)
@@ -142,7 +143,7 @@ func (e *Engine) serveWaiters(x *txn, key domain.LockKey) {
 			}
 			req.SessionExpiresAt = s.ExpiresAt
 		}
-		w.grant, w.err = x.acquire(key, req)
+		w.grant, w.err = x.acquire(key, cur, req)
 	}
 }
 

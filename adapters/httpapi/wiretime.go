@@ -24,9 +24,13 @@ func wireTimeRef(t time.Time) *Time {
 	return &w
 }
 
-// MarshalJSON writes the time in wireLayout.
+// MarshalJSON writes the time in wireLayout (one allocation: it is on
+// every lease and lock answer).
 func (t Time) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + t.UTC().Format(wireLayout) + `"`), nil
+	b := make([]byte, 0, len(wireLayout)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, wireLayout)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON reads any RFC 3339 time, for clients and tests.
