@@ -125,18 +125,11 @@ func Migrate(ctx context.Context, action string, args, environ []string, out io.
 		return err
 	}
 	what := "migrate " + action + ": database " + cfg.DB
-	if action != "status" {
-		lock, err := sqlite.Lock(cfg.DB)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		defer lock.Release()
-	}
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
+	db, done, err := openDatabaseFile(ctx, cfg, action != "status")
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	defer db.Close()
+	defer done()
 	switch action {
 	case "up":
 		if err := db.MigrateUp(ctx); err != nil {
@@ -148,6 +141,28 @@ func Migrate(ctx context.Context, action string, args, environ []string, out io.
 		}
 	}
 	return db.MigrateStatus(ctx, out)
+}
+
+// openDatabaseFile opens the configured database for an operator command.
+// With exclusive it first takes the database's lock, so that the command is
+// refused while a server (or another writing command) runs on the file.
+// done closes the database and releases the lock; calling it after an
+// explicit db.Close is harmless.
+func openDatabaseFile(ctx context.Context, cfg Config, exclusive bool) (db *sqlite.DB, done func(), err error) {
+	release := func() {}
+	if exclusive {
+		lock, err := sqlite.Lock(cfg.DB)
+		if err != nil {
+			return nil, nil, err
+		}
+		release = func() { _ = lock.Release() }
+	}
+	db, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return db, func() { _ = db.Close(); release() }, nil
 }
 
 // OpenAPI returns the API description as YAML, generated from the handlers
@@ -180,16 +195,11 @@ func TokenCreate(ctx context.Context, args, environ []string, out, note io.Write
 		return fmt.Errorf("token create: %w", err)
 	}
 	what := "token create: database " + cfg.DB
-	lock, err := sqlite.Lock(cfg.DB)
+	db, done, err := openDatabaseFile(ctx, cfg, true)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	defer lock.Release()
-	db, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.DB, Sync: cfg.Storage.Sync})
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer db.Close()
+	defer done()
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
