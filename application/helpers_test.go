@@ -2,7 +2,6 @@ package application_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,28 +9,14 @@ import (
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 	"github.com/octostore/octostore/ports"
+	"github.com/octostore/octostore/ports/porttest"
 )
 
-// fakeClock is a ports.Clock moved by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// fakeClock is the hand-moved clock every test here runs on.
+type fakeClock = porttest.Clock
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return porttest.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 }
 
 var (

@@ -18,30 +18,13 @@ import (
 	"github.com/octostore/octostore/adapters/memstore"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
+	"github.com/octostore/octostore/ports/porttest"
 )
 
 // This file is the contract suite's fixture: the real application over the
 // memory journal and a clock moved by hand, served through
 // Server.Handler() without a socket. Every response a test sees is checked
 // against the OpenAPI document when the test ends (see spec_test.go).
-
-// fakeClock is a ports.Clock moved by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // The bearer tokens of the suite: two users of org acme, one of org globex,
 // and the admin.
@@ -62,7 +45,7 @@ var credentials = []domain.Credential{
 
 // api is one server under test.
 type api struct {
-	clock   *fakeClock
+	clock   *porttest.Clock
 	journal *memstore.Journal
 	engine  *application.Engine
 	handler http.Handler
@@ -84,7 +67,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 	t.Helper()
 	// Whole milliseconds, as times are stored and sent, so that the
 	// times a test computes equal those on the wire.
-	clk := &fakeClock{now: time.Now().UTC().Truncate(time.Millisecond)}
+	clk := porttest.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	j := memstore.New()
 	// The sweep and the idle heartbeat never run on their own within a
 	// test: a test sweeps with Engine.Sweep, and a commit it makes fail is
