@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,10 +12,9 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
+	"github.com/octostore/octostore/adapters/httpapi/docsui/browsertest"
+)
 
 // TestDocsTryItOut opens the real server's /docs in headless Chromium and
 // runs "Try it out" → Execute, unchanged, on every operation whose example
@@ -25,13 +23,6 @@ const chromiumPath = "/usr/bin/chromium"
 // parameter and body examples, send them to this server, and show the
 // operation's documented success status.
 func TestDocsTryItOut(t *testing.T) {
-	if os.Getenv("OCTOSTORE_SKIP_BROWSER") == "1" {
-		t.Skip("OCTOSTORE_SKIP_BROWSER=1")
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("this test needs Chromium at %s: run `make test-deps`, "+
-			"or set OCTOSTORE_SKIP_BROWSER=1 to skip it (%v)", chromiumPath, err)
-	}
 	s := newServer(t)
 	ops := servedSpec(t, s)
 	base, err := url.Parse(s.base)
@@ -39,32 +30,7 @@ func TestDocsTryItOut(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	profile := t.TempDir() // removed after the browser exits
-	testCtx, cancelTest := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancelTest)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(testCtx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelTab)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
+	ctx := browsertest.Start(t, 60*time.Second)
 	var (
 		mu   sync.Mutex
 		sent []string // API requests the page sent: method and URL

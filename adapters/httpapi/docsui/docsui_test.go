@@ -21,10 +21,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/octostore/octostore/adapters/httpapi/docsui"
+	"github.com/octostore/octostore/adapters/httpapi/docsui/browsertest"
 )
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // testSpec is a tiny OpenAPI 3.1 document with one operation. The Markdown
 // description and the $ref make Swagger UI render and resolve more than a
@@ -203,14 +201,6 @@ func TestHandlerDirect(t *testing.T) {
 // Swagger UI renders the operation and can call it. Set OCTOSTORE_SCREENSHOT
 // to a file name to save a PNG of the rendered page.
 func TestBrowserRendersSpec(t *testing.T) {
-	if os.Getenv("OCTOSTORE_SKIP_BROWSER") == "1" {
-		t.Skip("OCTOSTORE_SKIP_BROWSER=1")
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("this test needs Chromium at %s: run `apt-get install -y chromium`, "+
-			"or set OCTOSTORE_SKIP_BROWSER=1 to skip it (%v)", chromiumPath, err)
-	}
-
 	var healthCalls atomic.Int32
 	srv := httptest.NewServer(newMux(&healthCalls)) // listens on 127.0.0.1
 	t.Cleanup(srv.Close)
@@ -219,37 +209,7 @@ func TestBrowserRendersSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Created before the browser, so it is removed after the browser exits.
-	profile := t.TempDir()
-	// The browser lives as long as the context of its first action, so this
-	// bounds the whole test, start-up included.
-	testCtx, cancelTest := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancelTest)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(testCtx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// Any host other than the test server fails to resolve.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelTab)
-
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
+	ctx := browsertest.Start(t, 30*time.Second)
 
 	var (
 		mu       sync.Mutex
