@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -90,8 +91,8 @@ func (s *Server) readBody(ctx huma.Context, next func(huma.Context)) {
 	}
 	b.rd.Reset(b.buf.Bytes())
 	r.Body = b
-	if !utf8.Valid(b.buf.Bytes()) && s.decodesJSON(ctx) {
-		s.writeHumaProblem(ctx, notUTF8(b.buf.Bytes()))
+	if bad := alteredAt(b.buf.Bytes()); bad >= 0 && s.decodesJSON(ctx) {
+		s.writeHumaProblem(ctx, notUTF8(b.buf.Bytes(), bad))
 		return
 	}
 	next(ctx)
@@ -104,27 +105,68 @@ func (s *Server) decodesJSON(ctx huma.Context) bool {
 	return !errors.Is(err, huma.ErrUnknownContentType)
 }
 
-// notUTF8 refuses a body that is not UTF-8, as JSON text must be (RFC 8259).
-// Decoding would replace each bad byte with U+FFFD, so a value would be
-// stored other than it was sent.
-func notUTF8(body []byte) *Problem {
+// notUTF8 refuses a body that is not UTF-8, as JSON text must be (RFC 8259),
+// or that escapes half of a UTF-16 surrogate pair: decoding would replace
+// either with U+FFFD, so a value would be stored other than it was sent.
+// bad is the offset of the first such byte.
+func notUTF8(body []byte, bad int) *Problem {
 	p := newProblem(http.StatusUnprocessableEntity, "invalid_utf8", "the request body is not valid UTF-8")
-	p.Errors = []*FieldError{{Location: invalidUTF8Location(body), Message: "contains bytes that are not valid UTF-8"}}
+	p.Errors = []*FieldError{{Location: locationAt(body, bad), Message: "contains bytes that are not valid UTF-8"}}
 	return p
 }
 
-// invalidUTF8Location names the JSON value whose text holds the first byte
-// of body that is not UTF-8, the way huma names fields (body.metadata), or
-// "body" when that is not inside a member name or value.
-func invalidUTF8Location(body []byte) string {
-	bad := 0
-	for bad < len(body) {
-		r, size := utf8.DecodeRune(body[bad:])
-		if r == utf8.RuneError && size <= 1 {
-			break
+// alteredAt returns the offset of the first byte of body that JSON decoding
+// would not keep as sent, or -1: a byte that is not UTF-8, or a \u escape of
+// a UTF-16 surrogate that is not half of a pair.
+func alteredAt(body []byte) int {
+	if !utf8.Valid(body) {
+		for i := 0; ; {
+			r, size := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return i
+			}
+			i += size
 		}
-		bad += size
 	}
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\':
+			r, ok := escapedRune(body[i:])
+			switch {
+			case !ok || !utf16.IsSurrogate(r):
+			case r >= 0xDC00: // the second half, alone
+				return i
+			default: // the first half: the second must follow
+				r2, ok := escapedRune(body[i+6:])
+				if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+					return i
+				}
+				i += 6
+			}
+			i++ // the escaped character
+		}
+	}
+	return -1
+}
+
+// escapedRune decodes a \uXXXX escape at the start of b.
+func escapedRune(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return rune(n), err == nil
+}
+
+// locationAt names the JSON value whose text holds the byte of body at
+// offset bad, the way huma names fields (body.metadata), or "body" when
+// that is not inside a member name or value.
+func locationAt(body []byte, bad int) string {
 	type level struct {
 		object bool
 		atKey  bool   // in an object: the next token is a member name

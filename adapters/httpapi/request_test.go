@@ -69,6 +69,10 @@ func TestInvalidUTF8Is422(t *testing.T) {
 		{"nested", acquire, "{\"metadata\":\"ok\",\"x\":{\"y\":[\"a\",\"\xff\"]}}", "body.x.y[1]"},
 		{"outside any string", acquire, "{\"metadata\":\xff}", "body"},
 		{"in the lease id", release, "{\"lease_id\":\"L1-\xfe\"}", "body.lease_id"},
+		{"escaped second half of a surrogate pair alone", acquire, `{"metadata":"a\udc00b"}`, "body.metadata"},
+		{"escaped first half of a surrogate pair alone", acquire, `{"metadata":"\ud83d"}`, "body.metadata"},
+		{"escaped first half, then no second half", acquire, `{"metadata":"\ud83d\u0041"}`, "body.metadata"},
+		{"escaped lone half after an escaped backslash", acquire, `{"ttl_seconds":5,"metadata":"\\\udc00"}`, "body.metadata"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := serve(t, s, http.MethodPost, c.path, aliceToken, strings.NewReader(c.body), nil).
@@ -84,9 +88,10 @@ func TestInvalidUTF8Is422(t *testing.T) {
 	if r := serve(t, s, http.MethodGet, "/locks/utf8", aliceToken, nil, nil); r.str("status") != "free" {
 		t.Errorf("the lock was taken: %s", r.raw)
 	}
-	// Valid UTF-8 is stored and read back as sent.
-	const meta = "café ☕ 𝄞"
-	serve(t, s, http.MethodPost, acquire, aliceToken, strings.NewReader(`{"metadata":"`+meta+`"}`), nil)
+	// Valid UTF-8, and escapes of whole characters (a surrogate pair, an
+	// escaped backslash before a u), are stored and read back as sent.
+	const meta = "café ☕ 𝄞 😀 \\udc00"
+	serve(t, s, http.MethodPost, acquire, aliceToken, strings.NewReader(`{"metadata":"café ☕ 𝄞 \ud83d\ude00 \\udc00"}`), nil)
 	if r := serve(t, s, http.MethodGet, "/locks/utf8", aliceToken, nil, nil); r.str("metadata") != meta {
 		t.Errorf("metadata = %q, want %q", r.str("metadata"), meta)
 	}
