@@ -419,8 +419,8 @@ func (e *Engine) held(org domain.OrgID, p domain.Prefix, after domain.LockName, 
 	return e.st.held(org, p, after, limit, e.clock.Now())
 }
 
-// session returns the committed session id (zero if none) and the lock
-// records it holds.
+// session returns the committed session with that id (zero if none) and
+// the lock records it holds.
 func (e *Engine) session(id domain.SessionID) (domain.Session, []domain.Lock) {
 	s := e.st.session(id)
 	if !s.Exists() {

@@ -116,7 +116,7 @@ func (s *LockService) Acquire(ctx context.Context, p domain.Principal, in Acquir
 			req.SessionExpiresAt = sess.ExpiresAt
 		}
 		cur := x.lock(key)
-		if s.e.Waiting(key) > 0 && !(cur.HeldAt(x.now) && cur.Holder.Reacquires(req.Holder)) {
+		if s.e.hasWaiters(key) && !(cur.HeldAt(x.now) && cur.Holder.Reacquires(req.Holder)) {
 			// Others queued first: a newcomer never overtakes them.
 			if in.Wait > 0 {
 				w, err := s.e.enqueue(x, ctx, key, p, in.Session, req)

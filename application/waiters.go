@@ -102,6 +102,10 @@ func (r *waitRegistry) count(key domain.LockKey) int {
 	return r.counts[key]
 }
 
+// hasWaiters reports whether anyone waits on key; writer goroutine only
+// (it reads the queues, without the lock that readers of the counts take).
+func (e *Engine) hasWaiters(key domain.LockKey) bool { return e.waiters.front(key) != nil }
+
 // Waiting returns how many blocking acquires are queued on key now.
 func (e *Engine) Waiting(key domain.LockKey) int { return e.waiters.count(key) }
 
