@@ -44,7 +44,7 @@ func (s *SessionService) Open(ctx context.Context, p domain.Principal, ttl time.
 			return domain.Session{}, err
 		}
 		x.saveSession(sess)
-		x.event(domain.EventSessionOpened, p.Org, "", 0, x.now)
+		x.event(domain.EventSessionOpened, p.Org, "", "", 0, x.now)
 		return sess, nil
 	})
 }

@@ -165,7 +165,7 @@ func (s *sweeper) pass(ctx context.Context) error {
 		for _, k := range locks {
 			if l := x.lock(k); l.Removable(x.now) {
 				x.remove(k)
-				x.event(domain.EventLockExpired, k.Org, k.Name, l.Token, l.ExpiresAt)
+				x.event(domain.EventLockExpired, k.Org, k.Name, l.Holder, l.Token, l.ExpiresAt)
 			}
 		}
 		return nil

@@ -92,10 +92,10 @@ func (x *txn) acquire(key domain.LockKey, cur domain.Lock, req domain.AcquireReq
 		return next, nil
 	}
 	if cur.ExpiredAt(x.now) {
-		x.event(domain.EventLockExpired, key.Org, key.Name, cur.Token, cur.ExpiresAt)
+		x.event(domain.EventLockExpired, key.Org, key.Name, cur.Holder, cur.Token, cur.ExpiresAt)
 	}
 	x.save(next)
-	x.event(domain.EventLockAcquired, key.Org, key.Name, next.Token, x.now)
+	x.event(domain.EventLockAcquired, key.Org, key.Name, next.Holder, next.Token, x.now)
 	return next, nil
 }
 
@@ -107,7 +107,7 @@ func (x *txn) release(key domain.LockKey, lease domain.LeaseID) error {
 		return err
 	}
 	x.remove(key)
-	x.event(domain.EventLockReleased, key.Org, key.Name, cur.Token, x.now)
+	x.event(domain.EventLockReleased, key.Org, key.Name, cur.Holder, cur.Token, x.now)
 	return nil
 }
 
@@ -123,10 +123,10 @@ func (x *txn) saveSession(s domain.Session) {
 	x.changes = append(x.changes, domain.SessionSaved{Session: s})
 }
 
-func (x *txn) event(kind domain.EventKind, org domain.OrgID, name domain.LockName, token domain.FencingToken, at time.Time) {
+func (x *txn) event(kind domain.EventKind, org domain.OrgID, name domain.LockName, h domain.Holder, token domain.FencingToken, at time.Time) {
 	x.eventSeq++
 	x.changes = append(x.changes, domain.EventRecorded{Event: domain.Event{
-		Seq: x.eventSeq, Org: org, Kind: kind, Name: name, Token: token, At: at,
+		Seq: x.eventSeq, Org: org, Kind: kind, Name: name, Holder: h, Token: token, At: at,
 	}})
 }
 
@@ -171,7 +171,7 @@ func (x *txn) endSession(s domain.Session, expired bool) {
 		} else {
 			x.remove(k)
 		}
-		x.event(domain.EventLockFreed, k.Org, k.Name, l.Token, x.now)
+		x.event(domain.EventLockFreed, k.Org, k.Name, l.Holder, l.Token, x.now)
 	}
 	x.sessions[s.ID] = domain.Session{}
 	x.changes = append(x.changes, domain.SessionDeleted{ID: s.ID})
@@ -180,7 +180,7 @@ func (x *txn) endSession(s domain.Session, expired bool) {
 		kind = domain.EventSessionExpired
 		x.expired = append(x.expired, s)
 	}
-	x.event(kind, s.Org, "", 0, x.now)
+	x.event(kind, s.Org, "", "", 0, x.now)
 }
 
 // useSession checks that p may act through session id now. A session found

@@ -1,11 +1,6 @@
 package domain
 
-import (
-	"errors"
-	"fmt"
-	"math"
-	"time"
-)
+import "time"
 
 // Change is one durable effect of a decision. The single writer collects the
 // changes of many requests into one Batch and commits them in one storage
@@ -40,74 +35,35 @@ type EventsTrimmed struct{ Through uint64 }
 // read; it commits with the change it reports.
 type EventRecorded struct{ Event Event }
 
-func (LockSaved) isChange()       {}
-func (LockDeleted) isChange()     {}
-func (SessionSaved) isChange()    {}
-func (SessionDeleted) isChange()  {}
-func (CredentialAdded) isChange() {}
-func (EventRecorded) isChange()   {}
-func (EventsTrimmed) isChange()   {}
+// WebhookSaved creates a webhook subscription or replaces it (its cursor
+// included).
+type WebhookSaved struct{ Webhook Webhook }
 
-// EventKind names what happened.
-type EventKind string
+// WebhookDeleted removes a webhook and its delivery records.
+type WebhookDeleted struct{ ID WebhookID }
 
-// The events OctoStore records.
-const (
-	EventLockAcquired   EventKind = "lock.acquired"
-	EventLockReleased   EventKind = "lock.released"
-	EventLockExpired    EventKind = "lock.expired"       // TTL ran out
-	EventLockFreed      EventKind = "lock.session_ended" // its session ended
-	EventSessionOpened  EventKind = "session.opened"
-	EventSessionClosed  EventKind = "session.closed"
-	EventSessionExpired EventKind = "session.expired"
-)
-
-// Event is one recorded state change. Seq orders all events of a database
-// and never repeats. Events carry no capability: no lease or session id.
-type Event struct {
-	Seq   uint64
-	Org   OrgID
-	Kind  EventKind
-	Name  LockName // empty for session events
-	Token FencingToken
-	At    time.Time
+// WebhookAdvanced records that every event up to Cursor has been handled
+// for the webhook: delivered, given up on, or not wanted by it.
+type WebhookAdvanced struct {
+	ID     WebhookID
+	Cursor uint64
 }
 
-// Validate reports the first rule that the event e breaks: its seq must not
-// be zero (0 stands for "no event" in Snapshot.EventSeq) and it must have a
-// kind. That each seq is above every seq before it is checked by storage,
-// which knows the stored maximum. The error has no Kind (KindOf reports
-// KindInternal): an event that breaks these rules is a bug, never the
-// client's fault.
-func (e Event) Validate() error {
-	if e.Seq == 0 {
-		return errors.New("event seq is zero")
-	}
-	if e.Kind == "" {
-		return errors.New("event kind is empty")
-	}
-	return nil
-}
+// DeliveryRecorded creates or replaces the record of one delivery (one
+// webhook, one event) after an attempt.
+type DeliveryRecorded struct{ Delivery Delivery }
 
-// Follows checks e as the event recorded after seq 'after' (the highest
-// seq stored, or recorded earlier in the same batch): Validate's rules, a
-// seq above after, and a seq and token that fit a signed 64-bit integer,
-// which every store must be able to keep. The error has no Kind.
-func (e Event) Follows(after uint64) error {
-	if err := e.Validate(); err != nil {
-		return err
-	}
-	if e.Seq > math.MaxInt64 {
-		return fmt.Errorf("event seq %d is out of range", e.Seq)
-	}
-	if e.Seq <= after {
-		return fmt.Errorf("event seq %d is not above %d", e.Seq, after)
-	}
-	if e.Token > math.MaxInt64 {
-		return fmt.Errorf("event token %d is out of range", e.Token)
-	}
-	return nil
-}
+func (LockSaved) isChange()        {}
+func (LockDeleted) isChange()      {}
+func (SessionSaved) isChange()     {}
+func (SessionDeleted) isChange()   {}
+func (CredentialAdded) isChange()  {}
+func (EventRecorded) isChange()    {}
+func (EventsTrimmed) isChange()    {}
+func (WebhookSaved) isChange()     {}
+func (WebhookDeleted) isChange()   {}
+func (WebhookAdvanced) isChange()  {}
+func (DeliveryRecorded) isChange() {}
 
 // Batch is the unit of commit: changes in decision order, the fencing
 // counter after them (it never decreases), and the time the server was last
@@ -126,4 +82,8 @@ type Snapshot struct {
 	EventSeq    uint64    // highest stored event sequence number
 	AliveAt     time.Time // last time the server was known alive (zero if never)
 	Credentials []Credential
+	Webhooks    []Webhook
+	// Deliveries are the stored delivery records, per webhook in seq
+	// order.
+	Deliveries []Delivery
 }

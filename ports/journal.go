@@ -15,7 +15,8 @@ type Journal interface {
 	// its lock delay or not yet swept) with its Ephemeral and LockDelay,
 	// every stored session, the fencing counter, the highest event seq ever
 	// stored (it survives trimming; 0 if none), the last-alive time (zero
-	// if never recorded) and all stored credentials. Times and durations
+	// if never recorded), all stored credentials, every webhook (with its
+	// cursor) and the stored delivery records. Times and durations
 	// come back at millisecond precision without a monotonic reading. It is
 	// called once at start-up, before any Commit. A database that cannot be
 	// read correctly returns an error rather than a partial snapshot.
@@ -23,7 +24,8 @@ type Journal interface {
 
 	// Commit applies every change of b, in order (LockSaved, LockDeleted,
 	// SessionSaved, SessionDeleted, CredentialAdded, EventRecorded,
-	// EventsTrimmed), raises the stored fencing counter to b.Counter and,
+	// EventsTrimmed, WebhookSaved, WebhookDeleted, WebhookAdvanced,
+	// DeliveryRecorded), raises the stored fencing counter to b.Counter and,
 	// when b.AliveAt is not zero, the last-alive time to b.AliveAt, all in
 	// one transaction; neither value is ever lowered. A batch with no
 	// changes but a newer AliveAt is stored: it is the idle heartbeat.
@@ -34,6 +36,13 @@ type Journal interface {
 	// is stored, which includes a batch that Load could not read back.
 	// Commit is called by one goroutine at a time.
 	Commit(ctx context.Context, b domain.Batch) error
+
+	// Events returns up to limit stored events with a seq above after, in
+	// seq order, each as committed (Holder included). Events that were
+	// trimmed are missing, so a caller that needs every event checks that
+	// the first seq returned is after+1. It reads committed data only and
+	// may run concurrently with Commit.
+	Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error)
 
 	// Ping performs a real read against the storage, for health checks.
 	Ping(ctx context.Context) error

@@ -238,3 +238,16 @@ func (j *Journal) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Events returns up to limit stored events with a seq above after, in seq
+// order. It returns ctx's error if ctx is done, and no other error.
+func (j *Journal) Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(j.events, after+1, func(e domain.Event, seq uint64) int { return cmp.Compare(e.Seq, seq) })
+	end := min(len(j.events), i+max(limit, 0))
+	return slices.Clone(j.events[i:end]), nil
+}

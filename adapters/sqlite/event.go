@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/octostore/octostore/adapters/sqlite/sqlitedb"
 	"github.com/octostore/octostore/domain"
@@ -11,12 +13,14 @@ import (
 
 // eventRow is one event as stored in the JSON array of an event_batches row.
 type eventRow struct {
-	Seq   int64  `json:"seq"`
-	Org   string `json:"org"`
-	Kind  string `json:"kind"`
-	Name  string `json:"name"`
-	Token int64  `json:"token"`
-	AtMs  int64  `json:"at_ms"`
+	Seq  int64  `json:"seq"`
+	Org  string `json:"org"`
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Holder is absent from rows written before events named it.
+	Holder string `json:"holder,omitempty"`
+	Token  int64  `json:"token"`
+	AtMs   int64  `json:"at_ms"`
 }
 
 // eventRows are the events of a batch waiting to be inserted.
@@ -40,6 +44,46 @@ func (r eventRows) flush(ctx context.Context, q *sqlitedb.Queries) error {
 func fromEvent(e domain.Event) eventRow {
 	return eventRow{
 		Seq: int64(e.Seq), Org: string(e.Org), Kind: string(e.Kind), Name: string(e.Name),
-		Token: int64(e.Token), AtMs: e.At.UnixMilli(),
+		Holder: string(e.Holder), Token: int64(e.Token), AtMs: e.At.UnixMilli(),
 	}
+}
+
+// event converts a row back.
+func (r eventRow) event() domain.Event {
+	return domain.Event{
+		Seq: uint64(r.Seq), Org: domain.OrgID(r.Org), Kind: domain.EventKind(r.Kind), Name: domain.LockName(r.Name),
+		Holder: domain.Holder(r.Holder), Token: domain.FencingToken(r.Token), At: time.UnixMilli(r.AtMs),
+	}
+}
+
+// Events reads event batch rows from the Reader until it has limit events
+// above after (or there are no more).
+func (j *Journal) Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error) {
+	if limit <= 0 || after >= math.MaxInt64 {
+		return nil, nil
+	}
+	q := sqlitedb.New(j.db.Reader)
+	var out []domain.Event
+	for len(out) < limit {
+		rows, err := q.EventBatchesAfter(ctx, sqlitedb.EventBatchesAfterParams{After: int64(after), MaxRows: 64})
+		if err != nil {
+			return nil, fmt.Errorf("read events after %d: %w", after, err)
+		}
+		for _, b := range rows {
+			var evs eventRows
+			if err := json.Unmarshal([]byte(b.Events), &evs); err != nil {
+				return nil, fmt.Errorf("decode events %d-%d: %w", b.FirstSeq, b.LastSeq, err)
+			}
+			for _, r := range evs {
+				if uint64(r.Seq) > after && len(out) < limit {
+					out = append(out, r.event())
+				}
+			}
+			after = uint64(b.LastSeq)
+		}
+		if len(rows) < 64 {
+			break
+		}
+	}
+	return out, nil
 }

@@ -13,3 +13,13 @@ DELETE FROM event_batches WHERE first_seq <= @through AND last_seq <= @through;
 -- it against the 'event_seq' meta row.
 -- name: MaxEventSeq :one
 SELECT CAST(COALESCE(MAX(last_seq), 0) AS INTEGER) FROM event_batches;
+
+-- EventBatchesAfter returns the batch rows holding events above @after, in
+-- seq order: the one that contains @after+1 (found through the primary key)
+-- and those after it.
+-- name: EventBatchesAfter :many
+SELECT first_seq, last_seq, events FROM event_batches
+WHERE first_seq >= COALESCE((SELECT MAX(b.first_seq) FROM event_batches AS b WHERE b.first_seq <= @after), 0)
+  AND last_seq > @after
+ORDER BY first_seq
+LIMIT @max_rows;

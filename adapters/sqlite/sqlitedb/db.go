@@ -42,6 +42,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteSessionStmt, err = db.PrepareContext(ctx, DeleteSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
 	}
+	if q.eventBatchesAfterStmt, err = db.PrepareContext(ctx, EventBatchesAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query EventBatchesAfter: %w", err)
+	}
 	if q.getAliveAtStmt, err = db.PrepareContext(ctx, GetAliveAt); err != nil {
 		return nil, fmt.Errorf("error preparing query GetAliveAt: %w", err)
 	}
@@ -123,6 +126,11 @@ func (q *Queries) Close() error {
 	if q.deleteSessionStmt != nil {
 		if cerr := q.deleteSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionStmt: %w", cerr)
+		}
+	}
+	if q.eventBatchesAfterStmt != nil {
+		if cerr := q.eventBatchesAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventBatchesAfterStmt: %w", cerr)
 		}
 	}
 	if q.getAliveAtStmt != nil {
@@ -250,6 +258,7 @@ type Queries struct {
 	deleteEventsThroughStmt  *sql.Stmt
 	deleteLockStmt           *sql.Stmt
 	deleteSessionStmt        *sql.Stmt
+	eventBatchesAfterStmt    *sql.Stmt
 	getAliveAtStmt           *sql.Stmt
 	getCounterStmt           *sql.Stmt
 	getEventSeqStmt          *sql.Stmt
@@ -278,6 +287,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteEventsThroughStmt:  q.deleteEventsThroughStmt,
 		deleteLockStmt:           q.deleteLockStmt,
 		deleteSessionStmt:        q.deleteSessionStmt,
+		eventBatchesAfterStmt:    q.eventBatchesAfterStmt,
 		getAliveAtStmt:           q.getAliveAtStmt,
 		getCounterStmt:           q.getCounterStmt,
 		getEventSeqStmt:          q.getEventSeqStmt,

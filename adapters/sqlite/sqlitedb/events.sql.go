@@ -21,6 +21,45 @@ func (q *Queries) DeleteEventsThrough(ctx context.Context, through int64) error 
 	return err
 }
 
+const EventBatchesAfter = `-- name: EventBatchesAfter :many
+SELECT first_seq, last_seq, events FROM event_batches
+WHERE first_seq >= COALESCE((SELECT MAX(b.first_seq) FROM event_batches AS b WHERE b.first_seq <= ?1), 0)
+  AND last_seq > ?1
+ORDER BY first_seq
+LIMIT ?2
+`
+
+type EventBatchesAfterParams struct {
+	After   int64
+	MaxRows int64
+}
+
+// EventBatchesAfter returns the batch rows holding events above @after, in
+// seq order: the one that contains @after+1 (found through the primary key)
+// and those after it.
+func (q *Queries) EventBatchesAfter(ctx context.Context, arg EventBatchesAfterParams) ([]EventBatch, error) {
+	rows, err := q.query(ctx, q.eventBatchesAfterStmt, EventBatchesAfter, arg.After, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EventBatch
+	for rows.Next() {
+		var i EventBatch
+		if err := rows.Scan(&i.FirstSeq, &i.LastSeq, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const InsertEventBatch = `-- name: InsertEventBatch :exec
 INSERT INTO event_batches (first_seq, last_seq, events) VALUES (?1, ?2, ?3)
 `

@@ -1,0 +1,198 @@
+package domain
+
+import (
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WebhookID names a webhook; the service makes it up ("wh_" and 16 hex
+// digits).
+type WebhookID string
+
+// MaxWebhooksPerOrg caps the webhooks of one org.
+const MaxWebhooksPerOrg = 25
+
+// MaxWebhookSecretLen caps a webhook secret, in bytes.
+const MaxWebhookSecretLen = 256
+
+// Webhook is a subscription: events of its org that its patterns and
+// prefix select are POSTed to URL, in seq order, at least once.
+type Webhook struct {
+	ID        WebhookID
+	Org       OrgID
+	URL       string
+	Events    []string // "lock.acquired" …, "lock.*" or "*"
+	Prefix    Prefix
+	Secret    string // signs deliveries; empty: unsigned
+	CreatedAt time.Time
+	// Cursor is the seq through which every event has been handled
+	// (delivered, given up on, or not wanted); delivery resumes after it.
+	Cursor uint64
+}
+
+// Wants reports whether the webhook delivers e.
+func (w Webhook) Wants(e Event) bool {
+	if !e.Visible(w.Org, w.Prefix) {
+		return false
+	}
+	for _, p := range w.Events {
+		if p == "*" || p == string(e.Kind) || strings.HasSuffix(p, ".*") && strings.HasPrefix(string(e.Kind), strings.TrimSuffix(p, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Webhook errors a client can cause.
+var (
+	ErrWebhookNotFound = &Error{Kind: KindNotFound, Code: "webhook_not_found",
+		Msg: "no webhook with this id in your org"}
+	ErrTooManyWebhooks = &Error{Kind: KindConflict, Code: "too_many_webhooks",
+		Msg: "your org has the maximum of 25 webhooks; delete one first"}
+	ErrInvalidWebhookURL = Invalid("invalid_webhook_url",
+		"url must be an absolute https:// URL with a host and no user name or password")
+	ErrWebhookAddressNotAllowed = Invalid("webhook_address_not_allowed",
+		"url points at a loopback, private, link-local or otherwise non-public address; deliveries go to public addresses only")
+	ErrInvalidEventType = Invalid("invalid_event_type",
+		"events must list at least one of lock.acquired, lock.released, lock.expired, lock.session_ended, lock.* or *")
+	ErrInvalidWebhookSecret = Invalid("invalid_webhook_secret",
+		"secret must be 1-256 bytes of printable ASCII")
+)
+
+// CheckEventPatterns validates the event selection of a webhook: at least
+// one pattern, each a published kind, "lock.*" or "*". It returns the
+// patterns without duplicates, in the order given.
+func CheckEventPatterns(ps []string) ([]string, error) {
+	if len(ps) == 0 {
+		return nil, ErrInvalidEventType
+	}
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p != "*" && p != "lock.*" && !EventKind(p).Published() {
+			return nil, &Error{Kind: KindInvalid, Code: ErrInvalidEventType.Code,
+				Msg: "unknown event type " + strconv.Quote(p) + "; " + ErrInvalidEventType.Msg}
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// CheckWebhookSecret validates a webhook secret (empty means none).
+func CheckWebhookSecret(s string) error {
+	if len(s) > MaxWebhookSecretLen {
+		return ErrInvalidWebhookSecret
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return ErrInvalidWebhookSecret
+		}
+	}
+	return nil
+}
+
+// CheckWebhookURL validates a webhook URL. It must be absolute, https (http
+// too when allowPrivate), with a host and without credentials; a literal IP
+// address must be public unless allowPrivate. A host name is checked at
+// each delivery, when it is resolved.
+func CheckWebhookURL(raw string, allowPrivate bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" || len(raw) > 2048 {
+		return nil, ErrInvalidWebhookURL
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && allowPrivate:
+	default:
+		return nil, ErrInvalidWebhookURL
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, ErrInvalidWebhookURL
+	}
+	if a, err := netip.ParseAddr(host); err == nil && !allowPrivate && !PublicAddr(a) {
+		return nil, ErrWebhookAddressNotAllowed
+	}
+	if !allowPrivate && (strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost")) {
+		return nil, ErrWebhookAddressNotAllowed
+	}
+	return u, nil
+}
+
+// nonPublic are the IPv4 and IPv6 ranges a webhook may not reach (IANA
+// special-purpose registries): this network, private, CGNAT, loopback,
+// link-local, documentation, benchmarking, multicast, reserved, and the
+// IPv6 ranges that embed or translate IPv4 or are not globally routed.
+var nonPublic = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+		"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
+		"198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+		"::/128", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
+		"2001::/23", "2001:db8::/32", "2002::/16", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+	} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+// PublicAddr reports whether a is a globally routable unicast address that
+// a webhook may be delivered to. An IPv4-mapped IPv6 address is judged as
+// the IPv4 address it maps.
+func PublicAddr(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// PublicIP is PublicAddr for a net.IP.
+func PublicIP(ip net.IP) bool {
+	a, ok := netip.AddrFromSlice(ip)
+	return ok && PublicAddr(a)
+}
+
+// DeliveryState is where a delivery stands.
+type DeliveryState string
+
+// The delivery states.
+const (
+	DeliveryPending   DeliveryState = "pending"   // not yet delivered; NextAt is the next attempt
+	DeliveryDelivered DeliveryState = "delivered" // the receiver answered 2xx
+	DeliveryFailed    DeliveryState = "failed"    // every attempt failed; given up
+)
+
+// Delivery is the record of one event's delivery to one webhook.
+type Delivery struct {
+	Webhook    WebhookID
+	Seq        uint64
+	Kind       EventKind
+	Attempts   int
+	State      DeliveryState
+	LastStatus int    // HTTP status of the last attempt; 0 if none came back
+	LastError  string // why the last attempt failed, when it did
+	NextAt     time.Time
+	UpdatedAt  time.Time
+}
+
+// ID is the delivery's id, the same for every attempt (and across restarts),
+// so that receivers can drop duplicates.
+func (d Delivery) ID() string { return DeliveryID(d.Webhook, d.Seq) }
+
+// DeliveryID is the id of the delivery of event seq to webhook w.
+func DeliveryID(w WebhookID, seq uint64) string {
+	return "dlv_" + strings.TrimPrefix(string(w), "wh_") + "_" + strconv.FormatUint(seq, 10)
+}
