@@ -26,9 +26,13 @@ type EngineConfig struct {
 	// RestoreGrace is the fresh lease a lock gets at start-up when its
 	// expiry passed while the server was down (sessions get their own TTL).
 	RestoreGrace time.Duration
-	// KeepEvents is how many recorded events are kept in storage.
+	// KeepEvents is how many recorded events are kept in storage (more
+	// while a webhook has not handled them).
 	KeepEvents uint64
-	Logger     *slog.Logger
+	// EventBuffer is how many of the newest events readers find in
+	// memory; older ones are read from storage.
+	EventBuffer int
+	Logger      *slog.Logger
 }
 
 // Engine owns the live state and the single writer that changes it. Every
@@ -48,6 +52,8 @@ type Engine struct {
 	creds   *credTable
 	sweep   *sweeper
 	waiters *waitRegistry
+	hub     *hub
+	hooks   *webhookTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
@@ -81,6 +87,9 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 	if cfg.KeepEvents == 0 {
 		cfg.KeepEvents = 100_000
 	}
+	if cfg.EventBuffer <= 0 {
+		cfg.EventBuffer = 16384
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,6 +101,8 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		st:      newState(),
 		creds:   newCredTable(),
 		waiters: newWaitRegistry(),
+		hub:     newHub(cfg.EventBuffer),
+		hooks:   newWebhookTable(),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -116,7 +127,9 @@ func (e *Engine) Start(ctx context.Context) error {
 		creds = append(creds, domain.CredentialAdded{Credential: c})
 	}
 	e.creds.apply(creds)
+	e.hooks.restore(snap.Webhooks, snap.Deliveries)
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
+	e.hub.reset(snap.EventSeq, e.trimmed)
 	graced, ended, err := e.startupBatch(snap)
 	if err != nil {
 		return err
@@ -176,6 +189,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.once.Do(func() {
 		e.sweep.stop()
+		e.hub.close()
 		close(e.stop)
 	})
 	select {
@@ -303,7 +317,15 @@ func (e *Engine) process(batch []*intent, now time.Time) {
 		e.serveWaiters(x, x.freed[i])
 	}
 	if x.eventSeq > e.trimmed+e.cfg.KeepEvents+e.cfg.KeepEvents/10 {
-		x.add(domain.EventsTrimmed{Through: x.eventSeq - e.cfg.KeepEvents})
+		// Never trim what a webhook has not handled yet: its deliveries
+		// would be lost.
+		through := x.eventSeq - e.cfg.KeepEvents
+		if c, ok := e.hooks.minCursor(); ok {
+			through = min(through, c)
+		}
+		if through > e.trimmed {
+			x.add(domain.EventsTrimmed{Through: through})
+		}
 	}
 	if err := e.commit(x, len(batch)); err != nil {
 		for _, it := range batch {
@@ -364,11 +386,22 @@ func lastTrim(changes []domain.Change) (uint64, bool) {
 	return 0, false
 }
 
-// fold publishes a committed batch to readers and the sweep.
+// fold publishes a committed batch to readers and the sweep, and then its
+// events to watchers and webhooks.
 func (e *Engine) fold(x *txn) {
 	e.sweep.track(e.st.apply(x.changes, x.counter, x.eventSeq))
 	e.st.addEnded(x.expired)
 	e.creds.apply(x.changes)
+	e.hooks.apply(x.changes)
+	var evs []domain.Event
+	for _, c := range x.changes {
+		if r, ok := c.(domain.EventRecorded); ok {
+			evs = append(evs, r.Event)
+		}
+	}
+	if _, trimmed := lastTrim(x.changes); len(evs) > 0 || trimmed {
+		e.hub.publish(evs, e.trimmed)
+	}
 }
 
 // Stats is a snapshot of the writer's counters, for metrics.

@@ -191,7 +191,7 @@ const (
 // held (the lease id is for the holder only and must not be shown), when a
 // delayed lock becomes available, and how many blocking acquires wait.
 type LockView struct {
-	Lock        domain.Lock // zero unless Status is StatusHeld
+	Lock        domain.Lock // the record when StatusHeld; only its Key when StatusDelayed
 	Status      LockStatus
 	AvailableAt time.Time // for StatusDelayed
 	Waiters     int
@@ -204,15 +204,19 @@ func (s *LockService) Get(_ context.Context, p domain.Principal, name domain.Loc
 		return LockView{}, domain.ErrAdminNotTenant
 	}
 	key := domain.LockKey{Org: p.Org, Name: name}
-	l, now := s.e.lock(key), s.e.now()
-	v := LockView{Status: StatusFree, Waiters: s.e.Waiting(key)}
+	return s.e.view(key, s.e.lock(key), s.e.now()), nil
+}
+
+// view describes the record l of key at now.
+func (e *Engine) view(key domain.LockKey, l domain.Lock, now time.Time) LockView {
+	v := LockView{Status: StatusFree, Waiters: e.Waiting(key)}
 	switch {
 	case l.HeldAt(now):
 		v.Lock, v.Status = l, StatusHeld
 	case l.Exists() && now.Before(l.AvailableAt()):
-		v.Status, v.AvailableAt = StatusDelayed, l.AvailableAt()
+		v.Lock, v.Status, v.AvailableAt = domain.Lock{Key: key}, StatusDelayed, l.AvailableAt()
 	}
-	return v, nil
+	return v
 }
 
 // Validate reports whether token is the fencing token of the lock's current

@@ -311,3 +311,31 @@ func (t *state) size() int {
 	defer t.mu.RUnlock()
 	return t.count
 }
+
+// watched returns the records of org that a watch of p (or of the one
+// lock name when one is set) starts from, and the event seq they reflect,
+// read under one lock so that the events after that seq are exactly the
+// changes since.
+func (t *state) watched(org domain.OrgID, p domain.Prefix, one domain.LockName) ([]domain.Lock, uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if one != "" {
+		if l := t.recordLocked(domain.LockKey{Org: org, Name: one}); l != nil {
+			return []domain.Lock{t.resolveLocked(*l)}, t.eventSeq
+		}
+		return nil, t.eventSeq
+	}
+	var out []domain.Lock
+	if tree := t.orgs[org]; tree != nil {
+		tree.AscendGreaterOrEqual(&domain.Lock{Key: domain.LockKey{Name: domain.LockName(p.Start())}}, func(rec *domain.Lock) bool {
+			if p.Exhausted(rec.Key.Name) {
+				return false
+			}
+			if p.Matches(rec.Key.Name) {
+				out = append(out, t.resolveLocked(*rec))
+			}
+			return true
+		})
+	}
+	return out, t.eventSeq
+}

@@ -28,6 +28,8 @@ type txn struct {
 	queued   []*waiter
 	// expired sessions, remembered after commit so owners get 410.
 	expired []domain.Session
+	// hooks are webhooks created (or deleted: zero Webhook) in this batch.
+	hooks map[domain.WebhookID]domain.Webhook
 }
 
 func newTxn(e *Engine, now time.Time) *txn {

@@ -19,8 +19,9 @@ const (
 	KindConflict
 	KindUnauthenticated
 	KindPermissionDenied
-	KindGone   // the object existed but has ended (an expired session)
-	KindLocked // the object is in a waiting period (lock delay)
+	KindGone    // the object existed but has ended (an expired session)
+	KindLocked  // the object is in a waiting period (lock delay)
+	KindTooMany // a limit on concurrent use is reached; retry later
 )
 
 // Error is a domain error with a stable machine-readable code. Two errors

@@ -65,6 +65,7 @@ var statusOf = map[domain.Kind]int{
 	domain.KindPermissionDenied: http.StatusForbidden,
 	domain.KindGone:             http.StatusGone,
 	domain.KindLocked:           http.StatusLocked,
+	domain.KindTooMany:          http.StatusTooManyRequests,
 }
 
 // fieldError attaches the input location that caused a validation error,
