@@ -64,6 +64,10 @@ func (h *hub) publish(evs []domain.Event, floor uint64) {
 		h.head = e.Seq
 	}
 	h.floor = max(h.floor, floor)
+	if h.closed { // readers are gone; the channel is closed already
+		h.mu.Unlock()
+		return
+	}
 	ch := h.notify
 	h.notify = make(chan struct{})
 	h.mu.Unlock()

@@ -230,8 +230,10 @@ var errShuttingDown = &domain.Error{Kind: domain.KindUnavailable, Code: "shuttin
 
 // Drain answers every queued waiter with a shutting-down error, so that a
 // graceful shutdown does not wait out their waits. From then on a busy
-// lock is answered at once instead of queueing.
+// lock is answered at once instead of queueing. Watch streams and webhook
+// lanes end too.
 func (e *Engine) Drain(ctx context.Context) error {
+	e.hub.close() // watch streams end, so that they do not hold the shutdown
 	return e.submit(ctx, func(x *txn) error {
 		e.waiters.draining = true
 		for key := range e.waiters.queues {
