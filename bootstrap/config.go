@@ -58,6 +58,12 @@ type Config struct {
 	Locks        LocksConfig    `koanf:"locks"`
 	Shutdown     ShutdownConfig `koanf:"shutdown"`
 	Restore      RestoreConfig  `koanf:"restore"`
+	Events       EventsConfig   `koanf:"events"`
+	Watch        WatchConfig    `koanf:"watch"`
+	Webhooks     WebhooksConfig `koanf:"webhooks"`
+	// WebhookAllowPrivate lifts the webhook address and https rules, for
+	// self-hosted private networks and tests.
+	WebhookAllowPrivate bool `koanf:"webhook_allow_private" doc:"allow webhook URLs that are http:// or resolve to loopback, private or other non-public addresses (self-hosted networks, tests)"`
 	// PprofAddr, when set, serves net/http/pprof on its own listener so
 	// operators can profile a live server without exposing it on the API.
 	PprofAddr string `koanf:"pprof_addr" doc:"serve Go's /debug/pprof/ profiles on this host:port, apart from the API (off when empty)"`
@@ -86,6 +92,30 @@ type RestoreConfig struct {
 	Grace time.Duration `koanf:"grace" doc:"fresh lease a lock gets at start-up when it expired while the server was down"`
 }
 
+// EventsConfig configures the event stream.
+type EventsConfig struct {
+	// Retain is how many of the newest events are kept for resume and the
+	// events page (more while a webhook has not handled them).
+	Retain int `koanf:"retain" doc:"how many of the newest events are kept for resuming watches and for GET /events (more while a webhook still has to deliver them)"`
+}
+
+// WatchConfig bounds watch streams.
+type WatchConfig struct {
+	MaxStreams             int           `koanf:"max_streams" doc:"open watch streams the server allows (429 beyond)"`
+	MaxStreamsPerPrincipal int           `koanf:"max_streams_per_principal" doc:"open watch streams one org/user may have (429 beyond)"`
+	MaxLag                 int           `koanf:"max_lag" doc:"how many events a watch stream may fall behind the newest before it is sent lagged and closed"`
+	Heartbeat              time.Duration `koanf:"heartbeat" doc:"a comment line is sent on an idle watch stream this often, so that proxies keep it open"`
+}
+
+// WebhooksConfig tunes webhook delivery.
+type WebhooksConfig struct {
+	Attempts   int           `koanf:"attempts" doc:"delivery attempts per event before it is marked failed"`
+	Backoff    time.Duration `koanf:"backoff" doc:"wait before the first retry; each retry waits twice as long (with jitter) up to webhooks.max_backoff"`
+	MaxBackoff time.Duration `koanf:"max_backoff" doc:"longest wait between two attempts"`
+	Timeout    time.Duration `koanf:"timeout" doc:"how long one delivery attempt may take"`
+	Workers    int           `koanf:"workers" doc:"delivery attempts in flight at once, over all webhooks (the rest wait their turn)"`
+}
+
 // ShutdownConfig configures graceful shutdown.
 type ShutdownConfig struct {
 	// Timeout bounds how long shutdown waits for work in flight.
@@ -104,6 +134,10 @@ func DefaultConfig() Config {
 		Locks:     LocksConfig{SweepInterval: 250 * time.Millisecond},
 		Shutdown:  ShutdownConfig{Timeout: 10 * time.Second},
 		Restore:   RestoreConfig{Grace: 10 * time.Second},
+		Events:    EventsConfig{Retain: 100_000},
+		Watch:     WatchConfig{MaxStreams: 10_000, MaxStreamsPerPrincipal: 100, MaxLag: 10_000, Heartbeat: 15 * time.Second},
+		Webhooks: WebhooksConfig{Attempts: 12, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
+			Timeout: 5 * time.Second, Workers: 8},
 	}
 }
 
@@ -188,6 +222,9 @@ func loadConfig(args []string, environ []string, extra func(*flag.FlagSet)) (Con
 	for _, s := range known {
 		// Checked here for a clear message; and mapstructure's weak typing
 		// would read a bare YAML number as nanoseconds, so demand a unit.
+		if msg := checkScalar(s, k.Get(s.key)); msg != "" {
+			return Config{}, fmt.Errorf("config: %s: %s", s.key, msg)
+		}
 		if s.typ != reflect.TypeFor[time.Duration]() {
 			continue
 		}
@@ -211,6 +248,26 @@ func loadConfig(args []string, environ []string, extra func(*flag.FlagSet)) (Con
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// checkScalar checks an integer or boolean setting's raw value, for a
+// clear message (the decoder's own is about Go types).
+func checkScalar(s setting, v any) string {
+	str, ok := v.(string)
+	if !ok {
+		return ""
+	}
+	switch s.typ.Kind() {
+	case reflect.Int:
+		if _, err := strconv.Atoi(strings.TrimSpace(str)); err != nil {
+			return fmt.Sprintf("must be a whole number, got %q", str)
+		}
+	case reflect.Bool:
+		if _, err := strconv.ParseBool(strings.TrimSpace(str)); err != nil {
+			return fmt.Sprintf("must be true or false, got %q", str)
+		}
+	}
+	return ""
 }
 
 // loadFile merges the YAML file at path into k after checking its keys.
@@ -316,6 +373,26 @@ func (c Config) Validate() error {
 	if c.Shutdown.Timeout <= 0 {
 		bad("shutdown.timeout", "must be greater than 0, got %s", c.Shutdown.Timeout)
 	}
+	positive := func(key string, n int) {
+		if n <= 0 {
+			bad(key, "must be greater than 0, got %d", n)
+		}
+	}
+	positive("events.retain", c.Events.Retain)
+	positive("watch.max_streams", c.Watch.MaxStreams)
+	positive("watch.max_streams_per_principal", c.Watch.MaxStreamsPerPrincipal)
+	positive("watch.max_lag", c.Watch.MaxLag)
+	positive("webhooks.attempts", c.Webhooks.Attempts)
+	positive("webhooks.workers", c.Webhooks.Workers)
+	for key, d := range map[string]time.Duration{"watch.heartbeat": c.Watch.Heartbeat, "webhooks.backoff": c.Webhooks.Backoff,
+		"webhooks.max_backoff": c.Webhooks.MaxBackoff, "webhooks.timeout": c.Webhooks.Timeout} {
+		if d <= 0 {
+			bad(key, "must be greater than 0, got %s", d)
+		}
+	}
+	if c.Webhooks.MaxBackoff < c.Webhooks.Backoff {
+		bad("webhooks.max_backoff", "must be at least webhooks.backoff (%s), got %s", c.Webhooks.Backoff, c.Webhooks.MaxBackoff)
+	}
 
 	owner := map[string]string{} // token value -> the setting that holds it
 	for i, entry := range c.StaticTokens {
@@ -395,6 +472,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("shutdown.timeout", c.Shutdown.Timeout),
 		slog.Duration("locks.default_lock_delay", c.Locks.DefaultLockDelay),
 		slog.Duration("restore.grace", c.Restore.Grace),
+		slog.Int("events.retain", c.Events.Retain),
+		slog.Bool("webhook_allow_private", c.WebhookAllowPrivate),
 	)
 }
 
