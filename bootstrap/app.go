@@ -20,6 +20,7 @@ import (
 	"github.com/octostore/octostore/adapters/clock"
 	"github.com/octostore/octostore/adapters/httpapi"
 	"github.com/octostore/octostore/adapters/sqlite"
+	"github.com/octostore/octostore/adapters/webhook"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/ports"
 )
@@ -54,12 +55,15 @@ func Options(cfg Config, env Env) fx.Option {
 			newEngine,
 			newLockService,
 			application.NewSessionService,
+			newEventService,
+			newWebhookService,
+			newDispatcher,
 			newAuth,
 			newHTTPAPI,
 			newListener,
 			newHTTPServer,
 		),
-		fx.Invoke(startEngine, func(*Listener) {}, servePprof, ensureCredentials, func(*HTTPServer) {}),
+		fx.Invoke(startEngine, startDispatcher, func(*Listener) {}, servePprof, ensureCredentials, func(*HTTPServer) {}),
 	)
 }
 
@@ -96,6 +100,33 @@ func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, er
 func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *application.Engine {
 	return application.NewEngine(j, clk, application.EngineConfig{
 		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
+		KeepEvents: uint64(cfg.Events.Retain), EventBuffer: min(cfg.Watch.MaxLag+4096, cfg.Events.Retain+4096),
+	})
+}
+
+func newEventService(e *application.Engine, cfg Config) *application.EventService {
+	return application.NewEventService(e, application.WatchLimits{MaxStreams: cfg.Watch.MaxStreams,
+		PerPrincipal: cfg.Watch.MaxStreamsPerPrincipal, MaxLag: uint64(cfg.Watch.MaxLag)})
+}
+
+func newWebhookService(e *application.Engine, cfg Config) *application.WebhookService {
+	return application.NewWebhookService(e, cfg.WebhookAllowPrivate)
+}
+
+func newDispatcher(e *application.Engine, cfg Config, log *slog.Logger) *application.Dispatcher {
+	send := webhook.New(webhook.Config{AllowPrivate: cfg.WebhookAllowPrivate, Timeout: cfg.Webhooks.Timeout})
+	return application.NewDispatcher(e, send, application.DispatchConfig{
+		Workers: cfg.Webhooks.Workers, Attempts: cfg.Webhooks.Attempts, Backoff: cfg.Webhooks.Backoff,
+		MaxBackoff: cfg.Webhooks.MaxBackoff, Timeout: cfg.Webhooks.Timeout, Logger: log.With("component", "webhooks"),
+	})
+}
+
+// startDispatcher delivers webhooks once the engine runs, and stops
+// delivering before the engine stops.
+func startDispatcher(lc fx.Lifecycle, d *application.Dispatcher) {
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { d.Start(); return nil },
+		OnStop:  d.Stop,
 	})
 }
 
@@ -152,9 +183,21 @@ func ensureCredentials(lc fx.Lifecycle, a *application.AuthService, env Env, log
 	}})
 }
 
-func newHTTPAPI(env Env, clk ports.Clock, locks *application.LockService, sessions *application.SessionService, auth *application.AuthService, e *application.Engine, log *slog.Logger) *httpapi.Server {
-	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now},
-		httpapi.Services{Locks: locks, Sessions: sessions, Auth: auth, Engine: e})
+// apiServices are the use cases the HTTP API serves.
+type apiServices struct {
+	fx.In
+	Locks    *application.LockService
+	Sessions *application.SessionService
+	Auth     *application.AuthService
+	Events   *application.EventService
+	Webhooks *application.WebhookService
+	Engine   *application.Engine
+}
+
+func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
+	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat},
+		httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
+			Webhooks: svc.Webhooks, Engine: svc.Engine})
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating
