@@ -24,10 +24,11 @@ test: test-deps lint-openapi ## run every test with the race detector (installs 
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	go test -race -count=1 ./...
 
-test-deps: ## install what the tests need beyond Go (headless Chromium for the /docs tests, curl for the README test)
+test-deps: ## install what the tests need beyond Go (headless Chromium for the /docs tests, curl for the README test, openssl for docs/webhooks.md)
 	@missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	  command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	  [ -z "$$missing" ] || { \
 	  echo "installing$$missing for the tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -98,9 +98,13 @@ func CheckWebhookSecret(s string) error {
 }
 
 // CheckWebhookURL validates a webhook URL. It must be absolute, https (http
-// too when allowPrivate), with a host and without credentials; a literal IP
-// address must be public unless allowPrivate. A host name is checked at
-// each delivery, when it is resolved.
+// too when allowPrivate), with a host, a port (if any) in 1-65535 and no
+// credentials. A literal IP address must be public, and the name localhost
+// (or a name below it) is refused, unless allowPrivate. A host that
+// resolvers could read as an IPv4 address in a non-standard form ("127.1",
+// "0x7f.0.0.1") is always refused. Any other host name is checked at each
+// delivery, when it is resolved. Returns ErrInvalidWebhookURL (or an error
+// with its code) or ErrWebhookAddressNotAllowed.
 func CheckWebhookURL(raw string, allowPrivate bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" || len(raw) > 2048 {
@@ -116,13 +120,53 @@ func CheckWebhookURL(raw string, allowPrivate bool) (*url.URL, error) {
 	if host == "" {
 		return nil, ErrInvalidWebhookURL
 	}
-	if a, err := netip.ParseAddr(host); err == nil && !allowPrivate && !PublicAddr(a) {
-		return nil, ErrWebhookAddressNotAllowed
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, &Error{Kind: KindInvalid, Code: ErrInvalidWebhookURL.Code,
+				Msg: "url port must be 1-65535"}
+		}
 	}
-	if !allowPrivate && (strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost")) {
+	a, err := netip.ParseAddr(host)
+	if err == nil {
+		if !allowPrivate && !PublicAddr(a) {
+			return nil, ErrWebhookAddressNotAllowed
+		}
+		return u, nil
+	}
+	// A name whose last label is a number is read as an IPv4 address by
+	// browsers (WHATWG URL) and by inet_aton resolvers ("127.1",
+	// "2130706433", "0x7f.0.0.1"): refuse it rather than guess which.
+	if endsInNumber(host) {
+		return nil, &Error{Kind: KindInvalid, Code: ErrInvalidWebhookURL.Code,
+			Msg: "url host must be a name or an IP address in standard form (a.b.c.d or [v6])"}
+	}
+	// "localhost." is the same name as "localhost".
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	if !allowPrivate && (name == "localhost" || strings.HasSuffix(name, ".localhost")) {
 		return nil, ErrWebhookAddressNotAllowed
 	}
 	return u, nil
+}
+
+// endsInNumber reports whether the last label of host (ignoring one
+// trailing dot) is decimal digits or "0x" and hex digits, the WHATWG URL
+// test for a host that must be parsed as IPv4.
+func endsInNumber(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last == "" {
+		return false
+	}
+	digits, base := last, "0123456789"
+	if h, ok := strings.CutPrefix(strings.ToLower(last), "0x"); ok {
+		digits, base = h, "0123456789abcdef"
+	}
+	for _, c := range strings.ToLower(digits) {
+		if !strings.ContainsRune(base, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // nonPublic are the IPv4 and IPv6 ranges a webhook may not reach (IANA
@@ -143,6 +187,11 @@ var nonPublic = func() []netip.Prefix {
 	return out
 }()
 
+// globalUnicast6 is the only IPv6 range IANA allocates for global unicast;
+// everything outside it (IPv4-compatible ::a.b.c.d, unallocated space) is
+// not a delivery address.
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
+
 // PublicAddr reports whether a is a globally routable unicast address that
 // a webhook may be delivered to. An IPv4-mapped IPv6 address is judged as
 // the IPv4 address it maps.
@@ -151,6 +200,9 @@ func PublicAddr(a netip.Addr) bool {
 		return false
 	}
 	a = a.Unmap().WithZone("")
+	if a.Is6() && !globalUnicast6.Contains(a) {
+		return false
+	}
 	for _, p := range nonPublic {
 		if p.Contains(a) {
 			return false
