@@ -245,6 +245,9 @@ func (j *Journal) Events(ctx context.Context, after uint64, limit int) ([]domain
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
+	if after == math.MaxUint64 { // no seq is above it, and after+1 would wrap
+		return nil, nil
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	i, _ := slices.BinarySearchFunc(j.events, after+1, func(e domain.Event, seq uint64) int { return cmp.Compare(e.Seq, seq) })
