@@ -307,3 +307,33 @@ func TestLoadRefusesNewerSchema(t *testing.T) {
 		t.Errorf("Load of a newer schema = %v, want a schema-version error", err)
 	}
 }
+
+// TestMigrateDownFoldsEarlierSchemasLog: rolling back 00003 removes the
+// change log, so MigrateDown folds it first even when the database is at
+// version 3 (left by an earlier build, or by rolling back 00004), not only
+// at this build's version.
+func TestMigrateDownFoldsEarlierSchemasLog(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openMigrated(t, filepath.Join(t.TempDir(), "db"))
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00004: %v", err)
+	}
+	l := testLock("acme", "db", 1)
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO change_log (seq, payload) VALUES (?, ?)`,
+		sqlite.CheckedSeqBase, sqlite.LogPayload(domain.LockSaved{Lock: l})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer.ExecContext(ctx, `UPDATE meta SET value = 1 WHERE key = 'fencing_counter'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00003: %v", err)
+	}
+	var locks int
+	if err := db.Reader.QueryRow(`SELECT count(*) FROM locks WHERE org = 'acme' AND name = 'db' AND fencing_token = 1`).Scan(&locks); err != nil {
+		t.Fatal(err)
+	}
+	if locks != 1 {
+		t.Errorf("after rolling back 00003 at version 3: %d lock rows, want the 1 the change log held", locks)
+	}
+}
