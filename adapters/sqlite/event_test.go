@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,5 +57,61 @@ func TestEventsWithoutHolder(t *testing.T) {
 	}
 	if s, err := j.Load(ctx); err != nil || s.EventSeq != 3 {
 		t.Errorf("Load = EventSeq %d, %v; want 3", s.EventSeq, err)
+	}
+}
+
+// TestEventsWhileTrimming reads many pages of event rows while trims
+// commit: a trim may remove events before the first one returned, never
+// between two returned ones, so checking the first seq finds every gap.
+func TestEventsWhileTrimming(t *testing.T) {
+	ctx := context.Background()
+	db, j := openMigrated(t, filepath.Join(t.TempDir(), "db"))
+	// One row per event, so that a read takes many pages; written in one
+	// transaction, as a commit each would take seconds.
+	const n = 3000
+	tx, err := db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := 1; seq <= n; seq++ {
+		if _, err := tx.Exec(`INSERT INTO event_batches (first_seq, last_seq, events) VALUES (?1, ?1, ?2)`, seq,
+			fmt.Sprintf(`[{"seq":%d,"org":"acme","kind":"lock.acquired","name":"db","token":1,"at_ms":1000000000000}]`, seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE key = 'event_seq'`, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for through := uint64(0); through < n; through += 300 {
+			if err := j.Commit(ctx, domain.Batch{Counter: 1, Changes: []domain.Change{domain.EventsTrimmed{Through: through}}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for reading := true; reading; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			reading = false
+		default:
+		}
+		evs, err := j.Events(ctx, 0, 2*n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(evs); i++ {
+			if evs[i].Seq != evs[i-1].Seq+1 {
+				t.Fatalf("Events(0) while trimming jumps from %d to %d", evs[i-1].Seq, evs[i].Seq)
+			}
+		}
 	}
 }
