@@ -85,6 +85,16 @@ func ParsePrefix(s string) (Prefix, error) {
 	return p, nil
 }
 
+// String returns the form ParsePrefix accepts for p: "" for the zero
+// Prefix, and a trailing '/' when p selects only names strictly below it.
+// Storage keeps a prefix as this string.
+func (p Prefix) String() string {
+	if p.strictly {
+		return p.base + "/"
+	}
+	return p.base
+}
+
 // Start is the smallest name the prefix can select, for ordered scans.
 func (p Prefix) Start() string { return p.base }
 

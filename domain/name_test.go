@@ -73,6 +73,25 @@ func TestPrefixMatchesComponentwise(t *testing.T) {
 	}
 }
 
+func TestPrefixStringRoundTrip(t *testing.T) {
+	for _, in := range []string{"", "db", "db/", "db/x", "db/x/", "a.b_c-d/e"} {
+		p, err := ParsePrefix(in)
+		if err != nil {
+			t.Fatalf("ParsePrefix(%q): %v", in, err)
+		}
+		if got := p.String(); got != in {
+			t.Errorf("ParsePrefix(%q).String() = %q", in, got)
+		}
+		again, err := ParsePrefix(p.String())
+		if err != nil || again != p {
+			t.Errorf("ParsePrefix(%q) = %+v, %v; want %+v", p.String(), again, err, p)
+		}
+	}
+	if got := (Prefix{}).String(); got != "" {
+		t.Errorf("zero Prefix String() = %q, want empty", got)
+	}
+}
+
 func TestParseStaticToken(t *testing.T) {
 	cases := []struct {
 		entry, org, user string

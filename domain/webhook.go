@@ -1,6 +1,9 @@
 package domain
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -33,6 +36,33 @@ type Webhook struct {
 	// Cursor is the seq through which every event has been handled
 	// (delivered, given up on, or not wanted); delivery resumes after it.
 	Cursor uint64
+}
+
+// Validate reports the first rule that the stored webhook w breaks: it
+// must have an id, an org that parses, a URL and at least one event
+// pattern, and its cursor must fit a signed 64-bit integer, which every
+// store must be able to keep. Storage adapters check every webhook they
+// store or load with it; the URL, patterns and secret were checked when
+// the client sent them. The error has no Kind (KindOf reports
+// KindInternal): a record that breaks these rules is a bug or corruption,
+// never the client's fault.
+func (w Webhook) Validate() error {
+	if w.ID == "" {
+		return errors.New("webhook id is empty")
+	}
+	if _, err := ParseOrgID(string(w.Org)); err != nil {
+		return fmt.Errorf("webhook %s org: %w", w.ID, kindless(err))
+	}
+	if w.URL == "" {
+		return fmt.Errorf("webhook %s url is empty", w.ID)
+	}
+	if len(w.Events) == 0 {
+		return fmt.Errorf("webhook %s has no event patterns", w.ID)
+	}
+	if w.Cursor > math.MaxInt64 {
+		return fmt.Errorf("webhook %s cursor %d is out of range", w.ID, w.Cursor)
+	}
+	return nil
 }
 
 // Wants reports whether the webhook delivers e.
@@ -227,6 +257,19 @@ const (
 	DeliveryFailed    DeliveryState = "failed"    // every attempt failed; given up
 )
 
+// Valid reports whether s is one of the delivery states.
+func (s DeliveryState) Valid() bool {
+	switch s {
+	case DeliveryPending, DeliveryDelivered, DeliveryFailed:
+		return true
+	}
+	return false
+}
+
+// MaxDeliveryRecords is how many delivery records storage keeps per
+// webhook: the newest, by event seq.
+const MaxDeliveryRecords = 100
+
 // Delivery is the record of one event's delivery to one webhook.
 type Delivery struct {
 	Webhook    WebhookID
@@ -238,6 +281,24 @@ type Delivery struct {
 	LastError  string // why the last attempt failed, when it did
 	NextAt     time.Time
 	UpdatedAt  time.Time
+}
+
+// Validate reports the first rule that the stored delivery record d
+// breaks: it must name a webhook, an event seq that is not zero and fits a
+// signed 64-bit integer, and a known state. Storage adapters check every
+// record they store or load with it. The error has no Kind (KindOf reports
+// KindInternal).
+func (d Delivery) Validate() error {
+	if d.Webhook == "" {
+		return errors.New("delivery webhook id is empty")
+	}
+	if d.Seq == 0 || d.Seq > math.MaxInt64 {
+		return fmt.Errorf("delivery seq %d is out of range", d.Seq)
+	}
+	if !d.State.Valid() {
+		return fmt.Errorf("delivery state %q is unknown", d.State)
+	}
+	return nil
 }
 
 // ID is the delivery's id, the same for every attempt (and across restarts),

@@ -35,16 +35,20 @@ type Journal struct {
 	aliveMs     int64          // last-alive time in Unix ms; 0 means never
 	credentials []domain.Credential
 	hashes      map[domain.TokenHash]struct{}
+	webhooks    map[domain.WebhookID]domain.Webhook
+	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
 	failNext    error
 }
 
-// New returns an empty Journal: no locks, sessions, events or credentials,
-// counter 0 and no last-alive time.
+// New returns an empty Journal: no locks, sessions, events, credentials or
+// webhooks, counter 0 and no last-alive time.
 func New() *Journal {
 	return &Journal{
-		locks:    make(map[domain.LockKey]domain.Lock),
-		sessions: make(map[domain.SessionID]domain.Session),
-		hashes:   make(map[domain.TokenHash]struct{}),
+		locks:      make(map[domain.LockKey]domain.Lock),
+		sessions:   make(map[domain.SessionID]domain.Session),
+		hashes:     make(map[domain.TokenHash]struct{}),
+		webhooks:   make(map[domain.WebhookID]domain.Webhook),
+		deliveries: make(map[domain.WebhookID][]domain.Delivery),
 	}
 }
 
@@ -58,8 +62,10 @@ func (j *Journal) FailNextCommit(err error) {
 }
 
 // Load returns a copy of everything committed: locks sorted by org and name,
-// sessions sorted by id, credentials in the order they were added. It
-// returns ctx's error if ctx is done, and no other error.
+// sessions sorted by id, credentials in the order they were added, webhooks
+// sorted by org, creation time and id, and delivery records sorted by
+// webhook and seq. It returns ctx's error if ctx is done, and no other
+// error.
 func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.Snapshot{}, fmt.Errorf("load: %w", err)
@@ -89,7 +95,33 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	if snap.Credentials == nil {
 		snap.Credentials = []domain.Credential{}
 	}
+	snap.Webhooks, snap.Deliveries = j.webhookRecords()
 	return snap, nil
+}
+
+// webhookRecords returns copies of the webhooks, sorted by org, creation
+// time and id, and of the delivery records, sorted by webhook and seq.
+func (j *Journal) webhookRecords() ([]domain.Webhook, []domain.Delivery) {
+	hooks := make([]domain.Webhook, 0, len(j.webhooks))
+	for _, w := range j.webhooks {
+		w.Events = slices.Clone(w.Events)
+		hooks = append(hooks, w)
+	}
+	slices.SortFunc(hooks, func(a, b domain.Webhook) int {
+		return cmp.Or(cmp.Compare(a.Org, b.Org), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	ids := make([]domain.WebhookID, 0, len(j.deliveries))
+	n := 0
+	for id, ds := range j.deliveries {
+		ids = append(ids, id)
+		n += len(ds)
+	}
+	slices.Sort(ids)
+	deliveries := make([]domain.Delivery, 0, n)
+	for _, id := range ids {
+		deliveries = append(deliveries, j.deliveries[id]...)
+	}
+	return hooks, deliveries
 }
 
 // Commit applies the changes of b in order, raises the counter to
@@ -103,7 +135,15 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 // (empty or over-long id, bad org, no owner, TTL under a millisecond), an
 // event with seq 0, an empty kind, or a seq not above every event stored or
 // recorded before it, a credential whose hash is already stored or added
-// earlier in the batch, and a batch after FailNextCommit.
+// earlier in the batch, a webhook or delivery record that breaks its
+// Validate, a webhook cursor above math.MaxInt64, and a batch after
+// FailNextCommit.
+//
+// WebhookSaved keeps the webhook's delivery records; WebhookDeleted drops
+// them; WebhookAdvanced never lowers a cursor. WebhookAdvanced and
+// DeliveryRecorded for a webhook that is not stored (deleted earlier in
+// the batch) do nothing. Each webhook keeps its domain.MaxDeliveryRecords
+// newest delivery records.
 func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit batch: %w", err)
@@ -152,6 +192,22 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 				return 1
 			})
 			j.events = slices.Delete(j.events, 0, n)
+		case domain.WebhookSaved:
+			w := c.Webhook
+			w.Events = slices.Clone(w.Events)
+			w.CreatedAt = storedTime(w.CreatedAt)
+			j.webhooks[w.ID] = w
+		case domain.WebhookDeleted:
+			delete(j.webhooks, c.ID)
+			delete(j.deliveries, c.ID)
+		case domain.WebhookAdvanced:
+			// The webhook may have been deleted earlier in the batch.
+			if w, ok := j.webhooks[c.ID]; ok {
+				w.Cursor = max(w.Cursor, c.Cursor)
+				j.webhooks[c.ID] = w
+			}
+		case domain.DeliveryRecorded:
+			j.recordDelivery(c.Delivery)
 		}
 	}
 	j.counter = max(j.counter, b.Counter)
@@ -159,6 +215,28 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 		j.aliveMs = max(j.aliveMs, b.AliveAt.UnixMilli())
 	}
 	return nil
+}
+
+// recordDelivery creates or replaces the record of d and drops the oldest
+// records of its webhook beyond domain.MaxDeliveryRecords. A record for a
+// webhook that is not stored (deleted earlier in the batch) is dropped.
+func (j *Journal) recordDelivery(d domain.Delivery) {
+	if _, ok := j.webhooks[d.Webhook]; !ok {
+		return
+	}
+	d.NextAt = storedTime(d.NextAt)
+	d.UpdatedAt = storedTime(d.UpdatedAt)
+	ds := j.deliveries[d.Webhook]
+	i, found := slices.BinarySearchFunc(ds, d.Seq, func(e domain.Delivery, seq uint64) int { return cmp.Compare(e.Seq, seq) })
+	if found {
+		ds[i] = d
+	} else {
+		ds = slices.Insert(ds, i, d)
+	}
+	if extra := len(ds) - domain.MaxDeliveryRecords; extra > 0 {
+		ds = slices.Delete(ds, 0, extra)
+	}
+	j.deliveries[d.Webhook] = ds
 }
 
 // check validates b against the stored state without changing it.
@@ -174,7 +252,7 @@ func (j *Journal) check(b domain.Batch) error {
 		switch c := c.(type) {
 		case domain.LockSaved:
 			err = checkLock(c.Lock, counter)
-		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed:
+		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed, domain.WebhookDeleted:
 		case domain.SessionSaved:
 			err = checkSession(c.Session)
 		case domain.EventRecorded:
@@ -193,6 +271,14 @@ func (j *Journal) check(b domain.Batch) error {
 				added = make(map[domain.TokenHash]struct{})
 			}
 			added[h] = struct{}{}
+		case domain.WebhookSaved:
+			err = c.Webhook.Validate()
+		case domain.WebhookAdvanced:
+			if c.Cursor > math.MaxInt64 {
+				err = fmt.Errorf("webhook %s cursor %d is out of range", c.ID, c.Cursor)
+			}
+		case domain.DeliveryRecorded:
+			err = c.Delivery.Validate()
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}
@@ -244,6 +330,9 @@ func (j *Journal) Ping(ctx context.Context) error {
 func (j *Journal) Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
+	}
+	if after == math.MaxUint64 { // no seq is above it, and after+1 would wrap
+		return nil, nil
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -357,11 +357,18 @@ func (db *DB) Fold(ctx context.Context) error {
 	return nil
 }
 
-// foldIfCurrent folds the change log when the database has this build's
-// schema and a non-empty log; a database without the log table, with
-// another schema version, or that cannot be written (read-only) is left
-// alone. Close and MigrateDown call it.
-func (db *DB) foldIfCurrent(ctx context.Context) error {
+// changeLogVersion is the schema version that created the change log
+// (00003). Every version from it up to this build's has the log and the
+// locks and sessions tables that fold writes.
+const changeLogVersion = 3
+
+// foldIfKnown folds the change log when the database's schema version is
+// one this build can fold (changeLogVersion up to its own) and the log is
+// not empty; a database without the log table, with a version newer than
+// this build's, or that cannot be written (read-only) is left alone. Close
+// and MigrateDown call it: an older version is folded too, so that rolling
+// back 00003 never drops rows a build at version 3 left in the log.
+func (db *DB) foldIfKnown(ctx context.Context) error {
 	tx, err := db.Writer.BeginTx(ctx, nil)
 	if isReadOnly(err) {
 		return nil
@@ -370,7 +377,7 @@ func (db *DB) foldIfCurrent(ctx context.Context) error {
 		return fmt.Errorf("fold: begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	if db.checkSchema(ctx, tx) != nil {
+	if have, err := storedVersion(ctx, tx); err != nil || have < changeLogVersion || have > db.latestVersion() {
 		return nil
 	}
 	n, err := fold(ctx, sqlitedb.New(tx))

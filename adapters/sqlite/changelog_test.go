@@ -53,7 +53,8 @@ func logRows(t *testing.T, db *sqlite.DB) int {
 }
 
 // randomBatch makes a batch of random lock and session changes over a few
-// keys, with the occasional event, heartbeat and credential.
+// keys, with the occasional event, heartbeat, credential and webhook or
+// delivery change.
 func randomBatch(r *rand.Rand, counter *domain.FencingToken, eventSeq *uint64, creds *int) domain.Batch {
 	orgs := []domain.OrgID{"acme", "zeta"}
 	names := []domain.LockName{"a", "b/c", "d"}
@@ -98,12 +99,44 @@ func randomBatch(r *rand.Rand, counter *domain.FencingToken, eventSeq *uint64, c
 			Hash: domain.HashToken(fmt.Sprintf("token-%d-0123456789", *creds)), Principal: domain.Principal{Org: "acme", User: "u"},
 		}})
 	}
+	if r.IntN(2) == 0 {
+		b.Changes = append(b.Changes, randomWebhookChange(r, ms))
+	}
 	b.Counter = *counter + domain.FencingToken(r.IntN(2))
 	*counter = b.Counter
 	if r.IntN(3) == 0 {
 		b.AliveAt = ms()
 	}
 	return b
+}
+
+// randomWebhookChange makes a random webhook or delivery change over a few
+// webhooks.
+func randomWebhookChange(r *rand.Rand, ms func() time.Time) domain.Change {
+	id := []domain.WebhookID{"wh_1", "wh_2", "wh_3"}[r.IntN(3)]
+	switch r.IntN(6) {
+	case 0:
+		p, _ := domain.ParsePrefix([]string{"", "a", "b/", "b/c"}[r.IntN(4)])
+		return domain.WebhookSaved{Webhook: domain.Webhook{
+			ID: id, Org: []domain.OrgID{"acme", "zeta"}[r.IntN(2)], URL: "https://example.com/" + string(id),
+			Events: [][]string{{"*"}, {"lock.*", "lock.acquired"}}[r.IntN(2)], Prefix: p,
+			Secret: []string{"", "s3cret"}[r.IntN(2)], CreatedAt: ms(), Cursor: uint64(r.IntN(50)),
+		}}
+	case 1:
+		return domain.WebhookDeleted{ID: id}
+	case 2:
+		return domain.WebhookAdvanced{ID: id, Cursor: uint64(r.IntN(100))}
+	default:
+		d := domain.Delivery{
+			Webhook: id, Seq: 1 + uint64(r.IntN(150)), Kind: domain.EventLockReleased, Attempts: r.IntN(5),
+			State:      []domain.DeliveryState{domain.DeliveryPending, domain.DeliveryDelivered, domain.DeliveryFailed}[r.IntN(3)],
+			LastStatus: []int{0, 200, 500}[r.IntN(3)], LastError: []string{"", "timeout"}[r.IntN(2)], UpdatedAt: ms(),
+		}
+		if d.State == domain.DeliveryPending {
+			d.NextAt = ms()
+		}
+		return domain.DeliveryRecorded{Delivery: d}
+	}
 }
 
 // TestChangeLogMatchesMemstore commits a random history to the SQLite

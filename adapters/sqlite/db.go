@@ -196,18 +196,18 @@ func dsns(cfg Config) (writer, reader string, err error) {
 }
 
 // Close closes both pools. It first closes the Reader, then folds the change
-// log into the tables (when the schema is this build's and a Journal has
-// loaded or committed through db), then checkpoints the
-// WAL into the main file (PRAGMA wal_checkpoint(TRUNCATE)) so that the
-// database is a single self-contained file, then closes the Writer. A failed
-// checkpoint is an error unless the database is read-only. Calling Close
-// again returns the first result.
+// log into the tables (when this build can fold its schema, see
+// foldIfKnown, and a Journal has loaded or committed through db), then
+// checkpoints the WAL into the main file (PRAGMA wal_checkpoint(TRUNCATE))
+// so that the database is a single self-contained file, then closes the
+// Writer. A failed checkpoint is an error unless the database is
+// read-only. Calling Close again returns the first result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		errR := db.Reader.Close()
 		var errF error
 		if db.vouched.Load() {
-			errF = db.foldIfCurrent(context.Background())
+			errF = db.foldIfKnown(context.Background())
 		}
 		errC := checkpoint(db.Writer)
 		errW := db.Writer.Close()

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -57,12 +58,20 @@ func (r eventRow) event() domain.Event {
 }
 
 // Events reads event batch rows from the Reader until it has limit events
-// above after (or there are no more).
+// above after (or there are no more). The pages of rows are read in one
+// read transaction, so a trim committed meanwhile cannot open a gap in the
+// middle of the result, where a caller checking only the first seq would
+// miss it.
 func (j *Journal) Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error) {
 	if limit <= 0 || after >= math.MaxInt64 {
 		return nil, nil
 	}
-	q := sqlitedb.New(j.db.Reader)
+	tx, err := j.db.Reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("read events after %d: %w", after, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only; nothing to undo
+	q := sqlitedb.New(tx)
 	var out []domain.Event
 	for len(out) < limit {
 		rows, err := q.EventBatchesAfter(ctx, sqlitedb.EventBatchesAfterParams{After: int64(after), MaxRows: 64})

@@ -20,7 +20,8 @@ var _ ports.Journal = (*Journal)(nil)
 
 // Journal implements ports.Journal on a DB. Commits run on the Writer in one
 // BEGIN IMMEDIATE transaction each and store the lock and session changes
-// of a batch as one change-log row and its events as one event_batches row;
+// of a batch as one change-log row and its events as one event_batches row
+// (the rare webhook changes go straight to their tables);
 // the log is folded into the tables every DefaultFoldEvery rows (see
 // changelog.go). Load and Ping use the Reader. It is safe for concurrent
 // use, although the application commits from one goroutine.
@@ -74,8 +75,15 @@ func (j *Journal) queries(ctx context.Context) (*sqlitedb.Queries, error) {
 // resulting counter; a session with an empty or over-long id, an invalid
 // org, no owner or a TTL under a millisecond; an event with seq 0, an
 // empty kind, or a seq not above every event stored or recorded before it;
-// and a credential whose hash is already stored. An ephemeral lock's
-// session need not be stored.
+// a credential whose hash is already stored; a webhook or delivery record
+// that breaks its Validate, and a webhook cursor above math.MaxInt64. An
+// ephemeral lock's session need not be stored.
+//
+// WebhookSaved keeps the webhook's delivery records; WebhookDeleted drops
+// them; WebhookAdvanced never lowers a cursor. WebhookAdvanced and
+// DeliveryRecorded for a webhook that is not stored (deleted earlier in
+// the batch) do nothing. Each webhook keeps its domain.MaxDeliveryRecords
+// newest delivery records.
 func (j *Journal) Commit(ctx context.Context, b domain.Batch) (err error) {
 	if len(b.Changes) == 0 && uint64(b.Counter) <= j.stored.Load() && !j.raisesAlive(b.AliveAt) {
 		return nil
@@ -117,7 +125,8 @@ type applied struct {
 // apply writes the changes of b through q and returns the stored counter
 // and alive_ms. The lock and session changes go to one change-log row and
 // the events to one event_batches row; when the log then holds foldEvery
-// rows or more, it is folded into the tables.
+// rows or more, it is folded into the tables. Webhook changes are written
+// to their tables as they come.
 func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery int64) (applied, error) {
 	res, err := raiseMeta(ctx, q, b)
 	if err != nil {
@@ -155,6 +164,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 				events = events[:0]
 				err = q.DeleteEventsThrough(ctx, int64(min(c.Through, math.MaxInt64)))
 			}
+		case domain.WebhookSaved, domain.WebhookDeleted, domain.WebhookAdvanced, domain.DeliveryRecorded:
+			err = applyWebhookChange(ctx, q, c)
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

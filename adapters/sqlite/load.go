@@ -12,8 +12,9 @@ import (
 )
 
 // Load reads every lock, every session, the fencing counter, the highest
-// event seq, the last-alive time and every credential as one consistent
-// snapshot; the change log is replayed on the locks and sessions in memory,
+// event seq, the last-alive time, every credential, every webhook (sorted
+// by org, creation time and id) and every delivery record (sorted by
+// webhook and seq) as one consistent snapshot; the change log is replayed on the locks and sessions in memory,
 // so Load writes nothing (a database it refuses is left as it was). It
 // returns an error, never a partial snapshot, when the schema version is not
 // the one this build expects (unmigrated, pending migrations, or written by
@@ -21,7 +22,9 @@ import (
 // invalid org or name, empty holder, lease id not embedding the row's token,
 // token above the counter, lock delay out of range, ephemeral lock without a
 // session holder, malformed session, stored event above event_seq, a
-// missing or negative meta value, or a malformed credential.
+// missing or negative meta value, a malformed credential, a webhook or
+// delivery record that breaks its Validate (or whose events list or prefix
+// cannot be read), or a delivery record of a webhook that is not stored.
 //
 // It reads on the Reader; a large locks table is read in parts on several
 // Reader connections at once (see loadParts), each in its own read
@@ -102,6 +105,9 @@ func (j *Journal) load(ctx context.Context) (domain.Snapshot, error) {
 			return domain.Snapshot{}, fmt.Errorf("credential %d (user %q): %w", i, r.User, err)
 		}
 		snap.Credentials = append(snap.Credentials, c)
+	}
+	if snap.Webhooks, snap.Deliveries, err = loadWebhooks(ctx, q); err != nil {
+		return domain.Snapshot{}, err
 	}
 	return snap, nil
 }

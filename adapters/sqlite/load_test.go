@@ -58,6 +58,15 @@ func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 		{"credential org", `UPDATE credentials SET org = 'a/b'`, "credential", false},
 		{"credential user", `UPDATE credentials SET user = ''`, "user is empty", false},
 		{"locks table dropped", `DROP TABLE locks`, "no such table", false},
+		{"webhook org", `UPDATE webhooks SET org = 'a/b'`, "webhook", false},
+		{"webhook url", `UPDATE webhooks SET url = ''`, "url is empty", false},
+		{"webhook events not JSON", `UPDATE webhooks SET events = 'lock.*'`, "events", false},
+		{"webhook events empty", `UPDATE webhooks SET events = '[]'`, "no event patterns", false},
+		{"webhook prefix", `UPDATE webhooks SET prefix = 'a//b'`, "prefix", false},
+		{"webhooks table dropped", `DROP TABLE webhooks`, "no such table", false},
+		{"delivery state", `UPDATE webhook_deliveries SET state = 'lost'`, "state", false},
+		{"delivery of unknown webhook", `UPDATE webhook_deliveries SET webhook_id = 'wh_gone'`, "not stored", false},
+		{"deliveries table dropped", `DROP TABLE webhook_deliveries`, "no such table", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -74,6 +83,8 @@ func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 					Hash:      domain.HashToken("0123456789abcdef"),
 					Principal: domain.Principal{Org: "acme", User: "alice"},
 				}},
+				domain.WebhookSaved{Webhook: domain.Webhook{ID: "wh_1", Org: "acme", URL: "https://example.com/", Events: []string{"*"}, CreatedAt: now}},
+				domain.DeliveryRecorded{Delivery: domain.Delivery{Webhook: "wh_1", Seq: 3, Kind: domain.EventLockAcquired, State: domain.DeliveryPending}},
 			}}
 			if err := j.Commit(ctx, b); err != nil {
 				t.Fatal(err)
@@ -101,7 +112,7 @@ func TestLoadRefusesDoctoredDatabase(t *testing.T) {
 				t.Errorf("Load error kind = %v, want KindInternal", k)
 			}
 			if len(s.Locks) != 0 || len(s.Sessions) != 0 || len(s.Credentials) != 0 || s.Counter != 0 ||
-				s.EventSeq != 0 || !s.AliveAt.IsZero() {
+				s.EventSeq != 0 || !s.AliveAt.IsZero() || len(s.Webhooks) != 0 || len(s.Deliveries) != 0 {
 				t.Errorf("Load returned a partial snapshot with its error: %+v", s)
 			}
 		})

@@ -40,7 +40,7 @@ func (db *DB) MigrateUp(ctx context.Context) error { return db.Migrate(ctx) }
 // first folds the change log into the tables, so that rolling back the
 // migration that created the log loses nothing.
 func (db *DB) MigrateDown(ctx context.Context) error {
-	if err := db.foldIfCurrent(ctx); err != nil {
+	if err := db.foldIfKnown(ctx); err != nil {
 		return fmt.Errorf("migrate down %s: %w", db.path, err)
 	}
 	if _, err := db.provider.Down(ctx); err != nil {

@@ -62,7 +62,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql"} {
+	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status after up does not list %s:\n%s", want, out.String())
 		}
@@ -80,9 +80,39 @@ func TestMigrateUpDownUp(t *testing.T) {
 	full := domain.Batch{Counter: 1, AliveAt: time.Now(), Changes: []domain.Change{
 		domain.SessionSaved{Session: sess}, domain.LockSaved{Lock: l},
 		domain.EventRecorded{Event: domain.Event{Seq: 1, Org: "acme", Kind: domain.EventLockAcquired, Name: "db", Token: 1, At: time.Now()}},
+		domain.WebhookSaved{Webhook: domain.Webhook{ID: "wh_1", Org: "acme", URL: "https://example.com/", Events: []string{"*"}, CreatedAt: time.Now()}},
+		domain.DeliveryRecorded{Delivery: domain.Delivery{Webhook: "wh_1", Seq: 1, Kind: domain.EventLockAcquired, State: domain.DeliveryPending}},
 	}}
 	if err := j.Commit(ctx, full); err != nil {
 		t.Fatal(err)
+	}
+
+	// Rolling back 00004 drops the webhooks and their deliveries, nothing
+	// else; migrating up again brings back empty tables.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00004: %v", err)
+	}
+	if got := tables(t, db.Reader, "locks", "sessions", "change_log", "event_batches", "webhooks", "webhook_deliveries"); !slices.Equal(got, []string{"locks", "sessions", "change_log", "event_batches"}) {
+		t.Errorf("tables after rolling back 00004: %v", got)
+	}
+	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
+		t.Errorf("Load at version 3 = %v, want a schema-version error", err)
+	}
+	if err := db.MigrateUp(ctx); err != nil {
+		t.Fatalf("MigrateUp to 00004: %v", err)
+	}
+	if got := columns(t, db.Reader, "webhooks"); !slices.Equal(got, []string{"id", "org", "url", "events", "prefix", "secret", "created_at_ms", "cursor"}) {
+		t.Errorf("webhooks columns: %v", got)
+	}
+	if got := columns(t, db.Reader, "webhook_deliveries"); !slices.Equal(got, []string{"webhook_id", "seq", "kind", "attempts", "state", "last_status", "last_error", "next_at_ms", "updated_at_ms"}) {
+		t.Errorf("webhook_deliveries columns: %v", got)
+	}
+	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || len(s.Sessions) != 1 || s.EventSeq != 1 ||
+		len(s.Webhooks) != 0 || len(s.Deliveries) != 0 {
+		t.Errorf("Load after 00004 down and up: %+v, %v; want the lock, session and event without the webhook", s, err)
+	}
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00004: %v", err)
 	}
 
 	// Rolling back 00003 folds the change log into the tables first and
@@ -102,7 +132,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 	// Migrating up again moves the events into event_batches, one row each.
 	if err := db.MigrateUp(ctx); err != nil {
-		t.Fatalf("MigrateUp to 00003: %v", err)
+		t.Fatalf("MigrateUp to 00004: %v", err)
 	}
 	var batch string
 	if err := db.Reader.QueryRow(`SELECT first_seq || '-' || last_seq || ' ' || events FROM event_batches`).Scan(&batch); err != nil {
@@ -114,8 +144,10 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || s.EventSeq != 1 {
 		t.Errorf("Load after 00003 down and up: %+v, %v", s, err)
 	}
-	if err := db.MigrateDown(ctx); err != nil {
-		t.Fatalf("MigrateDown 00003: %v", err)
+	for _, v := range []string{"00004", "00003"} {
+		if err := db.MigrateDown(ctx); err != nil {
+			t.Fatalf("MigrateDown %s: %v", v, err)
+		}
 	}
 
 	// Rolling back 00002 keeps the locks and the counter of 00001.
@@ -152,19 +184,19 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 
 	// Rolling back everything.
-	for range 3 {
+	for range 4 {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown: %v", err)
 		}
 	}
-	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches"); len(got) != 0 {
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries"); len(got) != 0 {
 		t.Fatalf("after down: tables %v left", got)
 	}
 	out.Reset()
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out.String(), "pending") != 3 {
+	if strings.Count(out.String(), "pending") != 4 {
 		t.Errorf("status after down:\n%s", out.String())
 	}
 	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
@@ -191,7 +223,8 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := j.Commit(ctx, full); err != nil {
 		t.Fatalf("Commit after down and up: %v", err)
 	}
-	if s, err := j.Load(ctx); err != nil || len(s.Sessions) != 1 || s.EventSeq != 1 || !s.Locks[0].Ephemeral {
+	if s, err := j.Load(ctx); err != nil || len(s.Sessions) != 1 || s.EventSeq != 1 || !s.Locks[0].Ephemeral ||
+		len(s.Webhooks) != 1 || len(s.Deliveries) != 1 {
 		t.Errorf("Load after the last Commit = %+v, %v", s, err)
 	}
 }
@@ -272,5 +305,35 @@ func TestLoadRefusesNewerSchema(t *testing.T) {
 	_, err := j.Load(ctx)
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Load of a newer schema = %v, want a schema-version error", err)
+	}
+}
+
+// TestMigrateDownFoldsEarlierSchemasLog: rolling back 00003 removes the
+// change log, so MigrateDown folds it first even when the database is at
+// version 3 (left by an earlier build, or by rolling back 00004), not only
+// at this build's version.
+func TestMigrateDownFoldsEarlierSchemasLog(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openMigrated(t, filepath.Join(t.TempDir(), "db"))
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00004: %v", err)
+	}
+	l := testLock("acme", "db", 1)
+	if _, err := db.Writer.ExecContext(ctx, `INSERT INTO change_log (seq, payload) VALUES (?, ?)`,
+		sqlite.CheckedSeqBase, sqlite.LogPayload(domain.LockSaved{Lock: l})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer.ExecContext(ctx, `UPDATE meta SET value = 1 WHERE key = 'fencing_counter'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00003: %v", err)
+	}
+	var locks int
+	if err := db.Reader.QueryRow(`SELECT count(*) FROM locks WHERE org = 'acme' AND name = 'db' AND fencing_token = 1`).Scan(&locks); err != nil {
+		t.Fatal(err)
+	}
+	if locks != 1 {
+		t.Errorf("after rolling back 00003 at version 3: %d lock rows, want the 1 the change log held", locks)
 	}
 }

@@ -28,8 +28,13 @@ import (
 // a session with an empty or over-long (128 bytes) id, an invalid org, no
 // owner or a TTL under a millisecond, an event with seq 0, an empty kind or
 // a seq not above every event stored or recorded before it (trimmed ones
-// included), and a credential whose hash is already stored. Times and
-// durations are kept at millisecond precision.
+// included), a credential whose hash is already stored, a webhook with an
+// empty id, an invalid org, an empty URL, no event patterns or a cursor
+// above math.MaxInt64 (also in WebhookAdvanced), and a delivery record with
+// seq 0 or above math.MaxInt64, no webhook id or an unknown state. Times
+// and durations are kept at millisecond precision. Of Events it requires
+// that a read running while batches commit sees each batch whole or not at
+// all, and that only trimmed events are missing.
 func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 	t.Helper()
 	tests := []struct {
@@ -44,6 +49,20 @@ func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 		{"Sessions", testSessions},
 		{"EphemeralAndLockDelay", testEphemeralAndLockDelay},
 		{"Events", testEvents},
+		{"EventsRoundTrip", testEventsRoundTrip},
+		{"EventsLimit", testEventsLimit},
+		{"EventsAfterInsideBatch", testEventsAfterInsideBatch},
+		{"EventsAfterEnd", testEventsAfterEnd},
+		{"EventsAfterTrim", testEventsAfterTrim},
+		{"EventsWhileCommitting", testEventsWhileCommitting},
+		{"WebhookRoundTrip", testWebhookRoundTrip},
+		{"WebhookReplace", testWebhookReplace},
+		{"WebhookAdvanceNeverLowers", testWebhookAdvance},
+		{"WebhookDeleteDropsDeliveries", testWebhookDelete},
+		{"DeliveryRecords", testDeliveryRecords},
+		{"DeliveryCap", testDeliveryCap},
+		{"RefusedWebhooksAndDeliveries", testRefusedWebhooks},
+		{"WebhookCopiesData", testWebhookCopiesData},
 		{"AliveAtNeverLowers", testAliveAt},
 		{"HeartbeatOnlyBatch", testHeartbeatOnly},
 		{"RefusedSessionsAndEvents", testRefusedSessionsAndEvents},

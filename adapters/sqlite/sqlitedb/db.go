@@ -24,11 +24,17 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.advanceWebhookStmt, err = db.PrepareContext(ctx, AdvanceWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query AdvanceWebhook: %w", err)
+	}
 	if q.appendChangesStmt, err = db.PrepareContext(ctx, AppendChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query AppendChanges: %w", err)
 	}
 	if q.countLocksStmt, err = db.PrepareContext(ctx, CountLocks); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
+	}
+	if q.countWebhookStmt, err = db.PrepareContext(ctx, CountWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query CountWebhook: %w", err)
 	}
 	if q.deleteChangesThroughStmt, err = db.PrepareContext(ctx, DeleteChangesThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteChangesThrough: %w", err)
@@ -41,6 +47,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteSessionStmt, err = db.PrepareContext(ctx, DeleteSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
+	}
+	if q.deleteWebhookStmt, err = db.PrepareContext(ctx, DeleteWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteWebhook: %w", err)
+	}
+	if q.deleteWebhookDeliveriesStmt, err = db.PrepareContext(ctx, DeleteWebhookDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteWebhookDeliveries: %w", err)
 	}
 	if q.eventBatchesAfterStmt, err = db.PrepareContext(ctx, EventBatchesAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query EventBatchesAfter: %w", err)
@@ -69,11 +81,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listCredentialsStmt, err = db.PrepareContext(ctx, ListCredentials); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCredentials: %w", err)
 	}
+	if q.listDeliveriesStmt, err = db.PrepareContext(ctx, ListDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDeliveries: %w", err)
+	}
 	if q.listLocksRangeStmt, err = db.PrepareContext(ctx, ListLocksRange); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLocksRange: %w", err)
 	}
 	if q.listSessionsStmt, err = db.PrepareContext(ctx, ListSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
+	}
+	if q.listWebhooksStmt, err = db.PrepareContext(ctx, ListWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query ListWebhooks: %w", err)
 	}
 	if q.lockKeyAfterStmt, err = db.PrepareContext(ctx, LockKeyAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query LockKeyAfter: %w", err)
@@ -87,17 +105,31 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.raiseMetaStmt, err = db.PrepareContext(ctx, RaiseMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query RaiseMeta: %w", err)
 	}
+	if q.trimDeliveriesStmt, err = db.PrepareContext(ctx, TrimDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query TrimDeliveries: %w", err)
+	}
+	if q.upsertDeliveryStmt, err = db.PrepareContext(ctx, UpsertDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertDelivery: %w", err)
+	}
 	if q.upsertLockStmt, err = db.PrepareContext(ctx, UpsertLock); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertLock: %w", err)
 	}
 	if q.upsertSessionStmt, err = db.PrepareContext(ctx, UpsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
 	}
+	if q.upsertWebhookStmt, err = db.PrepareContext(ctx, UpsertWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertWebhook: %w", err)
+	}
 	return &q, nil
 }
 
 func (q *Queries) Close() error {
 	var err error
+	if q.advanceWebhookStmt != nil {
+		if cerr := q.advanceWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing advanceWebhookStmt: %w", cerr)
+		}
+	}
 	if q.appendChangesStmt != nil {
 		if cerr := q.appendChangesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing appendChangesStmt: %w", cerr)
@@ -106,6 +138,11 @@ func (q *Queries) Close() error {
 	if q.countLocksStmt != nil {
 		if cerr := q.countLocksStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countLocksStmt: %w", cerr)
+		}
+	}
+	if q.countWebhookStmt != nil {
+		if cerr := q.countWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countWebhookStmt: %w", cerr)
 		}
 	}
 	if q.deleteChangesThroughStmt != nil {
@@ -126,6 +163,16 @@ func (q *Queries) Close() error {
 	if q.deleteSessionStmt != nil {
 		if cerr := q.deleteSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionStmt: %w", cerr)
+		}
+	}
+	if q.deleteWebhookStmt != nil {
+		if cerr := q.deleteWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteWebhookStmt: %w", cerr)
+		}
+	}
+	if q.deleteWebhookDeliveriesStmt != nil {
+		if cerr := q.deleteWebhookDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteWebhookDeliveriesStmt: %w", cerr)
 		}
 	}
 	if q.eventBatchesAfterStmt != nil {
@@ -173,6 +220,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listCredentialsStmt: %w", cerr)
 		}
 	}
+	if q.listDeliveriesStmt != nil {
+		if cerr := q.listDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDeliveriesStmt: %w", cerr)
+		}
+	}
 	if q.listLocksRangeStmt != nil {
 		if cerr := q.listLocksRangeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listLocksRangeStmt: %w", cerr)
@@ -181,6 +233,11 @@ func (q *Queries) Close() error {
 	if q.listSessionsStmt != nil {
 		if cerr := q.listSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listSessionsStmt: %w", cerr)
+		}
+	}
+	if q.listWebhooksStmt != nil {
+		if cerr := q.listWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listWebhooksStmt: %w", cerr)
 		}
 	}
 	if q.lockKeyAfterStmt != nil {
@@ -203,6 +260,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing raiseMetaStmt: %w", cerr)
 		}
 	}
+	if q.trimDeliveriesStmt != nil {
+		if cerr := q.trimDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing trimDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.upsertDeliveryStmt != nil {
+		if cerr := q.upsertDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertDeliveryStmt: %w", cerr)
+		}
+	}
 	if q.upsertLockStmt != nil {
 		if cerr := q.upsertLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertLockStmt: %w", cerr)
@@ -211,6 +278,11 @@ func (q *Queries) Close() error {
 	if q.upsertSessionStmt != nil {
 		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
+		}
+	}
+	if q.upsertWebhookStmt != nil {
+		if cerr := q.upsertWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertWebhookStmt: %w", cerr)
 		}
 	}
 	return err
@@ -250,59 +322,77 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                       DBTX
-	tx                       *sql.Tx
-	appendChangesStmt        *sql.Stmt
-	countLocksStmt           *sql.Stmt
-	deleteChangesThroughStmt *sql.Stmt
-	deleteEventsThroughStmt  *sql.Stmt
-	deleteLockStmt           *sql.Stmt
-	deleteSessionStmt        *sql.Stmt
-	eventBatchesAfterStmt    *sql.Stmt
-	getAliveAtStmt           *sql.Stmt
-	getCounterStmt           *sql.Stmt
-	getEventSeqStmt          *sql.Stmt
-	insertCredentialStmt     *sql.Stmt
-	insertEventBatchStmt     *sql.Stmt
-	lastLockKeyStmt          *sql.Stmt
-	listChangesStmt          *sql.Stmt
-	listCredentialsStmt      *sql.Stmt
-	listLocksRangeStmt       *sql.Stmt
-	listSessionsStmt         *sql.Stmt
-	lockKeyAfterStmt         *sql.Stmt
-	maxEventSeqStmt          *sql.Stmt
-	pingStmt                 *sql.Stmt
-	raiseMetaStmt            *sql.Stmt
-	upsertLockStmt           *sql.Stmt
-	upsertSessionStmt        *sql.Stmt
+	db                          DBTX
+	tx                          *sql.Tx
+	advanceWebhookStmt          *sql.Stmt
+	appendChangesStmt           *sql.Stmt
+	countLocksStmt              *sql.Stmt
+	countWebhookStmt            *sql.Stmt
+	deleteChangesThroughStmt    *sql.Stmt
+	deleteEventsThroughStmt     *sql.Stmt
+	deleteLockStmt              *sql.Stmt
+	deleteSessionStmt           *sql.Stmt
+	deleteWebhookStmt           *sql.Stmt
+	deleteWebhookDeliveriesStmt *sql.Stmt
+	eventBatchesAfterStmt       *sql.Stmt
+	getAliveAtStmt              *sql.Stmt
+	getCounterStmt              *sql.Stmt
+	getEventSeqStmt             *sql.Stmt
+	insertCredentialStmt        *sql.Stmt
+	insertEventBatchStmt        *sql.Stmt
+	lastLockKeyStmt             *sql.Stmt
+	listChangesStmt             *sql.Stmt
+	listCredentialsStmt         *sql.Stmt
+	listDeliveriesStmt          *sql.Stmt
+	listLocksRangeStmt          *sql.Stmt
+	listSessionsStmt            *sql.Stmt
+	listWebhooksStmt            *sql.Stmt
+	lockKeyAfterStmt            *sql.Stmt
+	maxEventSeqStmt             *sql.Stmt
+	pingStmt                    *sql.Stmt
+	raiseMetaStmt               *sql.Stmt
+	trimDeliveriesStmt          *sql.Stmt
+	upsertDeliveryStmt          *sql.Stmt
+	upsertLockStmt              *sql.Stmt
+	upsertSessionStmt           *sql.Stmt
+	upsertWebhookStmt           *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                       tx,
-		tx:                       tx,
-		appendChangesStmt:        q.appendChangesStmt,
-		countLocksStmt:           q.countLocksStmt,
-		deleteChangesThroughStmt: q.deleteChangesThroughStmt,
-		deleteEventsThroughStmt:  q.deleteEventsThroughStmt,
-		deleteLockStmt:           q.deleteLockStmt,
-		deleteSessionStmt:        q.deleteSessionStmt,
-		eventBatchesAfterStmt:    q.eventBatchesAfterStmt,
-		getAliveAtStmt:           q.getAliveAtStmt,
-		getCounterStmt:           q.getCounterStmt,
-		getEventSeqStmt:          q.getEventSeqStmt,
-		insertCredentialStmt:     q.insertCredentialStmt,
-		insertEventBatchStmt:     q.insertEventBatchStmt,
-		lastLockKeyStmt:          q.lastLockKeyStmt,
-		listChangesStmt:          q.listChangesStmt,
-		listCredentialsStmt:      q.listCredentialsStmt,
-		listLocksRangeStmt:       q.listLocksRangeStmt,
-		listSessionsStmt:         q.listSessionsStmt,
-		lockKeyAfterStmt:         q.lockKeyAfterStmt,
-		maxEventSeqStmt:          q.maxEventSeqStmt,
-		pingStmt:                 q.pingStmt,
-		raiseMetaStmt:            q.raiseMetaStmt,
-		upsertLockStmt:           q.upsertLockStmt,
-		upsertSessionStmt:        q.upsertSessionStmt,
+		db:                          tx,
+		tx:                          tx,
+		advanceWebhookStmt:          q.advanceWebhookStmt,
+		appendChangesStmt:           q.appendChangesStmt,
+		countLocksStmt:              q.countLocksStmt,
+		countWebhookStmt:            q.countWebhookStmt,
+		deleteChangesThroughStmt:    q.deleteChangesThroughStmt,
+		deleteEventsThroughStmt:     q.deleteEventsThroughStmt,
+		deleteLockStmt:              q.deleteLockStmt,
+		deleteSessionStmt:           q.deleteSessionStmt,
+		deleteWebhookStmt:           q.deleteWebhookStmt,
+		deleteWebhookDeliveriesStmt: q.deleteWebhookDeliveriesStmt,
+		eventBatchesAfterStmt:       q.eventBatchesAfterStmt,
+		getAliveAtStmt:              q.getAliveAtStmt,
+		getCounterStmt:              q.getCounterStmt,
+		getEventSeqStmt:             q.getEventSeqStmt,
+		insertCredentialStmt:        q.insertCredentialStmt,
+		insertEventBatchStmt:        q.insertEventBatchStmt,
+		lastLockKeyStmt:             q.lastLockKeyStmt,
+		listChangesStmt:             q.listChangesStmt,
+		listCredentialsStmt:         q.listCredentialsStmt,
+		listDeliveriesStmt:          q.listDeliveriesStmt,
+		listLocksRangeStmt:          q.listLocksRangeStmt,
+		listSessionsStmt:            q.listSessionsStmt,
+		listWebhooksStmt:            q.listWebhooksStmt,
+		lockKeyAfterStmt:            q.lockKeyAfterStmt,
+		maxEventSeqStmt:             q.maxEventSeqStmt,
+		pingStmt:                    q.pingStmt,
+		raiseMetaStmt:               q.raiseMetaStmt,
+		trimDeliveriesStmt:          q.trimDeliveriesStmt,
+		upsertDeliveryStmt:          q.upsertDeliveryStmt,
+		upsertLockStmt:              q.upsertLockStmt,
+		upsertSessionStmt:           q.upsertSessionStmt,
+		upsertWebhookStmt:           q.upsertWebhookStmt,
 	}
 }

@@ -49,3 +49,26 @@ type Session struct {
 	CreatedAtMs int64
 	ExpiresAtMs int64
 }
+
+type Webhook struct {
+	ID          string
+	Org         string
+	Url         string
+	Events      string
+	Prefix      string
+	Secret      string
+	CreatedAtMs int64
+	Cursor      int64
+}
+
+type WebhookDelivery struct {
+	WebhookID   string
+	Seq         int64
+	Kind        string
+	Attempts    int64
+	State       string
+	LastStatus  int64
+	LastError   string
+	NextAtMs    int64
+	UpdatedAtMs int64
+}
