@@ -3,8 +3,6 @@ package application
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 
 	"github.com/octostore/octostore/domain"
 )
@@ -23,8 +21,9 @@ var ErrWatchEnded = errors.New("watch ended")
 type WatchLimits struct {
 	MaxStreams   int // open streams on the server (10,000 by default)
 	PerPrincipal int // open streams of one org/user (100 by default)
-	// MaxLag is how many events a live stream may fall behind the newest
-	// before it is ended with "lagged" (10,000 by default).
+	// MaxLag is how many of its events a stream may have waiting, not yet
+	// taken by its client, before it is ended with "lagged" (1,000 by
+	// default).
 	MaxLag uint64
 }
 
@@ -33,10 +32,7 @@ type WatchLimits struct {
 type EventService struct {
 	e   *Engine
 	lim WatchLimits
-
-	mu      sync.Mutex
-	open    map[*Watch]struct{}
-	perUser map[domain.Principal]int
+	b   *broker
 }
 
 // NewEventService returns the event use cases backed by e.
@@ -48,9 +44,9 @@ func NewEventService(e *Engine, lim WatchLimits) *EventService {
 		lim.PerPrincipal = 100
 	}
 	if lim.MaxLag == 0 {
-		lim.MaxLag = 10_000
+		lim.MaxLag = 1000
 	}
-	return &EventService{e: e, lim: lim, open: make(map[*Watch]struct{}), perUser: make(map[domain.Principal]int)}
+	return &EventService{e: e, lim: lim, b: newBroker(e, lim)}
 }
 
 // MaxEventPage is the largest page of events.
@@ -123,174 +119,3 @@ const (
 	FrameReset    FrameKind = "reset"    // the resume id is no longer retained; a snapshot follows
 	FrameLagged   FrameKind = "lagged"   // the stream fell too far behind and ends
 )
-
-// Frame is one item of a watch stream.
-type Frame struct {
-	Kind  FrameKind
-	Seq   uint64
-	Event domain.Event // FrameEvent
-	Locks []LockView   // FrameSnapshot: held or delayed locks, in name order
-}
-
-// WatchTarget is what a watch follows: one lock (Name) or every lock whose
-// name matches Prefix (the zero Prefix: the whole org).
-type WatchTarget struct {
-	Name   domain.LockName
-	Prefix domain.Prefix
-}
-
-func (t WatchTarget) matches(n domain.LockName) bool {
-	if t.Name != "" {
-		return n == t.Name
-	}
-	return t.Prefix.Matches(n)
-}
-
-// Watch is one open stream. Next hands out its frames; Close frees its
-// place under the limits. It is used by one goroutine.
-type Watch struct {
-	s       *EventService
-	p       domain.Principal
-	target  WatchTarget
-	cursor  atomic.Uint64 // last seq handed out
-	live    atomic.Bool   // has read from memory: the lag limit applies
-	pending []Frame
-	ended   bool
-	once    sync.Once
-}
-
-// Watch opens a stream of the caller's org. Without lastEventID it starts
-// with a snapshot; with one (the last id a client received) it resumes
-// after it, or, when that id is no longer retained (or was never issued),
-// starts with reset and a fresh snapshot. Returns ErrTooManyWatches at the
-// server's or the caller's limit.
-func (s *EventService) Watch(_ context.Context, p domain.Principal, target WatchTarget, lastEventID *uint64) (*Watch, error) {
-	if p.Admin {
-		return nil, domain.ErrAdminNotTenant
-	}
-	w := &Watch{s: s, p: p, target: target}
-	s.mu.Lock()
-	if len(s.open) >= s.lim.MaxStreams || s.perUser[p] >= s.lim.PerPrincipal {
-		s.mu.Unlock()
-		return nil, ErrTooManyWatches
-	}
-	s.open[w] = struct{}{}
-	s.perUser[p]++
-	s.mu.Unlock()
-	head, floor := s.e.hub.position()
-	switch {
-	case lastEventID == nil:
-		w.snapshot()
-	case *lastEventID < floor || *lastEventID > head:
-		w.pending = append(w.pending, Frame{Kind: FrameReset})
-		w.snapshot()
-	default:
-		w.cursor.Store(*lastEventID)
-	}
-	return w, nil
-}
-
-// snapshot queues the current state of the watched locks and moves the
-// cursor to the event it reflects.
-func (w *Watch) snapshot() {
-	e := w.s.e
-	locks, seq := e.st.watched(w.p.Org, w.target.Prefix, w.target.Name)
-	now := e.now()
-	views := []LockView{}
-	for _, l := range locks {
-		if v := e.view(l.Key, l, now); v.Status != StatusFree {
-			views = append(views, v)
-		}
-	}
-	w.pending = append(w.pending, Frame{Kind: FrameSnapshot, Seq: seq, Locks: views})
-	w.cursor.Store(seq)
-}
-
-// Next returns the next frames, waiting until there are some or ctx ends
-// (then it returns ctx's error and the stream can go on). It returns
-// ErrWatchEnded after "lagged" and when the server stops.
-func (w *Watch) Next(ctx context.Context) ([]Frame, error) {
-	if out := w.pending; len(out) > 0 {
-		w.pending = nil
-		return out, nil
-	}
-	if w.ended {
-		return nil, ErrWatchEnded
-	}
-	e := w.s.e
-	for {
-		changed := e.hub.changed()
-		cursor := w.cursor.Load()
-		if head, _ := e.hub.position(); w.live.Load() && head > cursor+w.s.lim.MaxLag {
-			w.ended = true
-			return []Frame{{Kind: FrameLagged, Seq: cursor}}, nil
-		}
-		evs, live, err := e.eventsAfter(ctx, cursor, 256)
-		switch {
-		case errors.Is(err, errTrimmed):
-			w.pending = []Frame{{Kind: FrameReset}}
-			w.snapshot()
-			return w.Next(ctx)
-		case errors.Is(err, errHubClosed):
-			w.ended = true
-			return nil, ErrWatchEnded
-		case err != nil:
-			return nil, err
-		}
-		if live {
-			w.live.Store(true)
-		}
-		var out []Frame
-		for _, ev := range evs {
-			if ev.Visible(w.p.Org, domain.Prefix{}) && w.target.matches(ev.Name) {
-				out = append(out, Frame{Kind: FrameEvent, Seq: ev.Seq, Event: ev})
-			}
-		}
-		if len(evs) > 0 {
-			w.cursor.Store(evs[len(evs)-1].Seq)
-		}
-		if len(out) > 0 {
-			return out, nil
-		}
-		if len(evs) > 0 {
-			continue
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// Close ends the stream and frees its place.
-func (w *Watch) Close() {
-	w.once.Do(func() {
-		w.s.mu.Lock()
-		defer w.s.mu.Unlock()
-		delete(w.s.open, w)
-		if w.s.perUser[w.p]--; w.s.perUser[w.p] <= 0 {
-			delete(w.s.perUser, w.p)
-		}
-	})
-}
-
-// StreamStats describes the open watch streams, for metrics and tests.
-type StreamStats struct {
-	Open   int
-	MaxLag uint64 // how far the furthest-behind live stream is behind the newest event
-}
-
-// Streams reports on the open watch streams.
-func (s *EventService) Streams() StreamStats {
-	head, _ := s.e.hub.position()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := StreamStats{Open: len(s.open)}
-	for w := range s.open {
-		if c := w.cursor.Load(); w.live.Load() && head > c {
-			st.MaxLag = max(st.MaxLag, head-c)
-		}
-	}
-	return st
-}
