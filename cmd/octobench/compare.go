@@ -46,6 +46,8 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		startWait  = fs.Duration("start-timeout", 5*time.Minute, "how long a server may take to come up (etcd may be installed first)")
 		workload   = fs.String("workload", "uncontended", "uncontended (each client acquires and releases its own lock) or blocking (clients queue for shared locks)")
 		names      = fs.Int("names", 4, "blocking: number of lock names; client i uses name i mod names")
+		nWatchers  = fs.Int("watchers", 0, "uncontended: measure OctoStore a second time with this many SSE watch streams open (on a prefix the load does not write)")
+		hook503    = fs.Bool("webhook-503", false, "uncontended: measure OctoStore a second time with a webhook for every event whose receiver answers 503")
 		bf         blockingFlags
 	)
 	lf.register(fs, 64)
@@ -111,6 +113,13 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	urls := map[string]string{}
 	creds := genCreds(lf.clients, lf.org, lf.seed)
+	extras := *nWatchers > 0 || *hook503
+	if extras && *workload != "uncontended" {
+		return errors.New("-watchers and -webhook-503 go with the uncontended workload")
+	}
+	// The watchers and the webhook belong to a principal of their own in
+	// the load's org, so that the broker's org index is exercised.
+	side := genCreds(lf.clients+1, lf.org, lf.seed)[lf.clients]
 	if slices.Contains(chosen, "octostore") {
 		if *bin == "" {
 			*bin = filepath.Join(tmp, "octostore")
@@ -125,7 +134,12 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		env := append(withoutPrefix(os.Environ(), "OCTOSTORE_"), "OCTOSTORE_STATIC_TOKENS="+staticTokensEnv(creds))
+		env := append(withoutPrefix(os.Environ(), "OCTOSTORE_"), "OCTOSTORE_STATIC_TOKENS="+staticTokensEnv(append(slices.Clone(creds), side)))
+		if extras {
+			env = append(env, fmt.Sprintf("OCTOSTORE_WATCH__MAX_STREAMS=%d", max(10_000, *nWatchers)),
+				fmt.Sprintf("OCTOSTORE_WATCH__MAX_STREAMS_PER_PRINCIPAL=%d", max(100, *nWatchers)),
+				"OCTOSTORE_WEBHOOK_ALLOW_PRIVATE=true")
+		}
 		p, err := startProc("octostore", filepath.Join(tmp, "octostore.log"), env, *bin,
 			"serve", "--addr", addr, "--db", filepath.Join(tmp, "octostore.db"), "--log-level", "warn", "--storage.sync", "full")
 		if err != nil {
@@ -180,6 +194,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	results := map[string]*result{}
+	order := slices.Clone(chosen)
 	for _, name := range chosen {
 		if cfg.workload == "blocking" {
 			logf("%s: blocking, %d clients on %d names, %s warm-up + %s measured", name, cfg.clients, cfg.names, lf.warmup, lf.duration)
@@ -199,15 +214,26 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		r.write(stderr)
 		fmt.Fprintln(stderr)
 		results[name] = r
+		if name == "octostore" && extras {
+			with, r, err := measureWithExtras(ctx, urls[name], creds, side, cfg, *nWatchers, *hook503,
+				requestTimeout(cfg.workload, lf, bf), logf)
+			if err != nil {
+				return err
+			}
+			r.write(stderr)
+			fmt.Fprintln(stderr)
+			results[with] = r
+			order = append(order, with)
+		}
 	}
 
 	machine := machineInfo(ctx, *bin, slices.Contains(chosen, "etcd"))
 	if cfg.workload == "blocking" {
 		writeBlockingComparison(stdout, chosen, results, cfg, machine)
 	} else {
-		writeComparison(stdout, chosen, results, lf, machine)
+		writeComparison(stdout, order, results, lf, machine)
 	}
-	for _, name := range chosen {
+	for _, name := range order {
 		if r := results[name]; r.failed() {
 			return fmt.Errorf("%s: %w", name, r.checkError())
 		} else if n := r.totalErrors(); n > 0 {
@@ -229,6 +255,46 @@ func measure(ctx context.Context, base string, creds []credential, cfg runConfig
 	}
 	cfg.prefix = runPrefix()
 	return runLoad(ctx, t, cfg)
+}
+
+// measureWithExtras measures OctoStore again with watch streams open and a
+// failing webhook subscribed, as asked, and returns the row's name.
+func measureWithExtras(ctx context.Context, base string, creds []credential, side credential, cfg runConfig,
+	nWatchers int, hook503 bool, timeout time.Duration, logf func(string, ...any)) (string, *result, error) {
+	var parts []string
+	if nWatchers > 0 {
+		logf("octostore: opening %d watch streams on %s", nWatchers, watchedPrefix)
+		w, err := openWatchers(ctx, base, side, nWatchers)
+		if err != nil {
+			return "", nil, err
+		}
+		defer w.close()
+		defer func() {
+			logf("octostore: %d of %d watch streams still open after the run, %d broken", w.open.Load(), nWatchers, w.broken.Load())
+		}()
+		parts = append(parts, fmt.Sprintf("%d watchers", nWatchers))
+	}
+	if hook503 {
+		rcv, err := startFailingReceiver()
+		if err != nil {
+			return "", nil, err
+		}
+		defer rcv.close()
+		if err := rcv.subscribe(ctx, base, side); err != nil {
+			return "", nil, err
+		}
+		defer func() { logf("octostore: the webhook receiver answered 503 to %d attempts", rcv.calls.Load()) }()
+		parts = append(parts, "webhook answering 503")
+	}
+	name := "octostore + " + strings.Join(parts, " + ")
+	logf("%s: %s, %d clients, %s warm-up + %s measured", name, cfg.workload, cfg.clients, cfg.warmup, cfg.duration)
+	cfg.target = "octostore"
+	r, err := measure(ctx, base, creds, cfg, timeout)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", name, err)
+	}
+	r.target = name
+	return name, r, nil
 }
 
 // writeComparison prints the side-by-side markdown table and the machine
