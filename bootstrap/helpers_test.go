@@ -101,7 +101,7 @@ type call struct {
 // startServer starts the full fx app with cfg, the console banner going to
 // console and the log to log (either may be nil), and stops it at cleanup
 // at the latest.
-func startServer(t *testing.T, cfg bootstrap.Config, console io.Writer, log *slog.Logger) *server {
+func startServer(t testing.TB, cfg bootstrap.Config, console io.Writer, log *slog.Logger) *server {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -172,14 +172,14 @@ type resp struct {
 }
 
 // call sends an authenticated request with an optional JSON body.
-func (s *server) call(t *testing.T, method, path, token string, body any) *resp {
+func (s *server) call(t testing.TB, method, path, token string, body any) *resp {
 	t.Helper()
 	return s.send(t, req{method: method, path: path, token: token, body: body})
 }
 
 // send performs r and checks what every response must carry: an
 // X-Request-Id header. It must run on the test's goroutine.
-func (s *server) send(t *testing.T, r req) *resp {
+func (s *server) send(t testing.TB, r req) *resp {
 	t.Helper()
 	res, err := s.do(r)
 	if err != nil {
@@ -268,7 +268,7 @@ func (s *server) recorded() []call {
 
 // ok fails the test unless the response has status want (a 2xx) and a JSON
 // content type.
-func (r *resp) ok(t *testing.T, want int) *resp {
+func (r *resp) ok(t testing.TB, want int) *resp {
 	t.Helper()
 	if r.status != want {
 		t.Fatalf("status = %d, want %d; body: %s", r.status, want, r.raw)
@@ -311,7 +311,7 @@ func (r *resp) str(key string) string {
 }
 
 // num returns the unsigned integer field key of the body.
-func (r *resp) num(t *testing.T, key string) uint64 {
+func (r *resp) num(t testing.TB, key string) uint64 {
 	t.Helper()
 	n, ok := r.obj[key].(json.Number)
 	if !ok {
@@ -325,7 +325,7 @@ func (r *resp) num(t *testing.T, key string) uint64 {
 }
 
 // time returns the RFC 3339 time field key of the body.
-func (r *resp) time(t *testing.T, key string) time.Time {
+func (r *resp) time(t testing.TB, key string) time.Time {
 	t.Helper()
 	v, err := time.Parse(time.RFC3339Nano, r.str(key))
 	if err != nil {
@@ -361,7 +361,7 @@ type lease struct {
 }
 
 // acquire acquires name for token with body and requires success.
-func (s *server) acquire(t *testing.T, token, name string, body any) lease {
+func (s *server) acquire(t testing.TB, token, name string, body any) lease {
 	t.Helper()
 	r := s.call(t, http.MethodPost, lockPath(name, "/acquire"), token, body).ok(t, http.StatusOK)
 	if r.str("status") != "acquired" || r.str("name") != name || r.str("lease_id") == "" {
