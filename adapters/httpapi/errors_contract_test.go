@@ -29,6 +29,7 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: sessionPath(sessionID, "")},
 		{method: http.MethodDelete, path: sessionPath(sessionID, "")},
 		{method: http.MethodGet, path: "/admin/stats"},
+		{method: http.MethodGet, path: "/events"},
 	}
 }
 

@@ -48,6 +48,7 @@ type api struct {
 	clock   *porttest.Clock
 	journal *memstore.Journal
 	engine  *application.Engine
+	events  *application.EventService
 	handler http.Handler
 
 	mu   sync.Mutex
@@ -57,6 +58,7 @@ type api struct {
 // setup tunes newAPIWith.
 type setup struct {
 	defaultDelay time.Duration // locks.default_lock_delay
+	keepEvents   uint64        // events kept in storage (0: the engine's default)
 }
 
 // newAPI starts the application on a fresh memory journal; the engine
@@ -72,18 +74,20 @@ func newAPIWith(t *testing.T, s setup) *api {
 	// The sweep and the idle heartbeat never run on their own within a
 	// test: a test sweeps with Engine.Sweep, and a commit it makes fail is
 	// the commit of its own request.
-	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour})
+	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour, KeepEvents: s.keepEvents})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatalf("start engine: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	events := application.NewEventService(e, application.WatchLimits{})
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     application.NewAuthService(e, credentials),
 		Engine:   e,
+		Events:   events,
 	})
-	a := &api{clock: clk, journal: j, engine: e, handler: srv.Handler()}
+	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler()}
 	t.Cleanup(func() { a.conform(t) })
 	return a
 }
