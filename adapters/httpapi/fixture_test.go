@@ -18,6 +18,7 @@ import (
 	"github.com/octostore/octostore/adapters/memstore"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
+	"github.com/octostore/octostore/ports"
 	"github.com/octostore/octostore/ports/porttest"
 )
 
@@ -59,7 +60,16 @@ type api struct {
 type setup struct {
 	defaultDelay time.Duration // locks.default_lock_delay
 	keepEvents   uint64        // events kept in storage (0: the engine's default)
+	allowPrivate bool          // webhooks may be http:// and point at private addresses
+	// send, when set, is the webhook sender of a started dispatcher that
+	// tries each delivery twice, 1 ms apart.
+	send func(context.Context, ports.WebhookRequest) (int, error)
 }
+
+// sendFunc is a ports.WebhookSender made of a function.
+type sendFunc func(context.Context, ports.WebhookRequest) (int, error)
+
+func (f sendFunc) Send(ctx context.Context, r ports.WebhookRequest) (int, error) { return f(ctx, r) }
 
 // newAPI starts the application on a fresh memory journal; the engine
 // stops and every response seen is checked against the spec when t ends.
@@ -79,6 +89,11 @@ func newAPIWith(t *testing.T, s setup) *api {
 		t.Fatalf("start engine: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	if s.send != nil {
+		d := application.NewDispatcher(e, sendFunc(s.send), application.DispatchConfig{Attempts: 2, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
+		d.Start()
+		t.Cleanup(func() { _ = d.Stop(context.Background()) })
+	}
 	events := application.NewEventService(e, application.WatchLimits{})
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
@@ -86,6 +101,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Auth:     application.NewAuthService(e, credentials),
 		Engine:   e,
 		Events:   events,
+		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler()}
 	t.Cleanup(func() { a.conform(t) })

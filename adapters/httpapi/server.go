@@ -137,6 +137,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerLocks()
 	s.registerSessions()
 	s.registerEvents()
+	s.registerWebhooks()
 	s.registerAdmin()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
@@ -294,7 +295,11 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 
 // exampleInstance fills a path template with example values.
 func exampleInstance(path string) string {
-	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44").Replace(path)
+	id := exampleSessionID
+	if strings.HasPrefix(path, "/webhooks/") {
+		id = exampleWebhookID
+	}
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id).Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through
