@@ -30,6 +30,8 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodDelete, path: sessionPath(sessionID, "")},
 		{method: http.MethodGet, path: "/admin/stats"},
 		{method: http.MethodGet, path: "/events"},
+		{method: http.MethodGet, path: lockPath(lockName, "/watch")},
+		{method: http.MethodGet, path: "/watch"},
 		{method: http.MethodPost, path: "/webhooks", body: map[string]any{"url": "https://hooks.example.com/x", "events": []string{"*"}}},
 		{method: http.MethodGet, path: "/webhooks"},
 		{method: http.MethodGet, path: "/webhooks/wh_0011223344556677"},

@@ -137,6 +137,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerLocks()
 	s.registerSessions()
 	s.registerEvents()
+	s.registerWatches()
 	s.registerWebhooks()
 	s.registerAdmin()
 	// huma registers its ErrorModel while learning error shapes; every
