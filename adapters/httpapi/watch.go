@@ -161,6 +161,10 @@ func (s *Server) stream(hctx huma.Context, w *application.Watch) {
 	for err == nil {
 		next, cancel := context.WithTimeout(ctx, s.cfg.WatchHeartbeat)
 		frames, nerr := w.Next(next)
+		// Asked of the context, not of the error: a storage read that the
+		// deadline interrupts may report it in its own words. The watch
+		// has not moved then, and the next call reads again.
+		idle := errors.Is(next.Err(), context.DeadlineExceeded)
 		cancel()
 		switch {
 		case nerr == nil:
@@ -169,7 +173,7 @@ func (s *Server) stream(hctx huma.Context, w *application.Watch) {
 			}
 		case ctx.Err() != nil || errors.Is(nerr, application.ErrWatchEnded):
 			return
-		case errors.Is(nerr, context.DeadlineExceeded):
+		case idle:
 			out.heartbeat()
 		default:
 			s.log.ErrorContext(ctx, "watch stream failed", "request_id", RequestID(ctx), "err", nerr)
