@@ -29,6 +29,14 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: sessionPath(sessionID, "")},
 		{method: http.MethodDelete, path: sessionPath(sessionID, "")},
 		{method: http.MethodGet, path: "/admin/stats"},
+		{method: http.MethodGet, path: "/events"},
+		{method: http.MethodGet, path: lockPath(lockName, "/watch")},
+		{method: http.MethodGet, path: "/watch"},
+		{method: http.MethodPost, path: "/webhooks", body: map[string]any{"url": "https://hooks.example.com/x", "events": []string{"*"}}},
+		{method: http.MethodGet, path: "/webhooks"},
+		{method: http.MethodGet, path: "/webhooks/wh_0011223344556677"},
+		{method: http.MethodDelete, path: "/webhooks/wh_0011223344556677"},
+		{method: http.MethodGet, path: "/webhooks/wh_0011223344556677/deliveries"},
 	}
 }
 
@@ -217,7 +225,7 @@ func TestUnreadableBodies(t *testing.T) {
 	l := a.acquire(t, aliceTok, "body/x", map[string]any{"metadata": "orig"})
 	s := a.openSession(t, aliceTok, 60)
 	huge := `{"metadata":"` + strings.Repeat("x", 1<<20) + `"}`
-	for _, path := range []string{lockPath(l.name, "/acquire"), lockPath(l.name, "/release"), lockPath(l.name, "/renew"), lockPath(l.name, "/validate"), "/sessions"} {
+	for _, path := range []string{lockPath(l.name, "/acquire"), lockPath(l.name, "/release"), lockPath(l.name, "/renew"), lockPath(l.name, "/validate"), "/sessions", "/webhooks"} {
 		for _, c := range []struct {
 			body, ctype string
 			status      int
@@ -238,6 +246,10 @@ func TestUnreadableBodies(t *testing.T) {
 		problem(t, http.StatusRequestEntityTooLarge, "body_too_large")
 	// A route whose body is required refuses none at all.
 	a.send(request{method: http.MethodPost, path: lockPath(l.name, "/release"), token: aliceTok}).problem(t, http.StatusBadRequest, "malformed_request")
+	a.send(request{method: http.MethodPost, path: "/webhooks", token: aliceTok}).problem(t, http.StatusBadRequest, "malformed_request")
+	if r := a.get("/webhooks", aliceTok).ok(t, http.StatusOK); string(r.raw) != "{\"webhooks\":[]}\n" {
+		t.Errorf("%v: a refused body created a webhook", r)
+	}
 	// A refused acquire of a free lock does not take it.
 	a.send(request{method: http.MethodPost, path: lockPath("body/free", "/acquire"), token: aliceTok, body: `{}`, ctype: "text/plain"}).
 		problem(t, http.StatusUnsupportedMediaType, "unsupported_media_type")

@@ -18,12 +18,14 @@ import (
 	"github.com/octostore/octostore/adapters/memstore"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
+	"github.com/octostore/octostore/ports"
 	"github.com/octostore/octostore/ports/porttest"
 )
 
 // This file is the contract suite's fixture: the real application over the
 // memory journal and a clock moved by hand, served through
-// Server.Handler() without a socket. Every response a test sees is checked
+// Server.Handler() without a socket, and over a loopback connection for
+// watch streams (stream_test.go). Every response a test sees is checked
 // against the OpenAPI document when the test ends (see spec_test.go).
 
 // The bearer tokens of the suite: two users of org acme, one of org globex,
@@ -48,16 +50,39 @@ type api struct {
 	clock   *porttest.Clock
 	journal *memstore.Journal
 	engine  *application.Engine
+	events  *application.EventService
 	handler http.Handler
+	setup   setup
 
 	mu   sync.Mutex
 	seen []*response
+	addr string // of the TCP server, once started (serveTCP)
 }
 
 // setup tunes newAPIWith.
 type setup struct {
 	defaultDelay time.Duration // locks.default_lock_delay
+	keepEvents   uint64        // events kept in storage (0: the engine's default)
+	// watch bounds watch streams; its zero fields become MaxLag 16 and
+	// PerPrincipal 2 (MaxStreams stays the service's default).
+	watch        application.WatchLimits
+	allowPrivate bool          // webhooks may be http:// and point at private addresses
+	heartbeat    time.Duration // Config.WatchHeartbeat; 0: an hour, so that no heartbeat comes between the frames a test expects
+	writeTimeout time.Duration // Config.WatchWriteTimeout (0: the server's default)
+	// send, when set, is the webhook sender of a started dispatcher that
+	// tries each delivery twice, 1 ms apart.
+	send func(context.Context, ports.WebhookRequest) (int, error)
+	// sendBuffer is SO_SNDBUF of the connections the TCP server accepts
+	// (0: the system's), and receiveBuffer SO_RCVBUF of the streams a
+	// test opens (0: the system's; set before connecting where the
+	// platform allows).
+	sendBuffer, receiveBuffer int
 }
+
+// sendFunc is a ports.WebhookSender made of a function.
+type sendFunc func(context.Context, ports.WebhookRequest) (int, error)
+
+func (f sendFunc) Send(ctx context.Context, r ports.WebhookRequest) (int, error) { return f(ctx, r) }
 
 // newAPI starts the application on a fresh memory journal; the engine
 // stops and every response seen is checked against the spec when t ends.
@@ -72,18 +97,35 @@ func newAPIWith(t *testing.T, s setup) *api {
 	// The sweep and the idle heartbeat never run on their own within a
 	// test: a test sweeps with Engine.Sweep, and a commit it makes fail is
 	// the commit of its own request.
-	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour})
+	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour, KeepEvents: s.keepEvents})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatalf("start engine: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Stop(context.Background()) })
-	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now}, httpapi.Services{
+	if s.send != nil {
+		d := application.NewDispatcher(e, sendFunc(s.send), application.DispatchConfig{Attempts: 2, Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
+		d.Start()
+		t.Cleanup(func() { _ = d.Stop(context.Background()) })
+	}
+	if s.watch.MaxLag == 0 {
+		s.watch.MaxLag = 16
+	}
+	if s.watch.PerPrincipal == 0 {
+		s.watch.PerPrincipal = 2
+	}
+	if s.heartbeat == 0 {
+		s.heartbeat = time.Hour
+	}
+	events := application.NewEventService(e, s.watch)
+	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     application.NewAuthService(e, credentials),
 		Engine:   e,
+		Events:   events,
+		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 	})
-	a := &api{clock: clk, journal: j, engine: e, handler: srv.Handler()}
+	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
 	t.Cleanup(func() { a.conform(t) })
 	return a
 }

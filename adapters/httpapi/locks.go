@@ -354,13 +354,17 @@ func decodeCursor(c string) (domain.LockName, error) {
 	return name, nil
 }
 
-// holderOf shows a holder as org/user (only the org when a legacy session
-// holder's user is unknown).
-func holderOf(l domain.Lock) string {
-	if u := l.Holder.User(); u != "" {
-		return string(l.Key.Org) + "/" + u
+// holderOf shows a lock's holder as org/user (only the org when a legacy
+// session holder's user is unknown).
+func holderOf(l domain.Lock) string { return holderName(l.Key.Org, l.Holder) }
+
+// holderName shows holder h of org as org/user, the one form of a holder
+// on the wire: locks, events and watch snapshots alike.
+func holderName(org domain.OrgID, h domain.Holder) string {
+	if u := h.User(); u != "" {
+		return string(org) + "/" + u
 	}
-	return string(l.Key.Org)
+	return string(org)
 }
 
 func leaseOf(status string, l domain.Lock) Lease {

@@ -96,6 +96,11 @@ var bodyFields = map[string]string{
 	"invalid_owner":           "body.owner",
 	"owner_with_session":      "body.owner",
 	"ephemeral_needs_session": "body.session_id",
+	// Only creating a webhook has these fields.
+	"invalid_webhook_url":         "body.url",
+	"webhook_address_not_allowed": "body.url",
+	"invalid_event_type":          "body.events",
+	"invalid_webhook_secret":      "body.secret",
 }
 
 // problemFor converts any error of a handler into a Problem. Only domain

@@ -46,6 +46,12 @@ type Config struct {
 	// Now is the server's clock, the one the application decides expiry
 	// with; Retry-After counts from it. time.Now when nil.
 	Now func() time.Time
+	// WatchHeartbeat is how long a watch stream may stay silent before a
+	// comment line is sent, so that proxies keep it open (15 s when 0).
+	WatchHeartbeat time.Duration
+	// WatchWriteTimeout bounds each write to a watch stream: a client that
+	// stops reading for this long loses its stream (1 min when 0).
+	WatchWriteTimeout time.Duration
 }
 
 // Services are the use cases the API serves. Any may be nil when only the
@@ -55,6 +61,8 @@ type Services struct {
 	Sessions *application.SessionService
 	Auth     *application.AuthService
 	Engine   Engine
+	Events   *application.EventService
+	Webhooks *application.WebhookService
 }
 
 // Server is the HTTP API of OctoStore.
@@ -65,6 +73,8 @@ type Server struct {
 	sessions *application.SessionService
 	auth     *application.AuthService
 	engine   Engine
+	events   *application.EventService
+	webhooks *application.WebhookService
 	api      huma.API
 	handler  http.Handler
 }
@@ -86,7 +96,14 @@ func New(cfg Config, svc Services) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine}
+	if cfg.WatchHeartbeat <= 0 {
+		cfg.WatchHeartbeat = 15 * time.Second
+	}
+	if cfg.WatchWriteTimeout <= 0 {
+		cfg.WatchWriteTimeout = time.Minute
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
+		events: svc.Events, webhooks: svc.Webhooks}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -107,6 +124,7 @@ func New(cfg Config, svc Services) *Server {
 	hc.Tags = []*huma.Tag{
 		{Name: "locks", Description: "Acquire, renew, release, inspect and list locks; check fencing tokens."},
 		{Name: "sessions", Description: "Liveness leases: ephemeral locks live as long as their session."},
+		{Name: "events", Description: "Change notification: the event stream, watches and webhooks."},
 		{Name: "operations", Description: "Health."},
 		{Name: "admin", Description: "Operator routes; they need the admin token."},
 	}
@@ -118,6 +136,9 @@ func New(cfg Config, svc Services) *Server {
 	s.registerHealth()
 	s.registerLocks()
 	s.registerSessions()
+	s.registerEvents()
+	s.registerWatches()
+	s.registerWebhooks()
 	s.registerAdmin()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
@@ -275,7 +296,11 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 
 // exampleInstance fills a path template with example values.
 func exampleInstance(path string) string {
-	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44").Replace(path)
+	id := exampleSessionID
+	if strings.HasPrefix(path, "/webhooks/") {
+		id = exampleWebhookID
+	}
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id).Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through

@@ -10,6 +10,9 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
+// exampleSessionID is the session id of the examples.
+const exampleSessionID = "s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"
+
 type sessionPath struct {
 	ID string `path:"id" maxLength:"128" doc:"The session_id that opening the session (POST /sessions) returned." example:"s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44"`
 }

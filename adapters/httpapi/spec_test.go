@@ -147,6 +147,9 @@ func (s *spec) check(r *response) (string, error) {
 		if !ok {
 			return op.id, fmt.Errorf("Content-Type %q, %s documents %v for %d", r.mediaType(), op.id, keys(types), r.status)
 		}
+		if r.mediaType() == "text/event-stream" {
+			return op.id, s.validateStream(schema, r.raw)
+		}
 		return op.id, s.validateBody(schema, r.raw)
 	}
 	// Not an operation: the router's own answers, still problems.
@@ -173,6 +176,92 @@ func (s *spec) validateBody(schema map[string]any, raw []byte) error {
 		return fmt.Errorf("body does not match its schema: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// validateStream checks a Server-Sent Events stream against its schema, an
+// array whose items are oneOf the possible frames (huma's form): each
+// complete frame must be one of them by its event name, have an id when
+// that frame requires one, and carry data that validates. Comment lines
+// (heartbeats) are fine anywhere; a frame cut off by the end of what was
+// read is not checked.
+func (s *spec) validateStream(schema map[string]any, raw []byte) error {
+	schema = s.resolve(schema)
+	items, _ := schema["items"].(map[string]any)
+	alts, _ := items["oneOf"].([]any)
+	frames := map[string]map[string]any{}
+	for _, alt := range alts {
+		f, _ := alt.(map[string]any)
+		props, _ := f["properties"].(map[string]any)
+		event, _ := props["event"].(map[string]any)
+		for _, name := range schemaList(event["enum"]) {
+			frames[name] = f
+		}
+	}
+	if len(frames) == 0 {
+		return fmt.Errorf("the stream's schema lists no frames")
+	}
+	blocks := strings.Split(string(raw), "\n\n")
+	blocks = blocks[:len(blocks)-1] // the rest after the last empty line is incomplete
+	var errs []string
+	for i, block := range blocks {
+		fields := map[string][]string{}
+		for line := range strings.SplitSeq(strings.Trim(block, "\n"), "\n") {
+			if strings.HasPrefix(line, ":") {
+				continue
+			}
+			name, value, _ := strings.Cut(line, ":")
+			fields[name] = append(fields[name], strings.TrimPrefix(value, " "))
+		}
+		if len(fields) == 0 {
+			continue // comments only
+		}
+		at := fmt.Sprintf("frame %d", i)
+		event := "message"
+		if e := fields["event"]; len(e) > 0 {
+			event = e[0]
+		}
+		f, ok := frames[event]
+		if !ok {
+			errs = append(errs, fmt.Sprintf("%s: event %q is not documented", at, event))
+			continue
+		}
+		props, _ := f["properties"].(map[string]any)
+		for name, values := range fields {
+			if _, ok := props[name]; !ok || len(values) != 1 && name != "data" {
+				errs = append(errs, fmt.Sprintf("%s: field %s %q is not in the schema", at, name, values))
+			}
+		}
+		for _, name := range schemaList(f["required"]) {
+			if _, ok := fields[name]; !ok {
+				errs = append(errs, fmt.Sprintf("%s: %s: required", at, name))
+			}
+		}
+		if id, ok := fields["id"]; ok {
+			if _, err := strconv.ParseUint(id[0], 10, 64); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: id %q is not an integer", at, id[0]))
+			}
+		}
+		if data, ok := fields["data"]; ok {
+			dataSchema, _ := props["data"].(map[string]any)
+			if err := s.validateBody(dataSchema, []byte(strings.Join(data, "\n"))); err != nil {
+				errs = append(errs, fmt.Sprintf("%s (%s): %v", at, event, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("stream does not match its schema: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// resolve follows a schema's $ref, if it has one.
+func (s *spec) resolve(schema map[string]any) map[string]any {
+	if ref, ok := schema["$ref"].(string); ok {
+		if target, ok := s.schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any); ok {
+			return target
+		}
+	}
+	return schema
 }
 
 // validate returns every way v breaks schema; at names v in messages.
@@ -336,20 +425,29 @@ func TestSpecCheckFails(t *testing.T) {
 	if _, err := s.check(res(http.MethodGet, "/locks/x", 200, "application/json", info)); err != nil {
 		t.Fatalf("a good response fails the check: %v", err)
 	}
+	const snapshot = "id: 7\nevent: snapshot\ndata: {\"seq\":7,\"locks\":[]}\n\n: heartbeat\n\n"
+	const acquired = "id: 8\nevent: lock.acquired\ndata: {\"seq\":8,\"type\":\"lock.acquired\",\"name\":\"x\",\"fencing_token\":1,\"holder\":\"acme/alice\",\"at\":\"2026-11-26T10:00:30.123Z\"}\n\n"
+	if _, err := s.check(res(http.MethodGet, "/watch", 200, "text/event-stream", snapshot+acquired+"event: reset\ndata: {\"message\":\"m\"}\n\nid: 9\nevent: lock.rel")); err != nil {
+		t.Fatalf("a good stream fails the check: %v", err)
+	}
 	for name, r := range map[string]*response{
-		"undocumented status":    res(http.MethodGet, "/locks/x", 409, httpapi.ProblemContentType, `{"title":"Conflict","status":409,"code":"lock_held"}`),
-		"wrong media type":       res(http.MethodGet, "/locks/x", 200, "text/plain", info),
-		"unknown key":            res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"free","waiters":0,"lease_id":"L1"}`),
-		"missing required key":   res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"free"}`),
-		"wrong type":             res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"free","waiters":"0"}`),
-		"not in the enum":        res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"gone","waiters":0}`),
-		"not a date-time":        res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"held","waiters":0,"expires_at":"soon"}`),
-		"below the minimum":      res(http.MethodPost, "/locks/x/validate", 200, "application/json", `{"valid":false,"current_token":-1}`),
-		"a body for 204":         res(http.MethodDelete, "/sessions/s", 204, "application/json", `{}`),
-		"a problem off schema":   res(http.MethodGet, "/locks/x", 422, httpapi.ProblemContentType, `{"title":"x","status":422}`),
-		"not a problem on 404":   res(http.MethodGet, "/nope", 404, "application/json", `{}`),
-		"no X-Request-Id":        {method: http.MethodGet, path: "/health", status: 200, raw: []byte(`{"status":"ok","version":"v","db":"ok"}`), header: http.Header{"Content-Type": {"application/json"}}},
-		"a 200 on a wrong route": res(http.MethodDelete, "/health", 200, "application/json", `{}`),
+		"undocumented status":       res(http.MethodGet, "/locks/x", 409, httpapi.ProblemContentType, `{"title":"Conflict","status":409,"code":"lock_held"}`),
+		"wrong media type":          res(http.MethodGet, "/locks/x", 200, "text/plain", info),
+		"unknown key":               res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"free","waiters":0,"lease_id":"L1"}`),
+		"missing required key":      res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"free"}`),
+		"wrong type":                res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"free","waiters":"0"}`),
+		"not in the enum":           res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"gone","waiters":0}`),
+		"not a date-time":           res(http.MethodGet, "/locks/x", 200, "application/json", `{"name":"x","status":"held","waiters":0,"expires_at":"soon"}`),
+		"below the minimum":         res(http.MethodPost, "/locks/x/validate", 200, "application/json", `{"valid":false,"current_token":-1}`),
+		"a body for 204":            res(http.MethodDelete, "/sessions/s", 204, "application/json", `{}`),
+		"a problem off schema":      res(http.MethodGet, "/locks/x", 422, httpapi.ProblemContentType, `{"title":"x","status":422}`),
+		"not a problem on 404":      res(http.MethodGet, "/nope", 404, "application/json", `{}`),
+		"no X-Request-Id":           {method: http.MethodGet, path: "/health", status: 200, raw: []byte(`{"status":"ok","version":"v","db":"ok"}`), header: http.Header{"Content-Type": {"application/json"}}},
+		"a 200 on a wrong route":    res(http.MethodDelete, "/health", 200, "application/json", `{}`),
+		"a stream's unknown event":  res(http.MethodGet, "/watch", 200, "text/event-stream", snapshot+"id: 9\nevent: lock.stolen\ndata: {}\n\n"),
+		"a stream frame without id": res(http.MethodGet, "/watch", 200, "text/event-stream", "event: snapshot\ndata: {\"seq\":7,\"locks\":[]}\n\n"),
+		"a stream frame off schema": res(http.MethodGet, "/watch", 200, "text/event-stream", "id: 7\nevent: snapshot\ndata: {\"seq\":7,\"locks\":[],\"lease_id\":\"L1\"}\n\n"),
+		"a stream of JSON":          res(http.MethodGet, "/watch", 200, "application/json", `{}`),
 	} {
 		if _, err := s.check(r); err == nil {
 			t.Errorf("%s: the check passes %v", name, r)
