@@ -60,7 +60,11 @@ func TestDocsTryItOut(t *testing.T) {
 	tried := 0
 	for _, id := range sortedIDs(ops) {
 		op := ops[id]
-		if strings.Contains(op.path, "{id}") || strings.HasPrefix(op.path, "/admin/") || needsLease(op) {
+		// An event stream never ends, and Swagger UI shows a response
+		// only once its body has ended: the watch operations say to use
+		// curl -N instead, and TestRequestExamples reads their first frame.
+		_, stream := op.Responses["200"].Content["text/event-stream"]
+		if strings.Contains(op.path, "{id}") || strings.HasPrefix(op.path, "/admin/") || needsLease(op) || stream {
 			continue
 		}
 		tried++

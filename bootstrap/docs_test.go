@@ -161,8 +161,9 @@ func TestErrorExamples(t *testing.T) {
 // body from the request example), to a fresh server, and requires the
 // operation's documented success status. Ids that cannot exist on a fresh
 // server come from the operation the spec says they come from: a session
-// id (path parameter id) from open-session, a lease_id from acquire-lock;
-// both run their own examples first.
+// id (path parameter id) from open-session, a webhook id from
+// create-webhook, a lease_id from acquire-lock; each runs its own example
+// first. An event stream is read up to its first frame.
 func TestRequestExamples(t *testing.T) {
 	ops := servedSpec(t, newServer(t))
 	for _, id := range sortedIDs(ops) {
@@ -202,6 +203,12 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 	for _, p := range op.Parameters {
 		var v string
 		switch {
+		case p.In == "path" && p.Name == "id" && strings.HasPrefix(op.path, "/webhooks/"):
+			created := runExample(t, s, ops, "create-webhook")
+			if created.status != http.StatusCreated || created.str("id") == "" {
+				t.Fatalf("create-webhook for %s: %d %s", id, created.status, created.raw)
+			}
+			v = created.str("id")
 		case p.In == "path" && p.Name == "id":
 			opened := runExample(t, s, ops, "open-session")
 			if opened.status != http.StatusCreated || opened.str("session_id") == "" {
@@ -267,5 +274,6 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 	default:
 		token = aliceToken
 	}
-	return s.call(t, op.method, path, token, body)
+	_, stream := op.Responses["200"].Content["text/event-stream"]
+	return s.send(t, req{method: op.method, path: path, token: token, body: body, firstFrame: stream})
 }

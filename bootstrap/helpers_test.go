@@ -1,6 +1,7 @@
 package bootstrap_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -161,6 +162,9 @@ type req struct {
 	body   any
 	ctype  string // Content-Type; application/json when there is a body and ctype is empty
 	header http.Header
+	// firstFrame reads an event stream only up to the end of its first
+	// frame, then closes it (a stream does not end by itself).
+	firstFrame bool
 }
 
 // resp is a response with its body read.
@@ -240,7 +244,12 @@ func (s *server) doCtx(ctx context.Context, r req) (*resp, error) {
 		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
 	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
+	var raw []byte
+	if r.firstFrame && strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		raw, err = readFrame(res.Body)
+	} else {
+		raw, err = io.ReadAll(res.Body)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read body: %w", r.method, r.path, err)
 	}
@@ -257,6 +266,23 @@ func (s *server) doCtx(ctx context.Context, r req) (*resp, error) {
 		}
 	}
 	return out, nil
+}
+
+// readFrame reads an event stream up to the blank line that ends its
+// first frame.
+func readFrame(r io.Reader) ([]byte, error) {
+	br := bufio.NewReader(r)
+	var out []byte
+	for {
+		line, err := br.ReadBytes('\n')
+		out = append(out, line...)
+		if err != nil {
+			return out, err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 && len(out) > len(line) {
+			return out, nil
+		}
+	}
 }
 
 // recorded returns a copy of the calls made so far.

@@ -224,7 +224,7 @@ func TestWebhookDeliveryFailedBeforeRestartIsDeliveredAfter(t *testing.T) {
 	}
 	// An attempt made just before the stop may not have been recorded;
 	// the one recorded and the one after the restart are counted.
-	if n, _ := d["attempts"].(float64); n < 2 || len(before) < 1 {
+	if n, _ := strconv.Atoi(fmt.Sprint(d["attempts"])); n < 2 || len(before) < 1 {
 		t.Fatalf("attempts = %v (%d requests before the restart), want the recorded failure and the delivery", d["attempts"], len(before))
 	}
 	all := rcv.deliveries()

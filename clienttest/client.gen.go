@@ -1315,7 +1315,7 @@ type ClientInterface interface {
 
 	// WatchLock Watch a lock
 	//
-	// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+	// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 	//
 	// Corresponds with GET /locks/{name}/watch (the `WatchLock` operationId).
 	WatchLock(ctx context.Context, name string, params *WatchLockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1361,7 +1361,7 @@ type ClientInterface interface {
 
 	// WatchLocks Watch locks below a prefix
 	//
-	// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+	// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 	//
 	// Corresponds with GET /watch (the `WatchLocks` operationId).
 	WatchLocks(ctx context.Context, params *WatchLocksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1652,7 +1652,7 @@ func (c *Client) ValidateLock(ctx context.Context, name string, body ValidateLoc
 
 // WatchLock Watch a lock
 //
-// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 //
 // Corresponds with GET /locks/{name}/watch (the `WatchLock` operationId).
 func (c *Client) WatchLock(ctx context.Context, name string, params *WatchLockParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1758,7 +1758,7 @@ func (c *Client) KeepaliveSession(ctx context.Context, id string, reqEditors ...
 
 // WatchLocks Watch locks below a prefix
 //
-// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 //
 // Corresponds with GET /watch (the `WatchLocks` operationId).
 func (c *Client) WatchLocks(ctx context.Context, params *WatchLocksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2903,7 +2903,7 @@ type ClientWithResponsesInterface interface {
 
 	// WatchLockWithResponse Watch a lock
 	//
-	// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+	// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2957,7 +2957,7 @@ type ClientWithResponsesInterface interface {
 
 	// WatchLocksWithResponse Watch locks below a prefix
 	//
-	// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+	// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5025,7 +5025,7 @@ func (c *ClientWithResponses) ValidateLockWithResponse(ctx context.Context, name
 
 // WatchLockWithResponse Watch a lock
 //
-// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+// Streams the changes of one lock of your org, after a first `snapshot` of its state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5115,7 +5115,7 @@ func (c *ClientWithResponses) KeepaliveSessionWithResponse(ctx context.Context, 
 
 // WatchLocksWithResponse Watch locks below a prefix
 //
-// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`.
+// Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
 //
 // Returns a wrapper object for the known response body format(s).
 //

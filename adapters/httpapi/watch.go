@@ -89,7 +89,9 @@ var (
 
 const watchDescription = " The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. " +
 	"Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). " +
-	"A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`."
+	"A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. " +
+	"A comment line (`: heartbeat`) keeps an idle stream open through proxies. " +
+	"This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource."
 
 func (s *Server) registerWatches() {
 	register(s, huma.Operation{
