@@ -28,7 +28,7 @@ import (
 
 // readmeSections are the README sections whose shell blocks are run, in
 // order, by TestREADMEWalkThrough (## headings, matched by prefix).
-var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks"}
+var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks", "Events: watch, resume"}
 
 // readmeAddr is the address the README's commands talk to.
 const readmeAddr = "127.0.0.1:3000"
@@ -269,6 +269,7 @@ var volatile = []struct {
 }{
 	{regexp.MustCompile(`\bL\d+-[0-9a-f]{16}\b`), "<lease_id>"},
 	{regexp.MustCompile(`\bs_[0-9a-f]{32}\b`), "<session_id>"},
+	{regexp.MustCompile(`\bwh_[0-9a-f]{16}\b`), "<webhook_id>"},
 	{regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`), "<time>"},
 }
 
