@@ -250,6 +250,9 @@ func (s *EventService) Watch(_ context.Context, p domain.Principal, target Watch
 		return nil, err
 	}
 	head, floor := s.e.hub.position()
+	// An id above the published head may still have been issued: the
+	// state (and a snapshot read from it) runs a moment ahead of the hub.
+	head = max(head, s.e.st.lastEvent())
 	switch {
 	case lastEventID == nil:
 		w.snapshot()

@@ -100,7 +100,7 @@ func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, er
 func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *application.Engine {
 	return application.NewEngine(j, clk, application.EngineConfig{
 		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
-		KeepEvents: uint64(cfg.Events.Retain), EventBuffer: min(cfg.Watch.MaxLag+4096, cfg.Events.Retain+4096),
+		KeepEvents: uint64(cfg.Events.Retain),
 	})
 }
 

@@ -103,7 +103,7 @@ type EventsConfig struct {
 type WatchConfig struct {
 	MaxStreams             int           `koanf:"max_streams" doc:"open watch streams the server allows (429 beyond)"`
 	MaxStreamsPerPrincipal int           `koanf:"max_streams_per_principal" doc:"open watch streams one org/user may have (429 beyond)"`
-	MaxLag                 int           `koanf:"max_lag" doc:"how many events a watch stream may fall behind the newest before it is sent lagged and closed"`
+	MaxLag                 int           `koanf:"max_lag" doc:"how many of its events a watch stream may have waiting for a slow client before it is sent lagged and closed"`
 	Heartbeat              time.Duration `koanf:"heartbeat" doc:"a comment line is sent on an idle watch stream this often, so that proxies keep it open"`
 }
 
@@ -135,7 +135,7 @@ func DefaultConfig() Config {
 		Shutdown:  ShutdownConfig{Timeout: 10 * time.Second},
 		Restore:   RestoreConfig{Grace: 10 * time.Second},
 		Events:    EventsConfig{Retain: 100_000},
-		Watch:     WatchConfig{MaxStreams: 10_000, MaxStreamsPerPrincipal: 100, MaxLag: 10_000, Heartbeat: 15 * time.Second},
+		Watch:     WatchConfig{MaxStreams: 10_000, MaxStreamsPerPrincipal: 100, MaxLag: 1000, Heartbeat: 15 * time.Second},
 		Webhooks: WebhooksConfig{Attempts: 12, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Timeout: 5 * time.Second, Workers: 8},
 	}
