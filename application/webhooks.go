@@ -164,6 +164,9 @@ func (h *hookEntry) record(d domain.Delivery) {
 
 // apply folds committed webhook changes in.
 func (t *webhookTable) apply(changes []domain.Change) {
+	if !slices.ContainsFunc(changes, isWebhookChange) {
+		return // the lock path: no webhook lock taken
+	}
 	comings := false
 	t.mu.Lock()
 	for _, c := range changes {
@@ -196,6 +199,14 @@ func (t *webhookTable) apply(changes []domain.Change) {
 	if ch != nil {
 		close(ch)
 	}
+}
+
+func isWebhookChange(c domain.Change) bool {
+	switch c.(type) {
+	case domain.WebhookSaved, domain.WebhookDeleted, domain.WebhookAdvanced, domain.DeliveryRecorded:
+		return true
+	}
+	return false
 }
 
 // watch returns a channel closed when webhooks are next added or removed.
