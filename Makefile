@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-deps generate check-generated lint lint-openapi openapi bench migration clean bench-compare bench-blocking
+.PHONY: help run build test test-deps generate check-generated lint lint-openapi openapi bench migration clean bench-compare bench-blocking bench-events
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,11 @@ clean: ## remove build output
 
 bench-compare: build ## load OctoStore, etcd and a no-op HTTP server alike (64 clients, uncontended) and print a table
 	go run ./cmd/octobench compare -bin bin/octostore
+
+bench-events: build ## OctoStore's cycles/s with 1,000 watch streams open vs none, and with a webhook answering 503 for a minute vs none; 1,000-watcher delivery latency
+	go run ./cmd/octobench compare -bin bin/octostore -watchers 1000
+	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -webhook-503 -duration 60s
+	go test -run '^$$' -bench BenchmarkWatchDelivery -benchtime 400x ./bootstrap/
 
 bench-blocking: build ## OctoStore vs etcd, blocking acquires (16 clients queueing on 4 names): grants/s, waits, FIFO check
 	go run ./cmd/octobench compare -workload blocking -bin bin/octostore
