@@ -393,15 +393,14 @@ func (e *Engine) fold(x *txn) {
 	e.st.addEnded(x.expired)
 	e.creds.apply(x.changes)
 	e.hooks.apply(x.changes)
-	var evs []domain.Event
-	for _, c := range x.changes {
-		if r, ok := c.(domain.EventRecorded); ok {
-			evs = append(evs, r.Event)
-		}
-	}
-	if _, trimmed := lastTrim(x.changes); len(evs) > 0 || trimmed {
-		e.hub.publish(evs, e.trimmed)
-	}
+	e.hub.publish(x.changes, e.trimmed)
+}
+
+// lastIssued is the highest event seq committed: the state's, which runs a
+// moment ahead of what the hub has published.
+func (e *Engine) lastIssued() uint64 {
+	head, _ := e.hub.position()
+	return max(head, e.st.lastEvent())
 }
 
 // Stats is a snapshot of the writer's counters, for metrics.

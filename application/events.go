@@ -78,9 +78,7 @@ func (s *EventService) Page(ctx context.Context, p domain.Principal, after uint6
 	}
 	head, floor := s.e.hub.position()
 	page := EventPage{Events: []domain.Event{}}
-	// An id above the published head may have been issued a moment ago
-	// (the state runs ahead of the hub): it is no reason to reset.
-	if after > max(head, s.e.st.lastEvent()) || after < floor {
+	if after > s.e.lastIssued() || after < floor {
 		page.Reset, after = true, floor
 	}
 	for budget := 10*limit + 1000; len(page.Events) < limit && after < head && budget > 0; {

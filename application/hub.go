@@ -44,11 +44,18 @@ func (h *hub) reset(head, floor uint64) {
 	h.head, h.floor, h.n, h.first = head, floor, 0, 0
 }
 
-// publish appends committed events (seqs above head, ascending) and wakes
-// every reader.
-func (h *hub) publish(evs []domain.Event, floor uint64) {
+// publish appends the events of a committed batch (seqs above head,
+// ascending) and, when it had events or the floor rose, wakes every reader.
+func (h *hub) publish(changes []domain.Change, floor uint64) {
 	h.mu.Lock()
-	for _, e := range evs {
+	woke := floor > h.floor
+	for _, c := range changes {
+		r, ok := c.(domain.EventRecorded)
+		if !ok {
+			continue
+		}
+		woke = true
+		e := r.Event
 		if e.Seq != h.head+1 {
 			// Seqs of a refused batch are reused, so a gap means the
 			// ring no longer follows: start it again at e.
@@ -64,7 +71,7 @@ func (h *hub) publish(evs []domain.Event, floor uint64) {
 		h.head = e.Seq
 	}
 	h.floor = max(h.floor, floor)
-	if h.closed { // readers are gone; the channel is closed already
+	if h.closed || !woke { // closed: readers are gone, the channel closed already
 		h.mu.Unlock()
 		return
 	}

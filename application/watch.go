@@ -249,10 +249,8 @@ func (s *EventService) Watch(_ context.Context, p domain.Principal, target Watch
 	if err != nil {
 		return nil, err
 	}
-	head, floor := s.e.hub.position()
-	// An id above the published head may still have been issued: the
-	// state (and a snapshot read from it) runs a moment ahead of the hub.
-	head = max(head, s.e.st.lastEvent())
+	_, floor := s.e.hub.position()
+	head := s.e.lastIssued() // a snapshot's id may not be published yet
 	switch {
 	case lastEventID == nil:
 		w.snapshot()
