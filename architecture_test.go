@@ -64,6 +64,11 @@ func violation(pkg, imp string) string {
 		if own && (layer(rel) == "bootstrap" || layer(rel) == "cmd") {
 			return "adapters must not import bootstrap or cmd"
 		}
+	case "client":
+		// Go programs import the client; it must not pull in the server.
+		if own && layer(rel) != "client" || !std {
+			return "client (and its commands) may import the standard library and itself only"
+		}
 	case "cmd":
 		if own && rel != "/bootstrap" {
 			return "cmd may import bootstrap only"

@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/octostore/octostore/client/lockcmd"
 )
 
 // CLI runs the command lines of the octostore binary; cmd/octostore only
@@ -20,6 +22,9 @@ type CLI struct {
 	// Stdout gets command output and help; Stderr gets logs, the
 	// first-start banner and error lines.
 	Stdout, Stderr io.Writer
+	// Terminal says whether Stderr is a terminal (lock hold then shows
+	// who holds the lock while it waits).
+	Terminal bool
 }
 
 // Run runs one command line (args without the program name) until it is
@@ -33,6 +38,13 @@ func (c CLI) Run(ctx context.Context, args []string) int {
 	}
 	if cmd == "token" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = "token "+rest[0], rest[1:]
+	}
+	if cmd == "lock" || cmd == "help" && len(rest) > 0 && rest[0] == "lock" {
+		if cmd == "help" {
+			rest = []string{"--help"}
+		}
+		// The client commands have exit statuses of their own.
+		return lockcmd.Run(ctx, rest, lockcmd.Env{Environ: c.Environ, Stdout: c.Stdout, Stderr: c.Stderr, Terminal: c.Terminal})
 	}
 	if cmd == "help" {
 		cmd, rest = strings.Join(rest, " "), []string{"--help"}
@@ -138,6 +150,9 @@ func usage(cmd string) string {
   octostore token create --org ORG --user USER [settings]
                                          mint a token for a user (server stopped)
   octostore openapi                      print the OpenAPI description (YAML)
+  octostore lock hold|status|list|watch|release ...
+                                         client commands: run a command while holding a lock,
+                                         elect a leader, look at and follow locks (octostore lock --help)
   octostore version | --version          print the version
   octostore help [COMMAND] | -h | --help print this help, or a command's
 

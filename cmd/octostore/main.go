@@ -24,5 +24,8 @@ func main() {
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,
 	}
+	if fi, err := os.Stderr.Stat(); err == nil {
+		cli.Terminal = fi.Mode()&os.ModeCharDevice != 0
+	}
 	os.Exit(cli.Run(ctx, os.Args[1:]))
 }

@@ -92,9 +92,15 @@ type server struct {
 // until it logs that it started.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
-	cmd.Env = environ()
-	cmd.Dir = t.TempDir()
+	return startServerIn(t, t.TempDir(), nil, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+}
+
+// startServerIn runs serve in dir with extra environment variables.
+func startServerIn(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--log-format", "json"}, args...)...)
+	cmd.Env = append(environ(), env...)
+	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
