@@ -28,7 +28,7 @@ import (
 
 // readmeSections are the README sections whose shell blocks are run, in
 // order, by TestREADMEWalkThrough (## headings, matched by prefix).
-var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks", "Events: watch, resume"}
+var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks", "Events: watch, resume", "One line of shell"}
 
 // readmeAddr is the address the README's commands talk to.
 const readmeAddr = "127.0.0.1:3000"
@@ -201,7 +201,9 @@ func makeRunEnv(t *testing.T, f fence) []string {
 // server at cleanup.
 func startBinary(t *testing.T, dir string, env []string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "octostore")
+	// Where make build puts it, so that the README's bin/octostore lines
+	// run as written.
+	bin := filepath.Join(dir, "bin", "octostore")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/octostore")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

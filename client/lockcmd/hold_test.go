@@ -96,7 +96,7 @@ func TestHoldShowsTheHolderOnATerminal(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("hold: %d %s", code, stderr)
 	}
-	want := "waiting for job: held by acme/bob, fencing token 7, until 2026-12-05T10:00:30Z, 2 queued"
+	want := "waiting for job: held by acme/bob, fencing token 7, until 2026-12-05T10:00:30.000Z, 2 queued"
 	if !strings.Contains(stderr, want) || !strings.HasSuffix(stderr, "\r\033[K") {
 		t.Fatalf("stderr = %q, want it to show %q and clear the line", stderr, want)
 	}

@@ -3,6 +3,7 @@ package lockcmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/octostore/octostore/client"
 )
+
+// wireTime is how the server writes times: UTC with milliseconds.
+const wireTime = "2006-01-02T15:04:05.000Z07:00"
 
 // progress is the one line hold keeps up to date on a terminal while it
 // waits: who holds the lock, until when, how many are queued.
@@ -45,7 +49,7 @@ func describe(l client.Lock) string {
 		}
 		s := fmt.Sprintf("held by %s, fencing token %d", who, l.FencingToken)
 		if l.ExpiresAt != nil {
-			s += ", until " + l.ExpiresAt.UTC().Format(time.RFC3339)
+			s += ", until " + l.ExpiresAt.UTC().Format(wireTime)
 		}
 		if l.Metadata != "" {
 			s += fmt.Sprintf(", metadata %q", l.Metadata)
@@ -54,7 +58,7 @@ func describe(l client.Lock) string {
 	case "delayed":
 		s := "in its lock delay"
 		if l.AvailableAt != nil {
-			s += " until " + l.AvailableAt.UTC().Format(time.RFC3339)
+			s += " until " + l.AvailableAt.UTC().Format(wireTime)
 		}
 		return s + fmt.Sprintf(", %d queued", l.Waiters)
 	}
@@ -132,7 +136,7 @@ func runList(ctx context.Context, args []string, env Env) (int, error) {
 	for _, l := range locks {
 		exp := ""
 		if l.ExpiresAt != nil {
-			exp = l.ExpiresAt.UTC().Format(time.RFC3339)
+			exp = l.ExpiresAt.UTC().Format(wireTime)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", l.Name, l.Holder, l.FencingToken, exp, l.Metadata)
 	}
@@ -178,6 +182,7 @@ func runWatch(ctx context.Context, args []string, env Env) (int, error) {
 	fs := newFlags("watch", &c)
 	asPrefix := fs.Bool("prefix", false, "watch every lock below NAME (component by component), not NAME itself")
 	from := fs.String("after", "", "resume after this event id (the last one printed) instead of starting with a snapshot")
+	count := fs.Int("count", 0, "exit after printing this many lines (0: never); --count 1 --after ID waits for the next change")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return ExitUsage, err
@@ -212,9 +217,20 @@ func runWatch(ctx context.Context, args []string, env Env) (int, error) {
 		case <-ctx.Done():
 		}
 	}()
+	printed := 0
 	err = cl.Watch(ctx, target, *from, func(f client.Frame) error {
+		if *count > 0 && printed >= *count {
+			return errEnough
+		}
+		printed++
+		defer func() {
+			if *count > 0 && printed >= *count {
+				cancel()
+			}
+		}()
 		switch f.Event {
 		case "lagged":
+			printed--
 			return nil // resumed at once, nothing missed
 		case "snapshot", "reset":
 			var body map[string]any
@@ -234,8 +250,14 @@ func runWatch(ctx context.Context, args []string, env Env) (int, error) {
 		return signalStatus(s), nil
 	default:
 	}
+	if errors.Is(err, errEnough) || *count > 0 && printed >= *count {
+		return ExitOK, nil
+	}
 	if ctx.Err() != nil {
 		return 130, nil
 	}
 	return ExitFailure, err
 }
+
+// errEnough ends a watch that printed its --count lines.
+var errEnough = errors.New("printed enough")
