@@ -73,7 +73,7 @@ func waitFile(t *testing.T, path string) string {
 func TestLockHoldRunsCommandsOneAfterTheOther(t *testing.T) {
 	dir := t.TempDir()
 	_, env := lockServer(t, dir, "127.0.0.1:0")
-	script := `echo "start $OCTOSTORE_LOCK_NAME $OCTOSTORE_FENCING_TOKEN" >> log; sleep 0.3; echo "end $OCTOSTORE_FENCING_TOKEN" >> log; exit 3`
+	script := `echo "start $OCTOSTORE_LOCK_NAME $OCTOSTORE_FENCING_TOKEN $(date +%s%N)" >> log; sleep 0.3; echo "end $OCTOSTORE_FENCING_TOKEN $(date +%s%N)" >> log; exit 3`
 	var cmds []*exec.Cmd
 	for range 2 {
 		cmd := lockCmd(dir, env, "hold", "jobs/nightly", "--wait", "60s", "--", "sh", "-c", script)
@@ -95,20 +95,23 @@ func TestLockHoldRunsCommandsOneAfterTheOther(t *testing.T) {
 	if len(lines) != 4 {
 		t.Fatalf("log:\n%s", raw)
 	}
-	var tokens []uint64
+	var tokens, starts, ends []uint64
 	for i := 0; i < 4; i += 2 {
 		var name string
-		var start, end uint64
-		if _, err := fmt.Sscanf(lines[i], "start %s %d", &name, &start); err != nil || name != "jobs/nightly" {
+		var start, end, began, ended uint64
+		if _, err := fmt.Sscanf(lines[i], "start %s %d %d", &name, &start, &began); err != nil || name != "jobs/nightly" {
 			t.Fatalf("line %q: %v (the runs overlapped?)\n%s", lines[i], err, raw)
 		}
-		if _, err := fmt.Sscanf(lines[i+1], "end %d", &end); err != nil || end != start {
+		if _, err := fmt.Sscanf(lines[i+1], "end %d %d", &end, &ended); err != nil || end != start {
 			t.Fatalf("the runs overlapped:\n%s", raw)
 		}
-		tokens = append(tokens, start)
+		tokens, starts, ends = append(tokens, start), append(starts, began), append(ends, ended)
 	}
 	if tokens[1] <= tokens[0] {
 		t.Fatalf("fencing tokens %v do not grow", tokens)
+	}
+	if starts[1] < ends[0] {
+		t.Fatalf("the second command started (%d ns) before the first ended (%d ns)", starts[1], ends[0])
 	}
 }
 
@@ -195,6 +198,10 @@ func TestLockHoldExitCodes(t *testing.T) {
 		t.Fatalf("list: %+v", r)
 	}
 
+	if r := runLock(t, dir, env, "--help"); r.code != 0 || !strings.Contains(r.stdout, "Exit status:") ||
+		!strings.Contains(r.stdout, "  11   hold: the lock did not come within --wait") || !strings.Contains(r.stdout, "  20   hold: the lock was lost") {
+		t.Errorf("lock --help: %+v", r)
+	}
 	for _, args := range [][]string{
 		{"hold", "busy", "touch", "ran"},              // no --
 		{"hold", "busy", "--ttl", "5s", "--", "true"}, // below the session minimum
