@@ -66,7 +66,7 @@ func violation(pkg, imp string) string {
 		}
 	case "client":
 		// Go programs import the client; it must not pull in the server.
-		if own && layer(rel) != "client" || !std {
+		if own && layer(rel) != "client" || !own && !std {
 			return "client (and its commands) may import the standard library and itself only"
 		}
 	case "cmd":
