@@ -69,7 +69,25 @@ type holder struct {
 }
 
 func (h *holder) logf(format string, a ...any) {
-	fmt.Fprintf(h.env.Stderr, "octostore lock hold %s: %s\n", h.name, fmt.Sprintf(format, a...))
+	msg := fmt.Sprintf(format, a...)
+	if h.o.json {
+		_ = printJSON(h.env.Stderr, map[string]any{"event": "warning", "name": h.name, "message": msg})
+		return
+	}
+	fmt.Fprintf(h.env.Stderr, "octostore lock hold %s: %s\n", h.name, msg)
+}
+
+// note prints one of hold's milestones as a JSON line on stderr with
+// --json (nothing without: the command's own output is what matters).
+func (h *holder) note(event string, fields map[string]any) {
+	if !h.o.json {
+		return
+	}
+	line := map[string]any{"event": event, "name": h.name}
+	for k, v := range fields {
+		line[k] = v
+	}
+	_ = printJSON(h.env.Stderr, line)
 }
 
 func (h *holder) run(ctx context.Context, command []string) (int, error) {
@@ -174,6 +192,7 @@ func (h *holder) supervise(command []string, sess client.Session, lease client.L
 		h.cleanup(sess.ID, lease.LeaseID)
 		return ExitFailure, fmt.Errorf("start %s: %w", command[0], err)
 	}
+	h.note("acquired", map[string]any{"fencing_token": lease.FencingToken, "session_id": sess.ID, "pid": cmd.Process.Pid})
 	exited := make(chan int, 1)
 	go func() {
 		err := cmd.Wait()
@@ -183,16 +202,19 @@ func (h *holder) supervise(command []string, sess client.Session, lease client.L
 	case code := <-exited:
 		k.stop()
 		h.cleanup(sess.ID, lease.LeaseID)
+		h.note("released", map[string]any{"exit_status": code})
 		return code, nil
 	case <-k.lost:
 		h.logf("lost the lock (%s); stopping %s", k.why(), command[0])
 		h.stop(cmd, exited, syscall.SIGTERM)
 		h.cleanup(sess.ID, "")
+		h.note("lost", map[string]any{"reason": k.why(), "exit_status": ExitLost})
 		return ExitLost, nil
 	case sig := <-h.sigs:
 		h.stop(cmd, exited, sig.(syscall.Signal))
 		k.stop()
 		h.cleanup(sess.ID, lease.LeaseID)
+		h.note("released", map[string]any{"signal": sig.String(), "exit_status": signalStatus(sig)})
 		return signalStatus(sig), nil
 	}
 }

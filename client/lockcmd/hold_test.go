@@ -111,3 +111,24 @@ func TestHoldWaitExhausted(t *testing.T) {
 		t.Fatalf("hold: %d %q, want 11", code, stderr)
 	}
 }
+
+// TestHoldJSON: with --json, hold's milestones and errors are JSON lines
+// on stderr.
+func TestHoldJSON(t *testing.T) {
+	code, stderr := runHold(t, &fakeServer{}, false, "--json", "--", "true")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("hold --json: %d %q", code, stderr)
+	}
+	var acquired, released map[string]any
+	if json.Unmarshal([]byte(lines[0]), &acquired) != nil || acquired["event"] != "acquired" || acquired["fencing_token"] != float64(8) ||
+		json.Unmarshal([]byte(lines[1]), &released) != nil || released["event"] != "released" || released["exit_status"] != float64(0) {
+		t.Fatalf("hold --json printed %q", stderr)
+	}
+	code, stderr = runHold(t, &fakeServer{busy: 1}, false, "--json", "--", "true")
+	var failed map[string]any
+	if code != lockcmd.ExitWaitExhausted || json.Unmarshal([]byte(stderr), &failed) != nil ||
+		failed["code"] != "lock_held" || failed["exit_status"] != float64(11) {
+		t.Fatalf("hold --json, busy: %d %q", code, stderr)
+	}
+}

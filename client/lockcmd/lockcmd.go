@@ -118,15 +118,37 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprint(env.Stdout, Usage)
 		return ExitOK
 	case errors.As(err, &ue) || errors.Is(err, client.ErrInsecure):
-		fmt.Fprintln(env.Stderr, "octostore lock: "+err.Error())
-		return ExitUsage
-	case err != nil:
-		fmt.Fprintln(env.Stderr, "octostore lock "+cmd+": "+err.Error())
-		if code == ExitOK {
-			code = ExitFailure
-		}
+		code = ExitUsage
+	case err != nil && code == ExitOK:
+		code = ExitFailure
+	}
+	if err != nil {
+		report(env, cmd, args, code, err)
 	}
 	return code
+}
+
+// report prints a command's error on stderr: one line of text, or with
+// --json one JSON object with the exit status and, for a server
+// refusal, its code.
+func report(env Env, cmd string, args []string, code int, err error) {
+	asJSON := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		asJSON = asJSON || a == "--json" || a == "-json"
+	}
+	if !asJSON {
+		fmt.Fprintln(env.Stderr, "octostore lock "+cmd+": "+err.Error())
+		return
+	}
+	line := map[string]any{"event": "error", "command": cmd, "exit_status": code, "message": err.Error()}
+	var se *client.Error
+	if errors.As(err, &se) {
+		line["code"], line["status"] = se.Code, se.Status
+	}
+	_ = printJSON(env.Stderr, line)
 }
 
 // common are the flags every command takes.
