@@ -25,6 +25,10 @@ type SessionDeleted struct{ ID SessionID }
 // CredentialAdded stores a new credential (only its hash).
 type CredentialAdded struct{ Credential Credential }
 
+// CredentialRevoked removes a stored credential: its token stops working
+// with the commit. Revoking a hash that is not stored changes nothing.
+type CredentialRevoked struct{ Hash TokenHash }
+
 // EventsTrimmed deletes stored events with Seq <= Through, bounding the
 // outbox; readers that fall further behind are told they lagged. A journal
 // may keep some of them longer (SQLite trims whole batches), so readers
@@ -53,17 +57,18 @@ type WebhookAdvanced struct {
 // webhook, one event) after an attempt.
 type DeliveryRecorded struct{ Delivery Delivery }
 
-func (LockSaved) isChange()        {}
-func (LockDeleted) isChange()      {}
-func (SessionSaved) isChange()     {}
-func (SessionDeleted) isChange()   {}
-func (CredentialAdded) isChange()  {}
-func (EventRecorded) isChange()    {}
-func (EventsTrimmed) isChange()    {}
-func (WebhookSaved) isChange()     {}
-func (WebhookDeleted) isChange()   {}
-func (WebhookAdvanced) isChange()  {}
-func (DeliveryRecorded) isChange() {}
+func (LockSaved) isChange()         {}
+func (LockDeleted) isChange()       {}
+func (SessionSaved) isChange()      {}
+func (SessionDeleted) isChange()    {}
+func (CredentialAdded) isChange()   {}
+func (CredentialRevoked) isChange() {}
+func (EventRecorded) isChange()     {}
+func (EventsTrimmed) isChange()     {}
+func (WebhookSaved) isChange()      {}
+func (WebhookDeleted) isChange()    {}
+func (WebhookAdvanced) isChange()   {}
+func (DeliveryRecorded) isChange()  {}
 
 // Batch is the unit of commit: changes in decision order, the fencing
 // counter after them (it never decreases), and the time the server was last

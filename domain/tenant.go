@@ -3,9 +3,11 @@ package domain
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // OrgID names a tenant. Every lock lives inside exactly one org, and nothing
@@ -48,7 +50,21 @@ func (h TokenHash) Equal(o TokenHash) bool { return subtle.ConstantTimeCompare(h
 type Credential struct {
 	Hash      TokenHash
 	Principal Principal
+	CreatedAt time.Time // when it was stored (zero: unknown)
 }
+
+// ID names the credential in listings and revocations without revealing
+// the token: "tok_" and the first 8 bytes of its hash in hex. The hash of
+// a 256-bit random token says nothing about the token.
+func (c Credential) ID() string { return "tok_" + hex.EncodeToString(c.Hash[:8]) }
+
+// Token errors a client can cause.
+var (
+	ErrStaticToken = &Error{Kind: KindConflict, Code: "static_token",
+		Msg: "this token is configured (static_tokens or admin_token), not stored: change it in the configuration"}
+	ErrTokenNotFound = &Error{Kind: KindNotFound, Code: "token_not_found",
+		Msg: "no stored token has this id"}
+)
 
 // Validate reports the first rule that the credential c breaks: its
 // principal must name a user and, unless it is an admin without an org, an

@@ -176,8 +176,15 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 		case domain.SessionDeleted:
 			delete(j.sessions, c.ID)
 		case domain.CredentialAdded:
-			j.credentials = append(j.credentials, c.Credential)
+			cr := c.Credential
+			if !cr.CreatedAt.IsZero() {
+				cr.CreatedAt = storedTime(cr.CreatedAt)
+			}
+			j.credentials = append(j.credentials, cr)
 			j.hashes[c.Credential.Hash] = struct{}{}
+		case domain.CredentialRevoked:
+			j.credentials = slices.DeleteFunc(j.credentials, func(x domain.Credential) bool { return x.Hash == c.Hash })
+			delete(j.hashes, c.Hash)
 		case domain.EventRecorded:
 			e := c.Event
 			e.At = storedTime(e.At)

@@ -133,7 +133,6 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 		return applied{}, err
 	}
 	var top domain.FencingToken // highest token saved by this batch
-	now := time.Now().UnixMilli()
 	var events eventRows // inserted together, in one statement
 	var log logWriter    // lock and session changes: one change-log row
 	log.reset()
@@ -155,8 +154,14 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			log.sessionDeleted(c.ID)
 		case domain.CredentialAdded:
 			if err = c.Credential.Validate(); err == nil {
-				err = q.InsertCredential(ctx, fromCredential(c.Credential, now))
+				var created int64 // 0: unknown
+				if !c.Credential.CreatedAt.IsZero() {
+					created = c.Credential.CreatedAt.UnixMilli()
+				}
+				err = q.InsertCredential(ctx, fromCredential(c.Credential, created))
 			}
+		case domain.CredentialRevoked:
+			err = q.DeleteCredential(ctx, c.Hash[:])
 		case domain.EventRecorded:
 			events = append(events, fromEvent(c.Event)) // checked by claimEventSeqs
 		case domain.EventsTrimmed:

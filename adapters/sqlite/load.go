@@ -222,11 +222,14 @@ func credentialToDomain(r sqlitedb.Credential) (domain.Credential, error) {
 	}
 	copy(c.Hash[:], r.Hash)
 	c.Principal = domain.Principal{Org: domain.OrgID(r.Org), User: r.User, Admin: r.Admin == 1}
+	if r.CreatedAtMs != 0 {
+		c.CreatedAt = time.UnixMilli(r.CreatedAtMs)
+	}
 	return c, c.Validate()
 }
 
 // fromCredential converts a credential into the parameters of its row;
-// createdAt (Unix ms) is informational only.
+// createdAt is in Unix ms, 0 when unknown.
 func fromCredential(c domain.Credential, createdAt int64) sqlitedb.InsertCredentialParams {
 	return sqlitedb.InsertCredentialParams{
 		Hash:        c.Hash[:],

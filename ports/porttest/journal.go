@@ -70,6 +70,7 @@ func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 		{"OrgsAreDistinct", testOrgsAreDistinct},
 		{"RefusedBatchStoresNothing", testRefusedBatch},
 		{"DuplicateCredential", testDuplicateCredential},
+		{"CredentialRevoked", testCredentialRevoked},
 		{"CanceledContext", testCanceledContext},
 		{"CopiesData", testCopiesData},
 		{"Ping", testPing},
@@ -396,5 +397,27 @@ func testCopiesData(t *testing.T, j ports.Journal) {
 func testPing(t *testing.T, j ports.Journal) {
 	if err := j.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// testCredentialRevoked: a credential keeps its creation time (at ms
+// precision); a revoked one is gone at once and its hash may be stored
+// again; revoking an unknown hash changes nothing.
+func testCredentialRevoked(t *testing.T, j ports.Journal) {
+	a, b := credentialFor("acme", "alice", false), credentialFor("acme", "bob", false)
+	a.CreatedAt = base.Add(1500 * time.Microsecond)
+	commit(t, j, 1, domain.CredentialAdded{Credential: a}, domain.CredentialAdded{Credential: b})
+	snap := load(t, j)
+	want := time.UnixMilli(a.CreatedAt.UnixMilli())
+	if len(snap.Credentials) != 2 || !snap.Credentials[0].CreatedAt.Equal(want) || !snap.Credentials[1].CreatedAt.IsZero() {
+		t.Fatalf("credentials = %+v, want a created at %v and b without a time", snap.Credentials, want)
+	}
+	commit(t, j, 1, domain.CredentialRevoked{Hash: a.Hash}, domain.CredentialRevoked{Hash: domain.HashToken("never stored")})
+	if snap := load(t, j); len(snap.Credentials) != 1 || snap.Credentials[0].Hash != b.Hash {
+		t.Fatalf("after revoking a: %+v", snap.Credentials)
+	}
+	commit(t, j, 1, domain.CredentialAdded{Credential: a})
+	if snap := load(t, j); len(snap.Credentials) != 2 {
+		t.Fatalf("a stored again: %+v", snap.Credentials)
 	}
 }

@@ -7,3 +7,7 @@ VALUES (@hash, @org, @user, @admin, @created_at_ms);
 SELECT hash, org, user, admin, created_at_ms
 FROM credentials
 ORDER BY rowid;
+
+-- DeleteCredential revokes a stored token.
+-- name: DeleteCredential :exec
+DELETE FROM credentials WHERE hash = @hash;

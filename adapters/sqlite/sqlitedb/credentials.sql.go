@@ -9,6 +9,16 @@ import (
 	"context"
 )
 
+const DeleteCredential = `-- name: DeleteCredential :exec
+DELETE FROM credentials WHERE hash = ?1
+`
+
+// DeleteCredential revokes a stored token.
+func (q *Queries) DeleteCredential(ctx context.Context, hash []byte) error {
+	_, err := q.exec(ctx, q.deleteCredentialStmt, DeleteCredential, hash)
+	return err
+}
+
 const InsertCredential = `-- name: InsertCredential :exec
 INSERT INTO credentials (hash, org, user, admin, created_at_ms)
 VALUES (?1, ?2, ?3, ?4, ?5)

@@ -39,6 +39,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteChangesThroughStmt, err = db.PrepareContext(ctx, DeleteChangesThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteChangesThrough: %w", err)
 	}
+	if q.deleteCredentialStmt, err = db.PrepareContext(ctx, DeleteCredential); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteCredential: %w", err)
+	}
 	if q.deleteEventsThroughStmt, err = db.PrepareContext(ctx, DeleteEventsThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteEventsThrough: %w", err)
 	}
@@ -148,6 +151,11 @@ func (q *Queries) Close() error {
 	if q.deleteChangesThroughStmt != nil {
 		if cerr := q.deleteChangesThroughStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteChangesThroughStmt: %w", cerr)
+		}
+	}
+	if q.deleteCredentialStmt != nil {
+		if cerr := q.deleteCredentialStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteCredentialStmt: %w", cerr)
 		}
 	}
 	if q.deleteEventsThroughStmt != nil {
@@ -329,6 +337,7 @@ type Queries struct {
 	countLocksStmt              *sql.Stmt
 	countWebhookStmt            *sql.Stmt
 	deleteChangesThroughStmt    *sql.Stmt
+	deleteCredentialStmt        *sql.Stmt
 	deleteEventsThroughStmt     *sql.Stmt
 	deleteLockStmt              *sql.Stmt
 	deleteSessionStmt           *sql.Stmt
@@ -367,6 +376,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countLocksStmt:              q.countLocksStmt,
 		countWebhookStmt:            q.countWebhookStmt,
 		deleteChangesThroughStmt:    q.deleteChangesThroughStmt,
+		deleteCredentialStmt:        q.deleteCredentialStmt,
 		deleteEventsThroughStmt:     q.deleteEventsThroughStmt,
 		deleteLockStmt:              q.deleteLockStmt,
 		deleteSessionStmt:           q.deleteSessionStmt,
