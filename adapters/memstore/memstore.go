@@ -259,7 +259,7 @@ func (j *Journal) check(b domain.Batch) error {
 		switch c := c.(type) {
 		case domain.LockSaved:
 			err = checkLock(c.Lock, counter)
-		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed, domain.WebhookDeleted:
+		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed, domain.WebhookDeleted, domain.CredentialRevoked:
 		case domain.SessionSaved:
 			err = checkSession(c.Session)
 		case domain.EventRecorded:
