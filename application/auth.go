@@ -1,11 +1,16 @@
 package application
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/octostore/octostore/domain"
 	"github.com/octostore/octostore/ports"
@@ -17,6 +22,10 @@ import (
 type AuthService struct {
 	e      *Engine
 	static map[domain.TokenHash]domain.Principal
+	// lastUsed is when each stored credential last authenticated a
+	// request (Unix ms), since this process started; kept in memory, as
+	// writing it would cost a commit per request.
+	lastUsed sync.Map // domain.TokenHash -> *atomic.Int64
 }
 
 // NewAuthService returns an authenticator for the configured credentials
@@ -45,9 +54,120 @@ func (a *AuthService) Authenticate(token string) (domain.Principal, error) {
 		return p, nil
 	}
 	if c, ok := a.e.credential(h); ok && c.Hash.Equal(h) {
+		a.touch(h)
 		return c.Principal, nil
 	}
 	return domain.Principal{}, domain.ErrUnauthenticated
+}
+
+func (a *AuthService) touch(h domain.TokenHash) {
+	now := a.e.now().UnixMilli()
+	if v, ok := a.lastUsed.Load(h); ok {
+		v.(*atomic.Int64).Store(now)
+		return
+	}
+	v := new(atomic.Int64)
+	v.Store(now)
+	a.lastUsed.Store(h, v)
+}
+
+// Rotate replaces the stored token the caller authenticated with by a new
+// one for the same principal, in one commit: the old token stops working
+// when the new one is returned. A configured token is rotated in the
+// configuration: ErrStaticToken. Returns ErrUnauthenticated when the token
+// is not (or no longer) valid.
+func (a *AuthService) Rotate(ctx context.Context, token string) (GeneratedToken, error) {
+	h := domain.HashToken(token)
+	if _, ok := a.static[h]; ok {
+		return GeneratedToken{}, domain.ErrStaticToken
+	}
+	next := newToken()
+	p, err := do(ctx, a.e, func(x *txn) (domain.Principal, error) {
+		c, ok := a.e.credential(h)
+		if !ok || x.revokedInBatch(h) {
+			return domain.Principal{}, domain.ErrUnauthenticated
+		}
+		x.add(domain.CredentialAdded{Credential: domain.Credential{Hash: domain.HashToken(next), Principal: c.Principal, CreatedAt: x.now}})
+		x.revokeCredential(h)
+		return c.Principal, nil
+	})
+	if err != nil {
+		return GeneratedToken{}, err
+	}
+	return GeneratedToken{Principal: p, Token: next}, nil
+}
+
+// TokenInfo describes a stored token without revealing it.
+type TokenInfo struct {
+	ID         string
+	Principal  domain.Principal
+	CreatedAt  time.Time // zero when unknown (stored before it was recorded)
+	LastUsedAt time.Time // zero when not used since this server started
+}
+
+// Tokens lists the stored tokens, for the admin: those of org (all orgs
+// when empty) and user (all users when empty), by principal and creation.
+// Configured tokens are not stored and not listed.
+func (a *AuthService) Tokens(_ context.Context, p domain.Principal, org domain.OrgID, user string) ([]TokenInfo, error) {
+	if !p.Admin {
+		return nil, domain.ErrAdminOnly
+	}
+	out := []TokenInfo{}
+	for _, c := range a.e.creds.all() {
+		if org != "" && c.Principal.Org != org || user != "" && c.Principal.User != user {
+			continue
+		}
+		info := TokenInfo{ID: c.ID(), Principal: c.Principal, CreatedAt: c.CreatedAt}
+		if v, ok := a.lastUsed.Load(c.Hash); ok {
+			info.LastUsedAt = time.UnixMilli(v.(*atomic.Int64).Load()).UTC()
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(x, y TokenInfo) int {
+		return cmp.Or(cmp.Compare(x.Principal.Org, y.Principal.Org), cmp.Compare(x.Principal.User, y.Principal.User),
+			x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID))
+	})
+	return out, nil
+}
+
+// Revoke removes the stored token with that id; it stops working with the
+// commit, and watch streams opened with it end. Returns ErrTokenNotFound.
+func (a *AuthService) Revoke(ctx context.Context, p domain.Principal, id string) error {
+	if !p.Admin {
+		return domain.ErrAdminOnly
+	}
+	return a.e.submit(ctx, func(x *txn) error {
+		for _, c := range a.e.creds.all() {
+			if c.ID() == id && !x.revokedInBatch(c.Hash) {
+				x.revokeCredential(c.Hash)
+				return nil
+			}
+		}
+		return domain.ErrTokenNotFound
+	})
+}
+
+// Issue makes another token for the tenant principal org/user, for the
+// admin. The token is shown once.
+func (a *AuthService) Issue(ctx context.Context, p domain.Principal, org, user string) (GeneratedToken, TokenInfo, error) {
+	if !p.Admin {
+		return GeneratedToken{}, TokenInfo{}, domain.ErrAdminOnly
+	}
+	who, err := domain.ParsePrincipal(org, user)
+	if err != nil {
+		return GeneratedToken{}, TokenInfo{}, err
+	}
+	g := GeneratedToken{Principal: who, Token: newToken()}
+	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: who}
+	err = a.e.submit(ctx, func(x *txn) error {
+		c.CreatedAt = x.now
+		x.add(domain.CredentialAdded{Credential: c})
+		return nil
+	})
+	if err != nil {
+		return GeneratedToken{}, TokenInfo{}, err
+	}
+	return g, TokenInfo{ID: c.ID(), Principal: who, CreatedAt: c.CreatedAt}, nil
 }
 
 // GeneratedToken is a token made at first start, shown to the operator once.
@@ -78,7 +198,7 @@ func (a *AuthService) EnsureCredentials(ctx context.Context) ([]GeneratedToken, 
 			return errAlreadyConfigured
 		}
 		for _, g := range gen {
-			x.add(domain.CredentialAdded{Credential: domain.Credential{Hash: domain.HashToken(g.Token), Principal: g.Principal}})
+			x.add(domain.CredentialAdded{Credential: domain.Credential{Hash: domain.HashToken(g.Token), Principal: g.Principal, CreatedAt: x.now}})
 		}
 		return nil
 	})
@@ -106,7 +226,7 @@ func CreateToken(ctx context.Context, j ports.Journal, p domain.Principal) (Gene
 		return GeneratedToken{}, errors.New("create token: only tenant tokens can be created")
 	}
 	g := GeneratedToken{Principal: p, Token: newToken()}
-	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: p}
+	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: p, CreatedAt: time.Now()}
 	if err := c.Validate(); err != nil {
 		return GeneratedToken{}, fmt.Errorf("create token: %w", err)
 	}

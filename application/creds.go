@@ -29,19 +29,41 @@ func (t *credTable) len() int {
 	return len(t.byHash)
 }
 
-func (t *credTable) apply(changes []domain.Change) {
-	var added []domain.Credential
+func (t *credTable) apply(changes []domain.Change) []domain.TokenHash {
+	var revoked []domain.TokenHash
+	touched := false
 	for _, c := range changes {
-		if c, ok := c.(domain.CredentialAdded); ok {
-			added = append(added, c.Credential)
+		switch c := c.(type) {
+		case domain.CredentialAdded:
+			touched = true
+		case domain.CredentialRevoked:
+			touched = true
+			revoked = append(revoked, c.Hash)
 		}
 	}
-	if len(added) == 0 {
-		return
+	if !touched {
+		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, c := range added {
-		t.byHash[c.Hash] = c
+	for _, c := range changes {
+		switch c := c.(type) {
+		case domain.CredentialAdded:
+			t.byHash[c.Credential.Hash] = c.Credential
+		case domain.CredentialRevoked:
+			delete(t.byHash, c.Hash)
+		}
 	}
+	return revoked
+}
+
+// all returns the stored credentials, in no particular order.
+func (t *credTable) all() []domain.Credential {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]domain.Credential, 0, len(t.byHash))
+	for _, c := range t.byHash {
+		out = append(out, c)
+	}
+	return out
 }

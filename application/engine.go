@@ -54,6 +54,9 @@ type Engine struct {
 	waiters *waitRegistry
 	hub     *hub
 	hooks   *webhookTable
+	// onRevoke are told, after the commit, which credentials were
+	// revoked (set up before Start; the writer calls them).
+	onRevoke []func([]domain.TokenHash)
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
@@ -391,7 +394,11 @@ func lastTrim(changes []domain.Change) (uint64, bool) {
 func (e *Engine) fold(x *txn) {
 	e.sweep.track(e.st.apply(x.changes, x.counter, x.eventSeq))
 	e.st.addEnded(x.expired)
-	e.creds.apply(x.changes)
+	if revoked := e.creds.apply(x.changes); len(revoked) > 0 {
+		for _, fn := range e.onRevoke {
+			fn(revoked)
+		}
+	}
 	e.hooks.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }

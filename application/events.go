@@ -46,7 +46,9 @@ func NewEventService(e *Engine, lim WatchLimits) *EventService {
 	if lim.MaxLag == 0 {
 		lim.MaxLag = 1000
 	}
-	return &EventService{e: e, lim: lim, b: newBroker(e, lim)}
+	s := &EventService{e: e, lim: lim, b: newBroker(e, lim)}
+	e.onRevoke = append(e.onRevoke, s.b.revoked)
+	return s
 }
 
 // MaxEventPage is the largest page of events.

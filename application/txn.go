@@ -132,6 +132,21 @@ func (x *txn) event(kind domain.EventKind, org domain.OrgID, name domain.LockNam
 	}})
 }
 
+// revokeCredential revokes a stored credential in this batch.
+func (x *txn) revokeCredential(h domain.TokenHash) {
+	x.changes = append(x.changes, domain.CredentialRevoked{Hash: h})
+}
+
+// revokedInBatch reports whether an earlier request of this batch revoked h.
+func (x *txn) revokedInBatch(h domain.TokenHash) bool {
+	for _, c := range x.changes {
+		if r, ok := c.(domain.CredentialRevoked); ok && r.Hash == h {
+			return true
+		}
+	}
+	return false
+}
+
 // add records a change that has no working-copy state of its own.
 func (x *txn) add(c domain.Change) { x.changes = append(x.changes, c) }
 

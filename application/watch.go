@@ -23,6 +23,9 @@ type Frame struct {
 type WatchTarget struct {
 	Name   domain.LockName
 	Prefix domain.Prefix
+	// Auth is the credential the stream was opened with: revoking it ends
+	// the stream.
+	Auth domain.TokenHash
 }
 
 func (t WatchTarget) matches(n domain.LockName) bool {
@@ -173,6 +176,23 @@ func (b *broker) fan(ev domain.Event) {
 		for _, w := range keys[n[:i]] {
 			if w.target.matches(ev.Name) {
 				w.push(ev, b.lim.MaxLag)
+			}
+		}
+	}
+}
+
+// revoked ends the watches opened with a revoked credential.
+func (b *broker) revoked(hashes []domain.TokenHash) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, keys := range b.byOrg {
+		for _, ws := range keys {
+			for _, w := range ws {
+				for _, h := range hashes {
+					if w.target.Auth == h {
+						w.end(false)
+					}
+				}
 			}
 		}
 	}
