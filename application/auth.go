@@ -76,25 +76,26 @@ func (a *AuthService) touch(h domain.TokenHash) {
 // when the new one is returned. A configured token is rotated in the
 // configuration: ErrStaticToken. Returns ErrUnauthenticated when the token
 // is not (or no longer) valid.
-func (a *AuthService) Rotate(ctx context.Context, token string) (GeneratedToken, error) {
+func (a *AuthService) Rotate(ctx context.Context, token string) (GeneratedToken, TokenInfo, error) {
 	h := domain.HashToken(token)
 	if _, ok := a.static[h]; ok {
-		return GeneratedToken{}, domain.ErrStaticToken
+		return GeneratedToken{}, TokenInfo{}, domain.ErrStaticToken
 	}
 	next := newToken()
-	p, err := do(ctx, a.e, func(x *txn) (domain.Principal, error) {
-		c, ok := a.e.credential(h)
+	c, err := do(ctx, a.e, func(x *txn) (domain.Credential, error) {
+		old, ok := a.e.credential(h)
 		if !ok || x.revokedInBatch(h) {
-			return domain.Principal{}, domain.ErrUnauthenticated
+			return domain.Credential{}, domain.ErrUnauthenticated
 		}
-		x.add(domain.CredentialAdded{Credential: domain.Credential{Hash: domain.HashToken(next), Principal: c.Principal, CreatedAt: x.now}})
+		c := domain.Credential{Hash: domain.HashToken(next), Principal: old.Principal, CreatedAt: x.now}
+		x.add(domain.CredentialAdded{Credential: c})
 		x.revokeCredential(h)
-		return c.Principal, nil
+		return c, nil
 	})
 	if err != nil {
-		return GeneratedToken{}, err
+		return GeneratedToken{}, TokenInfo{}, err
 	}
-	return GeneratedToken{Principal: p, Token: next}, nil
+	return GeneratedToken{Principal: c.Principal, Token: next}, TokenInfo{ID: c.ID(), Principal: c.Principal, CreatedAt: c.CreatedAt}, nil
 }
 
 // TokenInfo describes a stored token without revealing it.

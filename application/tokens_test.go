@@ -16,7 +16,7 @@ func TestTokenRotateRevokeIssue(t *testing.T) {
 	f := start(t, nil, nil)
 	static := domain.Credential{Hash: domain.HashToken("static-token-0123456789"), Principal: alice}
 	auth := application.NewAuthService(f.engine, []domain.Credential{static})
-	if _, err := auth.Rotate(ctx, "static-token-0123456789"); !errors.Is(err, domain.ErrStaticToken) {
+	if _, _, err := auth.Rotate(ctx, "static-token-0123456789"); !errors.Is(err, domain.ErrStaticToken) {
 		t.Fatalf("rotating a configured token: %v, want static_token", err)
 	}
 	g, info, err := auth.Issue(ctx, admin, "acme", "bob")
@@ -34,14 +34,14 @@ func TestTokenRotateRevokeIssue(t *testing.T) {
 		t.Fatalf("tokens = %+v", tokens)
 	}
 
-	rotated, err := auth.Rotate(ctx, g.Token)
+	rotated, _, err := auth.Rotate(ctx, g.Token)
 	if err != nil || rotated.Principal != bob {
 		t.Fatalf("rotate: %v %v", rotated, err)
 	}
 	if _, err := auth.Authenticate(g.Token); !errors.Is(err, domain.ErrUnauthenticated) {
 		t.Fatalf("the old token after rotation: %v", err)
 	}
-	if _, err := auth.Rotate(ctx, g.Token); !errors.Is(err, domain.ErrUnauthenticated) {
+	if _, _, err := auth.Rotate(ctx, g.Token); !errors.Is(err, domain.ErrUnauthenticated) {
 		t.Fatalf("rotating the old token again: %v", err)
 	}
 	if p, err := auth.Authenticate(rotated.Token); err != nil || p != bob {
@@ -79,7 +79,7 @@ func TestRevokedTokenEndsItsWatch(t *testing.T) {
 	other, _ := ev.Watch(ctx, bob, application.WatchTarget{}, nil)
 	next(t, w)
 	next(t, other)
-	if _, err := auth.Rotate(ctx, g.Token); err != nil {
+	if _, _, err := auth.Rotate(ctx, g.Token); err != nil {
 		t.Fatal(err)
 	}
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)

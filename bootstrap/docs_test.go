@@ -162,8 +162,9 @@ func TestErrorExamples(t *testing.T) {
 // operation's documented success status. Ids that cannot exist on a fresh
 // server come from the operation the spec says they come from: a session
 // id (path parameter id) from open-session, a webhook id from
-// create-webhook, a lease_id from acquire-lock; each runs its own example
-// first. An event stream is read up to its first frame.
+// create-webhook, a token id (and the stored token that rotate-token
+// rotates) from admin-issue-token, a lease_id from acquire-lock; each runs
+// its own example first. An event stream is read up to its first frame.
 func TestRequestExamples(t *testing.T) {
 	ops := servedSpec(t, newServer(t))
 	for _, id := range sortedIDs(ops) {
@@ -209,6 +210,12 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 				t.Fatalf("create-webhook for %s: %d %s", id, created.status, created.raw)
 			}
 			v = created.str("id")
+		case p.In == "path" && p.Name == "token_id":
+			issued := runExample(t, s, ops, "admin-issue-token")
+			if issued.status != http.StatusCreated || issued.str("token_id") == "" {
+				t.Fatalf("admin-issue-token for %s: %d %s", id, issued.status, issued.raw)
+			}
+			v = issued.str("token_id")
 		case p.In == "path" && p.Name == "id":
 			opened := runExample(t, s, ops, "open-session")
 			if opened.status != http.StatusCreated || opened.str("session_id") == "" {
@@ -271,6 +278,10 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 	case len(*op.Security) == 0:
 	case strings.HasPrefix(op.path, "/admin/"):
 		token = adminTok
+	case id == "rotate-token":
+		// Rotation is for stored tokens; the configured ones answer 409.
+		issued := runExample(t, s, ops, "admin-issue-token")
+		token = issued.str("token")
 	default:
 		token = aliceToken
 	}

@@ -148,3 +148,21 @@ func TestWatchAcrossARestart(t *testing.T) {
 		t.Fatalf("live after the replay: %+v", f)
 	}
 }
+
+// TestRotatedTokenClosesItsStream: rotating a token ends the watch streams
+// opened with it at once; the new token works.
+func TestRotatedTokenClosesItsStream(t *testing.T) {
+	s := newServer(t)
+	issued := s.call(t, http.MethodPost, "/admin/orgs/acme/users/dave/tokens", adminTok, nil).ok(t, http.StatusCreated)
+	tok := issued.str("token")
+	st := s.watch(t, tok, "/watch", "")
+	if f := st.mustNext(t); f.event != "snapshot" {
+		t.Fatalf("first frame %+v", f)
+	}
+	rotated := s.call(t, http.MethodPost, "/auth/token/rotate", tok, nil).ok(t, http.StatusCreated)
+	if _, ok := st.next(t); ok {
+		t.Fatal("the stream of the rotated token goes on")
+	}
+	s.call(t, http.MethodGet, "/locks", tok, nil).problem(t, http.StatusUnauthorized, "unauthenticated")
+	s.call(t, http.MethodGet, "/locks", rotated.str("token"), nil).ok(t, http.StatusOK)
+}

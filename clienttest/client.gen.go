@@ -507,6 +507,30 @@ type LockList struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// NewToken defines model for NewToken.
+type NewToken struct {
+	// CreatedAt UTC with three digits of milliseconds
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Org Examples: acme
+	Org *string `json:"org,omitempty"`
+
+	// Token The bearer token. It is shown only now; store it safely.
+	//
+	// Examples: octo_3q2+7w…
+	Token string `json:"token"`
+
+	// TokenId Names the token in listings and revocations.
+	//
+	// Examples: tok_4f2a9c1e5b7d2a44
+	TokenId string `json:"token_id"`
+
+	// User Examples: alice
+	User string `json:"user"`
+}
+
 // OpenSessionRequest defines model for OpenSessionRequest.
 type OpenSessionRequest struct {
 	// TtlSeconds Session lifetime without a keepalive, in seconds (10-300).
@@ -633,6 +657,36 @@ type SessionOpened struct {
 
 	// TtlSeconds Examples: 60
 	TtlSeconds int64 `json:"ttl_seconds"`
+}
+
+// TokenInfo defines model for TokenInfo.
+type TokenInfo struct {
+	// Admin The admin token (made at first start).
+	Admin *bool `json:"admin,omitempty"`
+
+	// CreatedAt When it was made (absent for tokens made before this was recorded).
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+
+	// Id Examples: tok_4f2a9c1e5b7d2a44
+	Id string `json:"id"`
+
+	// LastUsedAt When it last authenticated a request, since the server started.
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+
+	// Org Examples: acme
+	Org *string `json:"org,omitempty"`
+
+	// User Examples: alice
+	User string `json:"user"`
+}
+
+// TokenList defines model for TokenList.
+type TokenList struct {
+	Tokens []TokenInfo `json:"tokens"`
 }
 
 // ValidateRequest defines model for ValidateRequest.
@@ -881,6 +935,15 @@ type WriterStats struct {
 
 	// Requests Requests decided in those commits
 	Requests int64 `json:"requests"`
+}
+
+// AdminListTokensParams defines parameters for AdminListTokens.
+type AdminListTokensParams struct {
+	// Org Only tokens of this org.
+	Org *string `form:"org,omitempty" json:"org,omitempty"`
+
+	// User Only tokens of this user.
+	User *string `form:"user,omitempty" json:"user,omitempty"`
 }
 
 // ListEventsParams defines parameters for ListEvents.
@@ -1206,12 +1269,40 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// AdminIssueToken Issue a token
+	//
+	// Makes another token for org/user, shown only in this answer. Needs the admin token.
+	//
+	// Corresponds with POST /admin/orgs/{org}/users/{user}/tokens (the `AdminIssueToken` operationId).
+	AdminIssueToken(ctx context.Context, org string, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminStats Writer statistics
 	//
 	// Group-commit counters for operators and dashboards. Needs the admin token.
 	//
 	// Corresponds with GET /admin/stats (the `AdminStats` operationId).
 	AdminStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListTokens List stored tokens
+	//
+	// The stored tokens (ids, owners, creation and last use), never the tokens themselves. Configured tokens are not stored and not listed. Needs the admin token.
+	//
+	// Corresponds with GET /admin/tokens (the `AdminListTokens` operationId).
+	AdminListTokens(ctx context.Context, params *AdminListTokensParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRevokeToken Revoke a token
+	//
+	// The token stops working at once, and watch streams opened with it end. Needs the admin token.
+	//
+	// Corresponds with DELETE /admin/tokens/{token_id} (the `AdminRevokeToken` operationId).
+	AdminRevokeToken(ctx context.Context, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateToken Rotate your token
+	//
+	// Replaces the stored token you call with by a new one for the same user, shown only in this answer. The old token stops working at once (its watch streams end). A token from the configuration (static_tokens, admin_token) is rotated there: `409 static_token`.
+	//
+	// Corresponds with POST /auth/token/rotate (the `RotateToken` operationId).
+	RotateToken(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEvents Read the event stream
 	//
@@ -1413,6 +1504,23 @@ type ClientInterface interface {
 	ListWebhookDeliveries(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// AdminIssueToken Issue a token
+//
+// Makes another token for org/user, shown only in this answer. Needs the admin token.
+//
+// Corresponds with POST /admin/orgs/{org}/users/{user}/tokens (the `AdminIssueToken` operationId).
+func (c *Client) AdminIssueToken(ctx context.Context, org string, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminIssueTokenRequest(c.Server, org, user)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminStats Writer statistics
 //
 // Group-commit counters for operators and dashboards. Needs the admin token.
@@ -1420,6 +1528,57 @@ type ClientInterface interface {
 // Corresponds with GET /admin/stats (the `AdminStats` operationId).
 func (c *Client) AdminStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminStatsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListTokens List stored tokens
+//
+// The stored tokens (ids, owners, creation and last use), never the tokens themselves. Configured tokens are not stored and not listed. Needs the admin token.
+//
+// Corresponds with GET /admin/tokens (the `AdminListTokens` operationId).
+func (c *Client) AdminListTokens(ctx context.Context, params *AdminListTokensParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListTokensRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRevokeToken Revoke a token
+//
+// The token stops working at once, and watch streams opened with it end. Needs the admin token.
+//
+// Corresponds with DELETE /admin/tokens/{token_id} (the `AdminRevokeToken` operationId).
+func (c *Client) AdminRevokeToken(ctx context.Context, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRevokeTokenRequest(c.Server, tokenId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateToken Rotate your token
+//
+// Replaces the stored token you call with by a new one for the same user, shown only in this answer. The old token stops working at once (its watch streams end). A token from the configuration (static_tokens, admin_token) is rotated there: `409 static_token`.
+//
+// Corresponds with POST /auth/token/rotate (the `RotateToken` operationId).
+func (c *Client) RotateToken(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateTokenRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1879,6 +2038,47 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, id string, reqEditor
 	return c.Client.Do(req)
 }
 
+// NewAdminIssueTokenRequest constructs an http.Request for the AdminIssueToken method
+func NewAdminIssueTokenRequest(server string, org string, user string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/orgs/%s/users/%s/tokens", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminStatsRequest constructs an http.Request for the AdminStats method
 func NewAdminStatsRequest(server string) (*http.Request, error) {
 	var err error
@@ -1899,6 +2099,133 @@ func NewAdminStatsRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListTokensRequest constructs an http.Request for the AdminListTokens method
+func NewAdminListTokensRequest(server string, params *AdminListTokensParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Org != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "org", *params.Org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.User != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "user", *params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminRevokeTokenRequest constructs an http.Request for the AdminRevokeToken method
+func NewAdminRevokeTokenRequest(server string, tokenId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token_id", tokenId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/tokens/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRotateTokenRequest constructs an http.Request for the RotateToken method
+func NewRotateTokenRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/token/rotate")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2784,6 +3111,15 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// AdminIssueTokenWithResponse Issue a token
+	//
+	// Makes another token for org/user, shown only in this answer. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/orgs/{org}/users/{user}/tokens (the `AdminIssueToken` operationId).
+	AdminIssueTokenWithResponse(ctx context.Context, org string, user string, reqEditors ...RequestEditorFn) (*AdminIssueTokenResponse, error)
+
 	// AdminStatsWithResponse Writer statistics
 	//
 	// Group-commit counters for operators and dashboards. Needs the admin token.
@@ -2792,6 +3128,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /admin/stats (the `AdminStats` operationId).
 	AdminStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminStatsResponse, error)
+
+	// AdminListTokensWithResponse List stored tokens
+	//
+	// The stored tokens (ids, owners, creation and last use), never the tokens themselves. Configured tokens are not stored and not listed. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/tokens (the `AdminListTokens` operationId).
+	AdminListTokensWithResponse(ctx context.Context, params *AdminListTokensParams, reqEditors ...RequestEditorFn) (*AdminListTokensResponse, error)
+
+	// AdminRevokeTokenWithResponse Revoke a token
+	//
+	// The token stops working at once, and watch streams opened with it end. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/tokens/{token_id} (the `AdminRevokeToken` operationId).
+	AdminRevokeTokenWithResponse(ctx context.Context, tokenId string, reqEditors ...RequestEditorFn) (*AdminRevokeTokenResponse, error)
+
+	// RotateTokenWithResponse Rotate your token
+	//
+	// Replaces the stored token you call with by a new one for the same user, shown only in this answer. The old token stops working at once (its watch streams end). A token from the configuration (static_tokens, admin_token) is rotated there: `409 static_token`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/token/rotate (the `RotateToken` operationId).
+	RotateTokenWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateTokenResponse, error)
 
 	// ListEventsWithResponse Read the event stream
 	//
@@ -3019,6 +3382,96 @@ type ClientWithResponsesInterface interface {
 	ListWebhookDeliveriesWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
 }
 
+// AdminIssueTokenResponse201Headers the declared response headers of an HTTP 201 response for AdminIssueToken
+type AdminIssueTokenResponse201Headers struct {
+	CacheControl *string
+}
+
+type AdminIssueTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *NewToken
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AdminIssueTokenResponse201Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AdminIssueTokenResponse) GetJSON201() *NewToken {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminIssueTokenResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminIssueTokenResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminIssueTokenResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminIssueTokenResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminIssueTokenResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AdminIssueTokenResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminIssueTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminIssueTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminIssueTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminIssueTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type AdminStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3082,6 +3535,234 @@ func (r AdminStatsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListTokensResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListTokensResponse) GetJSON200() *TokenList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminListTokensResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminListTokensResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminListTokensResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminListTokensResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListTokensResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListTokensResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListTokensResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListTokensResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminRevokeTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminRevokeTokenResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminRevokeTokenResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminRevokeTokenResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AdminRevokeTokenResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminRevokeTokenResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AdminRevokeTokenResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRevokeTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRevokeTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRevokeTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRevokeTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateTokenResponse201Headers the declared response headers of an HTTP 201 response for RotateToken
+type RotateTokenResponse201Headers struct {
+	CacheControl *string
+}
+
+type RotateTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *NewToken
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *RotateTokenResponse201Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RotateTokenResponse) GetJSON201() *NewToken {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateTokenResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateTokenResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateTokenResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RotateTokenResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RotateTokenResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateTokenResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4828,6 +5509,21 @@ func (r ListWebhookDeliveriesResponse) ContentType() string {
 	return ""
 }
 
+// AdminIssueTokenWithResponse Issue a token
+//
+// Makes another token for org/user, shown only in this answer. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/orgs/{org}/users/{user}/tokens (the `AdminIssueToken` operationId).
+func (c *ClientWithResponses) AdminIssueTokenWithResponse(ctx context.Context, org string, user string, reqEditors ...RequestEditorFn) (*AdminIssueTokenResponse, error) {
+	rsp, err := c.AdminIssueToken(ctx, org, user, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminIssueTokenResponse(rsp)
+}
+
 // AdminStatsWithResponse Writer statistics
 //
 // Group-commit counters for operators and dashboards. Needs the admin token.
@@ -4841,6 +5537,51 @@ func (c *ClientWithResponses) AdminStatsWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseAdminStatsResponse(rsp)
+}
+
+// AdminListTokensWithResponse List stored tokens
+//
+// The stored tokens (ids, owners, creation and last use), never the tokens themselves. Configured tokens are not stored and not listed. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/tokens (the `AdminListTokens` operationId).
+func (c *ClientWithResponses) AdminListTokensWithResponse(ctx context.Context, params *AdminListTokensParams, reqEditors ...RequestEditorFn) (*AdminListTokensResponse, error) {
+	rsp, err := c.AdminListTokens(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListTokensResponse(rsp)
+}
+
+// AdminRevokeTokenWithResponse Revoke a token
+//
+// The token stops working at once, and watch streams opened with it end. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/tokens/{token_id} (the `AdminRevokeToken` operationId).
+func (c *ClientWithResponses) AdminRevokeTokenWithResponse(ctx context.Context, tokenId string, reqEditors ...RequestEditorFn) (*AdminRevokeTokenResponse, error) {
+	rsp, err := c.AdminRevokeToken(ctx, tokenId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRevokeTokenResponse(rsp)
+}
+
+// RotateTokenWithResponse Rotate your token
+//
+// Replaces the stored token you call with by a new one for the same user, shown only in this answer. The old token stops working at once (its watch streams end). A token from the configuration (static_tokens, admin_token) is rotated there: `409 static_token`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/token/rotate (the `RotateToken` operationId).
+func (c *ClientWithResponses) RotateTokenWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateTokenResponse, error) {
+	rsp, err := c.RotateToken(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateTokenResponse(rsp)
 }
 
 // ListEventsWithResponse Read the event stream
@@ -5218,6 +5959,87 @@ func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Cont
 	return ParseListWebhookDeliveriesResponse(rsp)
 }
 
+// ParseAdminIssueTokenResponse parses an HTTP response from a AdminIssueTokenWithResponse call
+func ParseAdminIssueTokenResponse(rsp *http.Response) (*AdminIssueTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminIssueTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest NewToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers AdminIssueTokenResponse201Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdminStatsResponse parses an HTTP response from a AdminStatsWithResponse call
 func ParseAdminStatsResponse(rsp *http.Response) (*AdminStatsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5267,6 +6089,198 @@ func ParseAdminStatsResponse(rsp *http.Response) (*AdminStatsResponse, error) {
 		}
 		response.ApplicationproblemJSON500 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseAdminListTokensResponse parses an HTTP response from a AdminListTokensWithResponse call
+func ParseAdminListTokensResponse(rsp *http.Response) (*AdminListTokensResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListTokensResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminRevokeTokenResponse parses an HTTP response from a AdminRevokeTokenWithResponse call
+func ParseAdminRevokeTokenResponse(rsp *http.Response) (*AdminRevokeTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRevokeTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateTokenResponse parses an HTTP response from a RotateTokenWithResponse call
+func ParseRotateTokenResponse(rsp *http.Response) (*RotateTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest NewToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers RotateTokenResponse201Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers201 = &headers
 	}
 
 	return response, nil

@@ -19,6 +19,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	principalKey
+	tokenKey // the bearer token the request authenticated with
 )
 
 // RequestID returns the request id of ctx, or "".

@@ -127,6 +127,7 @@ func New(cfg Config, svc Services) *Server {
 		{Name: "events", Description: "Change notification: the event stream, watches and webhooks."},
 		{Name: "operations", Description: "Health."},
 		{Name: "admin", Description: "Operator routes; they need the admin token."},
+		{Name: "auth", Description: "Your own token."},
 	}
 	hc.Transformers = append(hc.Transformers, s.transformErrors)
 	api := humago.New(mux, hc)
@@ -140,6 +141,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerWatches()
 	s.registerWebhooks()
 	s.registerAdmin()
+	s.registerTokens()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
 	schemas := api.OpenAPI().Components.Schemas.Map()
@@ -200,7 +202,13 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		s.writeHumaProblem(ctx, s.problemFor(ctx.Context(), domain.ErrAdminOnly))
 		return
 	}
-	next(huma.WithValue(ctx, principalKey, p))
+	next(huma.WithValue(huma.WithValue(ctx, principalKey, p), tokenKey, strings.TrimSpace(token)))
+}
+
+// bearerToken returns the token the request authenticated with.
+func bearerToken(ctx context.Context) string {
+	t, _ := ctx.Value(tokenKey).(string)
+	return t
 }
 
 // principal returns the authenticated caller of an operation.

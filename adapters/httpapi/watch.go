@@ -136,6 +136,8 @@ func (s *Server) watch(ctx context.Context, target application.WatchTarget, last
 		}
 		last = &id
 	}
+	// Revoking the token the stream was opened with ends the stream.
+	target.Auth = domain.HashToken(bearerToken(ctx))
 	w, err := s.events.Watch(ctx, principal(ctx), target, last)
 	if err != nil {
 		return nil, err
