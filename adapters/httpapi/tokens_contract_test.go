@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -51,5 +52,20 @@ func TestTokenRoutes(t *testing.T) {
 		a.call(r.method, r.path, "", nil).problem(t, http.StatusUnauthorized, "unauthenticated")
 	}
 	a.post("/admin/orgs/acme/users/a%20b/tokens", adminTok, nil).problem(t, http.StatusUnprocessableEntity, "invalid_user")
+
+	// A failed commit changes nothing: no token issued, rotated or revoked.
+	stored := a.post("/admin/orgs/acme/users/erin/tokens", adminTok, nil).ok(t, http.StatusCreated)
+	for _, r := range []request{
+		{method: http.MethodPost, path: "/admin/orgs/acme/users/erin/tokens", token: adminTok},
+		{method: http.MethodPost, path: "/auth/token/rotate", token: stored.str("token")},
+		{method: http.MethodDelete, path: "/admin/tokens/" + stored.str("token_id"), token: adminTok},
+	} {
+		a.journal.FailNextCommit(errors.New("disk full"))
+		a.send(r).problem(t, http.StatusServiceUnavailable, "unavailable").nowhere(t)
+	}
+	a.get("/locks", stored.str("token")).ok(t, http.StatusOK)
+	if list := a.get("/admin/tokens?user=erin", adminTok).ok(t, http.StatusOK); strings.Count(string(list.raw), `"id"`) != 1 {
+		t.Errorf("after failed commits: %s", list.raw)
+	}
 	a.post("/auth/token/rotate", "", nil).problem(t, http.StatusUnauthorized, "unauthenticated")
 }

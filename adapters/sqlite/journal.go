@@ -133,8 +133,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 		return applied{}, err
 	}
 	var top domain.FencingToken // highest token saved by this batch
-	var events eventRows // inserted together, in one statement
-	var log logWriter    // lock and session changes: one change-log row
+	var events eventRows        // inserted together, in one statement
+	var log logWriter           // lock and session changes: one change-log row
 	log.reset()
 	for i, c := range b.Changes {
 		var err error
