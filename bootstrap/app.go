@@ -219,7 +219,7 @@ func (l *Listener) serving() net.Listener {
 	if l.certs == nil {
 		return l.ln
 	}
-	return tls.NewListener(l.ln, l.certs.Config())
+	return tls.NewListener(l.ln, l.certs.tlsConfig())
 }
 
 // newListener binds cfg.Addr when the app starts, so that a bad or busy

@@ -66,9 +66,9 @@ func newCertificates(lc fx.Lifecycle, cfg Config, log *slog.Logger) *Certificate
 	return c
 }
 
-// Config returns the server's TLS configuration: TLS 1.2 at least, Go's
+// tlsConfig returns the server's TLS configuration: TLS 1.2 at least, Go's
 // defaults otherwise, and the current certificate at every handshake.
-func (c *Certificates) Config() *tls.Config {
+func (c *Certificates) tlsConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
