@@ -5,6 +5,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newDispatcher,
 			newAuth,
 			newHTTPAPI,
+			newCertificates,
 			newListener,
 			newHTTPServer,
 		),
@@ -203,13 +205,28 @@ func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog
 // Listener is the API's bound socket. Start-up binds it before generating
 // any credential and serves it last (see Options).
 type Listener struct {
-	ln net.Listener
+	ln    net.Listener
+	certs *Certificates // nil: plain HTTP
+}
+
+// serving returns the listener the server accepts on: ln itself, or with
+// TLS on, ln speaking TLS with the current certificate. httpapi's listener
+// wraps this one, so that it rewrites net/http's own error responses in
+// plain text before they are encrypted; net/http then sees no *tls.Conn,
+// so requests carry no r.TLS and the handshake happens on the first read,
+// under the same ReadHeaderTimeout as the request header.
+func (l *Listener) serving() net.Listener {
+	if l.certs == nil {
+		return l.ln
+	}
+	return tls.NewListener(l.ln, l.certs.tlsConfig())
 }
 
 // newListener binds cfg.Addr when the app starts, so that a bad or busy
-// address fails start-up.
-func newListener(lc fx.Lifecycle, cfg Config, log *slog.Logger) *Listener {
-	l := &Listener{}
+// address fails start-up. certs is nil unless TLS is configured; its
+// certificate is loaded before the address is bound.
+func newListener(lc fx.Lifecycle, cfg Config, certs *Certificates, log *slog.Logger) *Listener {
+	l := &Listener{certs: certs}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			ln, err := net.Listen("tcp", cfg.Addr)
@@ -217,8 +234,12 @@ func newListener(lc fx.Lifecycle, cfg Config, log *slog.Logger) *Listener {
 				return failed("listen address "+cfg.Addr, describeListenError(err))
 			}
 			l.ln = ln
+			scheme := "http://"
+			if certs != nil {
+				scheme = "https://"
+			}
 			addr := ln.Addr().String()
-			log.Info("listening", "addr", "http://"+addr, "docs", "http://"+addr+"/docs")
+			log.Info("listening", "addr", scheme+addr, "docs", scheme+addr+"/docs")
 			return nil
 		},
 		OnStop: func(context.Context) error {
@@ -257,7 +278,7 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, ln *Listene
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			go func() {
-				if err := h.srv.Serve(api.Listener(ln.ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				if err := h.srv.Serve(api.Listener(ln.serving())); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)
 				}
 			}()

@@ -61,6 +61,7 @@ type Config struct {
 	Events       EventsConfig   `koanf:"events"`
 	Watch        WatchConfig    `koanf:"watch"`
 	Webhooks     WebhooksConfig `koanf:"webhooks"`
+	TLS          TLSConfig      `koanf:"tls"`
 	// WebhookAllowPrivate lifts the webhook address and https rules, for
 	// self-hosted private networks and tests.
 	WebhookAllowPrivate bool `koanf:"webhook_allow_private" doc:"allow webhook URLs that are http:// or resolve to loopback, private or other non-public addresses (self-hosted networks, tests)"`
@@ -115,6 +116,17 @@ type WebhooksConfig struct {
 	Timeout    time.Duration `koanf:"timeout" doc:"how long one delivery attempt may take"`
 	Workers    int           `koanf:"workers" doc:"delivery attempts in flight at once, over all webhooks (the rest wait their turn)"`
 }
+
+// TLSConfig turns on HTTPS. Both files or neither must be set; when set,
+// the API serves HTTPS only, on addr, and picks up a changed certificate
+// without a restart (on SIGHUP, or when either file changes).
+type TLSConfig struct {
+	CertFile string `koanf:"cert_file" doc:"PEM certificate chain (server certificate first); with tls.key_file the API serves HTTPS only, reloading both files on SIGHUP or when they change"`
+	KeyFile  string `koanf:"key_file" doc:"PEM private key of the certificate in tls.cert_file"`
+}
+
+// Enabled reports whether HTTPS is configured.
+func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
 
 // ShutdownConfig configures graceful shutdown.
 type ShutdownConfig struct {
@@ -367,6 +379,12 @@ func (c Config) Validate() error {
 			bad("pprof_addr", "%s", msg)
 		}
 	}
+	switch {
+	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
+		bad("tls.key_file", "must be set when tls.cert_file is (HTTPS needs both the certificate and its key)")
+	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
+		bad("tls.cert_file", "must be set when tls.key_file is (HTTPS needs both the certificate and its key)")
+	}
 	if c.Restore.Grace <= 0 {
 		bad("restore.grace", "must be greater than 0, got %s", c.Restore.Grace)
 	}
@@ -474,6 +492,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("restore.grace", c.Restore.Grace),
 		slog.Int("events.retain", c.Events.Retain),
 		slog.Bool("webhook_allow_private", c.WebhookAllowPrivate),
+		slog.String("tls.cert_file", c.TLS.CertFile),
+		slog.String("tls.key_file", c.TLS.KeyFile),
 	)
 }
 

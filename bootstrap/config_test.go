@@ -77,6 +77,15 @@ shutdown:
 			},
 		},
 		{
+			name: "tls from yaml, the key from env",
+			yaml: "tls:\n  cert_file: /etc/tls/cert.pem\n  key_file: /etc/tls/old-key.pem\n",
+			env:  []string{"OCTOSTORE_TLS__KEY_FILE=/etc/tls/key.pem"},
+			want: func(c *bootstrap.Config) {
+				c.TLS.CertFile = "/etc/tls/cert.pem"
+				c.TLS.KeyFile = "/etc/tls/key.pem"
+			},
+		},
+		{
 			name: "every non-secret setting has a flag, durations included",
 			env:  []string{"OCTOSTORE_RESTORE__GRACE=7s", "OCTOSTORE_PPROF_ADDR=127.0.0.1:6061"},
 			args: []string{"--locks.sweep-interval", "1s", "--locks.default-lock-delay", "2s", "--restore.grace", "3s", "--shutdown.timeout", "4s", "--pprof-addr", "127.0.0.1:6060"},
@@ -370,6 +379,11 @@ func TestValidate(t *testing.T) {
 		{"shutdown", func(c *bootstrap.Config) { c.Shutdown.Timeout = 0 }, "config: shutdown.timeout:"},
 		{"bad org", func(c *bootstrap.Config) { c.StaticTokens = []string{"a b/alice:" + tokA} }, "config: static_tokens[0]: org"},
 		{"admin with space", func(c *bootstrap.Config) { c.AdminToken = tokAdmin + " x" }, "config: admin_token: must not contain spaces"},
+		{"tls pair", func(c *bootstrap.Config) { c.TLS.CertFile, c.TLS.KeyFile = "cert.pem", "key.pem" }, ""},
+		{"tls cert without key", func(c *bootstrap.Config) { c.TLS.CertFile = "cert.pem" },
+			"config: tls.key_file: must be set when tls.cert_file is"},
+		{"tls key without cert", func(c *bootstrap.Config) { c.TLS.KeyFile = "key.pem" },
+			"config: tls.cert_file: must be set when tls.key_file is"},
 		{"token that is a word of the message", func(c *bootstrap.Config) { c.StaticTokens = []string{"bob:short"} },
 			"config: static_tokens[0]: token for default/bob is shorter than 16 characters"},
 	}

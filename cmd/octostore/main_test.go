@@ -122,7 +122,7 @@ func startServerIn(t *testing.T, dir string, env []string, args ...string) *serv
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	t.Cleanup(func() { s.stop(t) })
-	s.base = "http://" + strings.TrimPrefix(s.await(t, "listening")["addr"].(string), "http://")
+	s.base = s.await(t, "listening")["addr"].(string) // http://host:port, or https:// with TLS
 	return s
 }
 
