@@ -240,6 +240,47 @@ func CreateToken(ctx context.Context, j ports.Journal, p domain.Principal) (Gene
 	return g, nil
 }
 
+// StoredTokens lists the tokens stored in j (offline, like CreateToken):
+// those of org and user when they are not empty, as Tokens orders them,
+// without last use (only a running server knows it).
+func StoredTokens(ctx context.Context, j ports.Journal, org domain.OrgID, user string) ([]TokenInfo, error) {
+	snap, err := j.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	out := []TokenInfo{}
+	for _, c := range snap.Credentials {
+		if org != "" && c.Principal.Org != org || user != "" && c.Principal.User != user {
+			continue
+		}
+		out = append(out, TokenInfo{ID: c.ID(), Principal: c.Principal, CreatedAt: c.CreatedAt})
+	}
+	slices.SortFunc(out, func(x, y TokenInfo) int {
+		return cmp.Or(cmp.Compare(x.Principal.Org, y.Principal.Org), cmp.Compare(x.Principal.User, y.Principal.User),
+			x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID))
+	})
+	return out, nil
+}
+
+// RevokeStoredToken revokes the token with that id in j (offline, like
+// CreateToken). Returns ErrTokenNotFound.
+func RevokeStoredToken(ctx context.Context, j ports.Journal, id string) (TokenInfo, error) {
+	snap, err := j.Load(ctx)
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("revoke token: %w", err)
+	}
+	for _, c := range snap.Credentials {
+		if c.ID() != id {
+			continue
+		}
+		if err := j.Commit(ctx, domain.Batch{Changes: []domain.Change{domain.CredentialRevoked{Hash: c.Hash}}}); err != nil {
+			return TokenInfo{}, fmt.Errorf("revoke token: %w", err)
+		}
+		return TokenInfo{ID: id, Principal: c.Principal, CreatedAt: c.CreatedAt}, nil
+	}
+	return TokenInfo{}, domain.ErrTokenNotFound
+}
+
 // newToken returns a 256-bit random bearer token.
 func newToken() string {
 	var b [32]byte

@@ -10,6 +10,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"go.uber.org/fx"
@@ -216,6 +218,72 @@ func TokenCreate(ctx context.Context, args, environ []string, out, note io.Write
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
+}
+
+// TokenList prints the tokens stored in the database, one line each: id,
+// org/user, creation time. The database must not be served (a running
+// server answers GET /admin/tokens instead).
+func TokenList(ctx context.Context, args, environ []string, out io.Writer) error {
+	var org, user string
+	cfg, err := loadConfig(args, environ, func(fs *flag.FlagSet) {
+		fs.StringVar(&org, "org", "", "only tokens of this org")
+		fs.StringVar(&user, "user", "", "only tokens of this user")
+	})
+	if err != nil {
+		return fmt.Errorf("token list: %w", err)
+	}
+	what := "token list: database " + cfg.DB
+	db, done, err := openDatabaseFile(ctx, cfg, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer done()
+	ts, err := application.StoredTokens(ctx, sqlite.NewJournal(db), domain.OrgID(org), user)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPRINCIPAL\tCREATED")
+	for _, t := range ts {
+		who := string(t.Principal.Org) + "/" + t.Principal.User
+		if t.Principal.Admin {
+			who = "admin"
+		}
+		created := "-"
+		if !t.CreatedAt.IsZero() {
+			created = t.CreatedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, who, created)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("token list: %w", err)
+	}
+	return db.Close()
+}
+
+// TokenRevoke revokes one stored token by id while no server runs on the
+// database (a running server answers DELETE /admin/tokens/{id} instead).
+func TokenRevoke(ctx context.Context, args, environ []string, note io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return errors.New("token revoke: give the token id: octostore token revoke TOKEN_ID (octostore token list shows them)")
+	}
+	id, args := args[0], args[1:]
+	cfg, err := loadConfig(args, environ, nil)
+	if err != nil {
+		return fmt.Errorf("token revoke: %w", err)
+	}
+	what := "token revoke: database " + cfg.DB
+	db, done, err := openDatabaseFile(ctx, cfg, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer done()
+	t, err := application.RevokeStoredToken(ctx, sqlite.NewJournal(db), id)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	fmt.Fprintf(note, "octostore: token %s of %s/%s revoked\n", t.ID, t.Principal.Org, t.Principal.User)
+	return db.Close()
 }
 
 // Backup writes a consistent online copy of the configured database to dest

@@ -103,9 +103,13 @@ func (c CLI) run(ctx context.Context, cmd string, args []string) error {
 		}
 		return Restore(ctx, file, args, c.Environ, c.Stdout)
 	case "token":
-		return errors.New("token: give a subcommand: octostore token create --org ORG --user USER")
+		return errors.New("token: give a subcommand: octostore token create|list|revoke (octostore token --help)")
 	case "token create":
 		return TokenCreate(ctx, args, c.Environ, c.Stdout, c.Stderr)
+	case "token list":
+		return TokenList(ctx, args, c.Environ, c.Stdout)
+	case "token revoke":
+		return TokenRevoke(ctx, args, c.Environ, c.Stderr)
 	case "openapi":
 		if len(args) > 0 {
 			return fmt.Errorf("openapi: unexpected argument %q", args[0])
@@ -149,6 +153,8 @@ func usage(cmd string) string {
   octostore restore FILE [settings]      replace the database with a backup (server stopped)
   octostore token create --org ORG --user USER [settings]
                                          mint a token for a user (server stopped)
+  octostore token list|revoke ... [settings]
+                                         list or revoke stored tokens (server stopped)
   octostore openapi                      print the OpenAPI description (YAML)
   octostore lock hold|status|list|watch|release ...
                                          client commands: run a command while holding a lock,
@@ -190,11 +196,32 @@ The fencing counter becomes the higher of the backup's and the replaced database
 Settings (octostore --help lists all):
 ` + settingsHelp(dbSettings...)
 	case "token":
-		return `Usage: octostore token create --org ORG --user USER [settings]
+		return `Usage: octostore token create|list|revoke ... [settings]
 
-Commands:
-  create    mint a new token for a user of the database (see octostore token create --help)
+Commands, on the database file while no server runs on it (a running server has the same
+operations as admin routes: POST /admin/orgs/{org}/users/{user}/tokens, GET /admin/tokens,
+DELETE /admin/tokens/{token_id}):
+  create    mint a new token for a user (see octostore token create --help)
+  list      list the stored tokens: id, org/user, creation time (never the tokens)
+  revoke    revoke a stored token by its id: octostore token revoke TOKEN_ID
 `
+	case "token list":
+		return `Usage: octostore token list [--org ORG] [--user USER] [settings]
+
+List the tokens stored in the database while no server runs on it: id, org/user and
+creation time, never the token. Configured tokens (static_tokens, admin_token) are not
+stored and not listed.
+
+Settings (octostore --help lists all):
+` + settingsHelp(dbSettings...)
+	case "token revoke":
+		return `Usage: octostore token revoke TOKEN_ID [settings]
+
+Revoke a stored token (its id from octostore token list) while no server runs on the
+database; it stops working at the next start.
+
+Settings (octostore --help lists all):
+` + settingsHelp(dbSettings...)
 	case "token create":
 		return `Usage: octostore token create --org ORG --user USER [settings]
 

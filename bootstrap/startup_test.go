@@ -464,3 +464,37 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+// TestTokenListAndRevokeOffline: the stored tokens are listed by id (never
+// the token) and one is revoked while no server runs; the next server
+// refuses it. While a server runs, both are refused in one line.
+func TestTokenListAndRevokeOffline(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "octostore.db")
+	r := runCLI(t, nil, "token", "create", "--org", "acme", "--user", "ci-bot", "--db", path)
+	token := strings.TrimSpace(r.stdout)
+	runCLI(t, nil, "token", "create", "--org", "globex", "--user", "ops", "--db", path)
+	list := runCLI(t, nil, "token", "list", "--org", "acme", "--db", path)
+	lines := strings.Split(strings.TrimSpace(list.stdout), "\n")
+	if list.code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[1], "tok_") || !strings.Contains(lines[1], "acme/ci-bot") || strings.Contains(list.stdout, token) {
+		t.Fatalf("token list: %+v", list)
+	}
+	id := strings.Fields(lines[1])[0]
+	if r := runCLI(t, nil, "token", "revoke", id, "--db", path); r.code != 0 || !strings.Contains(r.stderr, id+" of acme/ci-bot revoked") {
+		t.Fatalf("token revoke: %+v", r)
+	}
+	if r := runCLI(t, nil, "token", "revoke", id, "--db", path); r.code != 1 || !strings.Contains(r.stderr, "no stored token has this id") {
+		t.Fatalf("revoking twice: %+v", r)
+	}
+	if list := runCLI(t, nil, "token", "list", "--db", path); strings.Contains(list.stdout, id) || !strings.Contains(list.stdout, "globex/ops") {
+		t.Fatalf("after revoking: %+v", list)
+	}
+
+	s := startServer(t, e2eConfig(path), nil, nil)
+	s.call(t, http.MethodGet, "/locks", token, nil).problem(t, http.StatusUnauthorized, "unauthenticated")
+	for _, args := range [][]string{{"token", "list", "--db", path}, {"token", "revoke", "tok_0000000000000000", "--db", path}} {
+		if r := runCLI(t, nil, args...); r.code != 1 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "another octostore process") {
+			t.Errorf("%v while a server runs: %+v", args, r)
+		}
+	}
+}
