@@ -91,4 +91,7 @@ type Snapshot struct {
 	// Deliveries are the stored delivery records, per webhook in seq
 	// order.
 	Deliveries []Delivery
+	// Orgs are the registered orgs, Members their users, by org and user.
+	Orgs    []Org
+	Members []Member
 }

@@ -34,6 +34,8 @@ type Journal struct {
 	eventSeq    uint64         // highest Seq ever stored; survives trimming
 	aliveMs     int64          // last-alive time in Unix ms; 0 means never
 	credentials []domain.Credential
+	orgs        []domain.Org    // by id
+	members     []domain.Member // by org and user
 	hashes      map[domain.TokenHash]struct{}
 	webhooks    map[domain.WebhookID]domain.Webhook
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
@@ -96,6 +98,13 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 		snap.Credentials = []domain.Credential{}
 	}
 	snap.Webhooks, snap.Deliveries = j.webhookRecords()
+	snap.Orgs, snap.Members = slices.Clone(j.orgs), slices.Clone(j.members)
+	if snap.Orgs == nil {
+		snap.Orgs = []domain.Org{}
+	}
+	if snap.Members == nil {
+		snap.Members = []domain.Member{}
+	}
 	return snap, nil
 }
 
@@ -182,6 +191,21 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 			}
 			j.credentials = append(j.credentials, cr)
 			j.hashes[c.Credential.Hash] = struct{}{}
+		case domain.OrgCreated:
+			o := c.Org
+			o.CreatedAt = storedTime(o.CreatedAt)
+			i, _ := slices.BinarySearchFunc(j.orgs, o.ID, func(x domain.Org, id domain.OrgID) int { return cmp.Compare(x.ID, id) })
+			j.orgs = slices.Insert(j.orgs, i, o)
+		case domain.MemberSaved:
+			m := c.Member
+			m.AddedAt = storedTime(m.AddedAt)
+			key := func(x domain.Member) string { return string(x.Org) + "\x00" + x.User }
+			i, found := slices.BinarySearchFunc(j.members, key(m), func(x domain.Member, k string) int { return cmp.Compare(key(x), k) })
+			if found {
+				j.members[i].Role = m.Role
+			} else {
+				j.members = slices.Insert(j.members, i, m)
+			}
 		case domain.CredentialRevoked:
 			j.credentials = slices.DeleteFunc(j.credentials, func(x domain.Credential) bool { return x.Hash == c.Hash })
 			delete(j.hashes, c.Hash)
@@ -260,6 +284,17 @@ func (j *Journal) check(b domain.Batch) error {
 		case domain.LockSaved:
 			err = checkLock(c.Lock, counter)
 		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed, domain.WebhookDeleted, domain.CredentialRevoked:
+		case domain.OrgCreated:
+			if _, err = domain.ParseOrgID(string(c.Org.ID)); err == nil {
+				_, dup := slices.BinarySearchFunc(j.orgs, c.Org.ID, func(x domain.Org, id domain.OrgID) int { return cmp.Compare(x.ID, id) })
+				if dup {
+					err = fmt.Errorf("org %s is stored already", c.Org.ID)
+				}
+			}
+		case domain.MemberSaved:
+			if _, err = domain.ParsePrincipal(string(c.Member.Org), c.Member.User); err == nil && c.Member.Role != domain.RoleMember && c.Member.Role != domain.RoleOwner {
+				err = fmt.Errorf("member role %q", c.Member.Role)
+			}
 		case domain.SessionSaved:
 			err = checkSession(c.Session)
 		case domain.EventRecorded:

@@ -171,6 +171,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			}
 		case domain.WebhookSaved, domain.WebhookDeleted, domain.WebhookAdvanced, domain.DeliveryRecorded:
 			err = applyWebhookChange(ctx, q, c)
+		case domain.OrgCreated, domain.MemberSaved:
+			err = applyOrgChange(ctx, q, c)
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

@@ -62,7 +62,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql"} {
+	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql", "00005_orgs.sql"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status after up does not list %s:\n%s", want, out.String())
 		}
@@ -89,6 +89,13 @@ func TestMigrateUpDownUp(t *testing.T) {
 
 	// Rolling back 00004 drops the webhooks and their deliveries, nothing
 	// else; migrating up again brings back empty tables.
+	// 00005 (orgs and members) goes first, dropping only its tables.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00005: %v", err)
+	}
+	if got := tables(t, db.Reader, "orgs", "members", "webhooks"); !slices.Equal(got, []string{"webhooks"}) {
+		t.Errorf("tables after rolling back 00005: %v", got)
+	}
 	if err := db.MigrateDown(ctx); err != nil {
 		t.Fatalf("MigrateDown 00004: %v", err)
 	}
@@ -110,6 +117,13 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || len(s.Sessions) != 1 || s.EventSeq != 1 ||
 		len(s.Webhooks) != 0 || len(s.Deliveries) != 0 {
 		t.Errorf("Load after 00004 down and up: %+v, %v; want the lock, session and event without the webhook", s, err)
+	}
+	// 00005 (orgs and members) goes first, dropping only its tables.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00005: %v", err)
+	}
+	if got := tables(t, db.Reader, "orgs", "members", "webhooks"); !slices.Equal(got, []string{"webhooks"}) {
+		t.Errorf("tables after rolling back 00005: %v", got)
 	}
 	if err := db.MigrateDown(ctx); err != nil {
 		t.Fatalf("MigrateDown 00004: %v", err)
@@ -144,7 +158,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || s.EventSeq != 1 {
 		t.Errorf("Load after 00003 down and up: %+v, %v", s, err)
 	}
-	for _, v := range []string{"00004", "00003"} {
+	for _, v := range []string{"00005", "00004", "00003"} {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown %s: %v", v, err)
 		}
@@ -184,19 +198,19 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 
 	// Rolling back everything.
-	for range 4 {
+	for range 5 {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown: %v", err)
 		}
 	}
-	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries"); len(got) != 0 {
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries", "orgs", "members"); len(got) != 0 {
 		t.Fatalf("after down: tables %v left", got)
 	}
 	out.Reset()
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out.String(), "pending") != 4 {
+	if strings.Count(out.String(), "pending") != 5 {
 		t.Errorf("status after down:\n%s", out.String())
 	}
 	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
@@ -315,6 +329,13 @@ func TestLoadRefusesNewerSchema(t *testing.T) {
 func TestMigrateDownFoldsEarlierSchemasLog(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openMigrated(t, filepath.Join(t.TempDir(), "db"))
+	// 00005 (orgs and members) goes first, dropping only its tables.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00005: %v", err)
+	}
+	if got := tables(t, db.Reader, "orgs", "members", "webhooks"); !slices.Equal(got, []string{"webhooks"}) {
+		t.Errorf("tables after rolling back 00005: %v", got)
+	}
 	if err := db.MigrateDown(ctx); err != nil {
 		t.Fatalf("MigrateDown 00004: %v", err)
 	}

@@ -71,6 +71,7 @@ func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 		{"RefusedBatchStoresNothing", testRefusedBatch},
 		{"DuplicateCredential", testDuplicateCredential},
 		{"CredentialRevoked", testCredentialRevoked},
+		{"OrgsAndMembers", testOrgsAndMembers},
 		{"CanceledContext", testCanceledContext},
 		{"CopiesData", testCopiesData},
 		{"Ping", testPing},
@@ -419,5 +420,36 @@ func testCredentialRevoked(t *testing.T, j ports.Journal) {
 	commit(t, j, 1, domain.CredentialAdded{Credential: a})
 	if snap := load(t, j); len(snap.Credentials) != 2 {
 		t.Fatalf("a stored again: %+v", snap.Credentials)
+	}
+}
+
+// testOrgsAndMembers: registered orgs and members round-trip (sorted, ms
+// precision); saving a member again changes its role; a second org of one
+// name, a bad org or a bad role refuses the whole batch.
+func testOrgsAndMembers(t *testing.T, j ports.Journal) {
+	commit(t, j, 0, domain.OrgCreated{Org: domain.Org{ID: "globex", CreatedAt: base}},
+		domain.OrgCreated{Org: domain.Org{ID: "acme", CreatedAt: base}},
+		domain.MemberSaved{Member: domain.Member{Org: "acme", User: "bob", Role: domain.RoleMember, AddedAt: base}},
+		domain.MemberSaved{Member: domain.Member{Org: "acme", User: "alice", Role: domain.RoleMember, AddedAt: base}})
+	commit(t, j, 0, domain.MemberSaved{Member: domain.Member{Org: "acme", User: "alice", Role: domain.RoleOwner, AddedAt: base.Add(time.Hour)}})
+	for _, bad := range []domain.Change{
+		domain.OrgCreated{Org: domain.Org{ID: "acme", CreatedAt: base}},
+		domain.OrgCreated{Org: domain.Org{ID: "a/b", CreatedAt: base}},
+		domain.MemberSaved{Member: domain.Member{Org: "acme", User: "carol", Role: "king", AddedAt: base}},
+	} {
+		err := j.Commit(context.Background(), domain.Batch{Changes: []domain.Change{
+			domain.MemberSaved{Member: domain.Member{Org: "acme", User: "dave", Role: domain.RoleMember, AddedAt: base}}, bad}})
+		if err == nil {
+			t.Errorf("a batch with %+v was stored", bad)
+		}
+	}
+	snap := load(t, j)
+	ms := time.UnixMilli(base.UnixMilli())
+	if len(snap.Orgs) != 2 || snap.Orgs[0].ID != "acme" || snap.Orgs[1].ID != "globex" || !snap.Orgs[0].CreatedAt.Equal(ms) {
+		t.Errorf("orgs = %+v", snap.Orgs)
+	}
+	if len(snap.Members) != 2 || snap.Members[0].User != "alice" || snap.Members[0].Role != domain.RoleOwner ||
+		!snap.Members[0].AddedAt.Equal(ms) || snap.Members[1].User != "bob" {
+		t.Errorf("members = %+v (alice owner, added first; bob; no dave)", snap.Members)
 	}
 }

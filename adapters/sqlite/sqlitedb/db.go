@@ -75,6 +75,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertEventBatchStmt, err = db.PrepareContext(ctx, InsertEventBatch); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEventBatch: %w", err)
 	}
+	if q.insertOrgStmt, err = db.PrepareContext(ctx, InsertOrg); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertOrg: %w", err)
+	}
 	if q.lastLockKeyStmt, err = db.PrepareContext(ctx, LastLockKey); err != nil {
 		return nil, fmt.Errorf("error preparing query LastLockKey: %w", err)
 	}
@@ -89,6 +92,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listLocksRangeStmt, err = db.PrepareContext(ctx, ListLocksRange); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLocksRange: %w", err)
+	}
+	if q.listMembersStmt, err = db.PrepareContext(ctx, ListMembers); err != nil {
+		return nil, fmt.Errorf("error preparing query ListMembers: %w", err)
+	}
+	if q.listOrgsStmt, err = db.PrepareContext(ctx, ListOrgs); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOrgs: %w", err)
 	}
 	if q.listSessionsStmt, err = db.PrepareContext(ctx, ListSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
@@ -116,6 +125,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertLockStmt, err = db.PrepareContext(ctx, UpsertLock); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertLock: %w", err)
+	}
+	if q.upsertMemberStmt, err = db.PrepareContext(ctx, UpsertMember); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertMember: %w", err)
 	}
 	if q.upsertSessionStmt, err = db.PrepareContext(ctx, UpsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
@@ -213,6 +225,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertEventBatchStmt: %w", cerr)
 		}
 	}
+	if q.insertOrgStmt != nil {
+		if cerr := q.insertOrgStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertOrgStmt: %w", cerr)
+		}
+	}
 	if q.lastLockKeyStmt != nil {
 		if cerr := q.lastLockKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lastLockKeyStmt: %w", cerr)
@@ -236,6 +253,16 @@ func (q *Queries) Close() error {
 	if q.listLocksRangeStmt != nil {
 		if cerr := q.listLocksRangeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listLocksRangeStmt: %w", cerr)
+		}
+	}
+	if q.listMembersStmt != nil {
+		if cerr := q.listMembersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listMembersStmt: %w", cerr)
+		}
+	}
+	if q.listOrgsStmt != nil {
+		if cerr := q.listOrgsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOrgsStmt: %w", cerr)
 		}
 	}
 	if q.listSessionsStmt != nil {
@@ -281,6 +308,11 @@ func (q *Queries) Close() error {
 	if q.upsertLockStmt != nil {
 		if cerr := q.upsertLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertLockStmt: %w", cerr)
+		}
+	}
+	if q.upsertMemberStmt != nil {
+		if cerr := q.upsertMemberStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertMemberStmt: %w", cerr)
 		}
 	}
 	if q.upsertSessionStmt != nil {
@@ -349,11 +381,14 @@ type Queries struct {
 	getEventSeqStmt             *sql.Stmt
 	insertCredentialStmt        *sql.Stmt
 	insertEventBatchStmt        *sql.Stmt
+	insertOrgStmt               *sql.Stmt
 	lastLockKeyStmt             *sql.Stmt
 	listChangesStmt             *sql.Stmt
 	listCredentialsStmt         *sql.Stmt
 	listDeliveriesStmt          *sql.Stmt
 	listLocksRangeStmt          *sql.Stmt
+	listMembersStmt             *sql.Stmt
+	listOrgsStmt                *sql.Stmt
 	listSessionsStmt            *sql.Stmt
 	listWebhooksStmt            *sql.Stmt
 	lockKeyAfterStmt            *sql.Stmt
@@ -363,6 +398,7 @@ type Queries struct {
 	trimDeliveriesStmt          *sql.Stmt
 	upsertDeliveryStmt          *sql.Stmt
 	upsertLockStmt              *sql.Stmt
+	upsertMemberStmt            *sql.Stmt
 	upsertSessionStmt           *sql.Stmt
 	upsertWebhookStmt           *sql.Stmt
 }
@@ -388,11 +424,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getEventSeqStmt:             q.getEventSeqStmt,
 		insertCredentialStmt:        q.insertCredentialStmt,
 		insertEventBatchStmt:        q.insertEventBatchStmt,
+		insertOrgStmt:               q.insertOrgStmt,
 		lastLockKeyStmt:             q.lastLockKeyStmt,
 		listChangesStmt:             q.listChangesStmt,
 		listCredentialsStmt:         q.listCredentialsStmt,
 		listDeliveriesStmt:          q.listDeliveriesStmt,
 		listLocksRangeStmt:          q.listLocksRangeStmt,
+		listMembersStmt:             q.listMembersStmt,
+		listOrgsStmt:                q.listOrgsStmt,
 		listSessionsStmt:            q.listSessionsStmt,
 		listWebhooksStmt:            q.listWebhooksStmt,
 		lockKeyAfterStmt:            q.lockKeyAfterStmt,
@@ -402,6 +441,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		trimDeliveriesStmt:          q.trimDeliveriesStmt,
 		upsertDeliveryStmt:          q.upsertDeliveryStmt,
 		upsertLockStmt:              q.upsertLockStmt,
+		upsertMemberStmt:            q.upsertMemberStmt,
 		upsertSessionStmt:           q.upsertSessionStmt,
 		upsertWebhookStmt:           q.upsertWebhookStmt,
 	}

@@ -36,9 +36,21 @@ type Lock struct {
 	LockDelayMs  int64
 }
 
+type Member struct {
+	Org       string
+	User      string
+	Role      string
+	AddedAtMs int64
+}
+
 type Meta struct {
 	Key   string
 	Value int64
+}
+
+type Org struct {
+	ID          string
+	CreatedAtMs int64
 }
 
 type Session struct {
