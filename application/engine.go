@@ -54,6 +54,7 @@ type Engine struct {
 	waiters *waitRegistry
 	hub     *hub
 	hooks   *webhookTable
+	orgs    *orgTable
 	// onRevoke are told, after the commit, which credentials were
 	// revoked (set up before Start; the writer calls them).
 	onRevoke []func([]domain.TokenHash)
@@ -106,6 +107,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		waiters: newWaitRegistry(),
 		hub:     newHub(cfg.EventBuffer),
 		hooks:   newWebhookTable(),
+		orgs:    newOrgTable(),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -131,6 +133,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.creds.apply(creds)
 	e.hooks.restore(snap.Webhooks, snap.Deliveries)
+	e.orgs.restore(snap.Orgs, snap.Members)
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
 	e.hub.reset(snap.EventSeq, e.trimmed)
 	graced, ended, err := e.startupBatch(snap)
@@ -400,6 +403,7 @@ func (e *Engine) fold(x *txn) {
 		}
 	}
 	e.hooks.apply(x.changes)
+	e.orgs.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }
 

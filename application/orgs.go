@@ -1,0 +1,230 @@
+package application
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/octostore/octostore/domain"
+)
+
+// OrgService holds the admin's org use cases: register orgs and add users
+// with a role (owners will manage the org's teams and ACLs). Changes go
+// through the writer; reads come from memory.
+type OrgService struct {
+	e *Engine
+}
+
+// NewOrgService returns the org use cases backed by e.
+func NewOrgService(e *Engine) *OrgService { return &OrgService{e: e} }
+
+// OrgInfo is a registered org and how many users were added to it.
+type OrgInfo struct {
+	Org     domain.Org
+	Members int
+}
+
+// UserInfo is a member of an org and how many stored tokens it has.
+type UserInfo struct {
+	Member domain.Member
+	Tokens int
+}
+
+// CreateOrg registers an org. Returns ErrOrgExists, an invalid_org error,
+// or ErrAdminOnly for a tenant.
+func (s *OrgService) CreateOrg(ctx context.Context, p domain.Principal, name string) (domain.Org, error) {
+	if !p.Admin {
+		return domain.Org{}, domain.ErrAdminOnly
+	}
+	id, err := domain.ParseOrgID(name)
+	if err != nil {
+		return domain.Org{}, err
+	}
+	return do(ctx, s.e, func(x *txn) (domain.Org, error) {
+		if _, ok := s.e.orgs.org(id); ok || x.orgInBatch(id) {
+			return domain.Org{}, domain.ErrOrgExists
+		}
+		o := domain.Org{ID: id, CreatedAt: x.now}
+		x.add(domain.OrgCreated{Org: o})
+		return o, nil
+	})
+}
+
+// Orgs lists the registered orgs by name.
+func (s *OrgService) Orgs(_ context.Context, p domain.Principal) ([]OrgInfo, error) {
+	if !p.Admin {
+		return nil, domain.ErrAdminOnly
+	}
+	return s.e.orgs.list(), nil
+}
+
+// AddUser adds user to the registered org with role and makes its first
+// token, in one commit; the token is shown once. Returns ErrOrgNotFound,
+// ErrUserExists, invalid_user or ErrInvalidRole.
+func (s *OrgService) AddUser(ctx context.Context, p domain.Principal, org, user, role string) (domain.Member, GeneratedToken, TokenInfo, error) {
+	if !p.Admin {
+		return domain.Member{}, GeneratedToken{}, TokenInfo{}, domain.ErrAdminOnly
+	}
+	who, err := domain.ParsePrincipal(org, user)
+	if err != nil {
+		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
+	}
+	r, err := domain.ParseRole(role)
+	if err != nil {
+		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
+	}
+	g := GeneratedToken{Principal: who, Token: newToken()}
+	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: who}
+	m, err := do(ctx, s.e, func(x *txn) (domain.Member, error) {
+		if _, ok := s.e.orgs.org(who.Org); !ok && !x.orgInBatch(who.Org) {
+			return domain.Member{}, domain.ErrOrgNotFound
+		}
+		if _, ok := s.e.orgs.member(who.Org, who.User); ok || x.memberInBatch(who.Org, who.User) {
+			return domain.Member{}, domain.ErrUserExists
+		}
+		m := domain.Member{Org: who.Org, User: who.User, Role: r, AddedAt: x.now}
+		c.CreatedAt = x.now
+		x.add(domain.MemberSaved{Member: m})
+		x.add(domain.CredentialAdded{Credential: c})
+		return m, nil
+	})
+	if err != nil {
+		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
+	}
+	return m, g, TokenInfo{ID: c.ID(), Principal: who, CreatedAt: c.CreatedAt}, nil
+}
+
+// Users lists the users added to the registered org, by name. Returns
+// ErrOrgNotFound.
+func (s *OrgService) Users(_ context.Context, p domain.Principal, org string) ([]UserInfo, error) {
+	if !p.Admin {
+		return nil, domain.ErrAdminOnly
+	}
+	id, err := domain.ParseOrgID(org)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.e.orgs.org(id); !ok {
+		return nil, domain.ErrOrgNotFound
+	}
+	tokens := map[string]int{}
+	for _, c := range s.e.creds.all() {
+		if c.Principal.Org == id {
+			tokens[c.Principal.User]++
+		}
+	}
+	ms := s.e.orgs.membersOf(id)
+	out := make([]UserInfo, len(ms))
+	for i, m := range ms {
+		out[i] = UserInfo{Member: m, Tokens: tokens[m.User]}
+	}
+	return out, nil
+}
+
+// orgTable is the committed orgs and members, in memory.
+type orgTable struct {
+	mu      sync.RWMutex
+	orgs    map[domain.OrgID]domain.Org
+	members map[domain.OrgID]map[string]domain.Member
+}
+
+func newOrgTable() *orgTable {
+	return &orgTable{orgs: make(map[domain.OrgID]domain.Org), members: make(map[domain.OrgID]map[string]domain.Member)}
+}
+
+func (t *orgTable) restore(orgs []domain.Org, members []domain.Member) {
+	changes := make([]domain.Change, 0, len(orgs)+len(members))
+	for _, o := range orgs {
+		changes = append(changes, domain.OrgCreated{Org: o})
+	}
+	for _, m := range members {
+		changes = append(changes, domain.MemberSaved{Member: m})
+	}
+	t.apply(changes)
+}
+
+func (t *orgTable) apply(changes []domain.Change) {
+	if !slices.ContainsFunc(changes, func(c domain.Change) bool {
+		switch c.(type) {
+		case domain.OrgCreated, domain.MemberSaved:
+			return true
+		}
+		return false
+	}) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range changes {
+		switch c := c.(type) {
+		case domain.OrgCreated:
+			t.orgs[c.Org.ID] = c.Org
+		case domain.MemberSaved:
+			m := c.Member
+			if t.members[m.Org] == nil {
+				t.members[m.Org] = make(map[string]domain.Member)
+			}
+			if old, ok := t.members[m.Org][m.User]; ok {
+				m.AddedAt = old.AddedAt
+			}
+			t.members[m.Org][m.User] = m
+		}
+	}
+}
+
+func (t *orgTable) org(id domain.OrgID) (domain.Org, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	o, ok := t.orgs[id]
+	return o, ok
+}
+
+func (t *orgTable) member(org domain.OrgID, user string) (domain.Member, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	m, ok := t.members[org][user]
+	return m, ok
+}
+
+func (t *orgTable) list() []OrgInfo {
+	t.mu.RLock()
+	out := make([]OrgInfo, 0, len(t.orgs))
+	for id, o := range t.orgs {
+		out = append(out, OrgInfo{Org: o, Members: len(t.members[id])})
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b OrgInfo) int { return cmp.Compare(a.Org.ID, b.Org.ID) })
+	return out
+}
+
+func (t *orgTable) membersOf(org domain.OrgID) []domain.Member {
+	t.mu.RLock()
+	out := make([]domain.Member, 0, len(t.members[org]))
+	for _, m := range t.members[org] {
+		out = append(out, m)
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(out, func(a, b domain.Member) int { return cmp.Compare(a.User, b.User) })
+	return out
+}
+
+// orgInBatch reports whether an earlier request of this batch registered org.
+func (x *txn) orgInBatch(org domain.OrgID) bool {
+	for _, c := range x.changes {
+		if o, ok := c.(domain.OrgCreated); ok && o.Org.ID == org {
+			return true
+		}
+	}
+	return false
+}
+
+// memberInBatch reports whether an earlier request of this batch added user.
+func (x *txn) memberInBatch(org domain.OrgID, user string) bool {
+	for _, c := range x.changes {
+		if m, ok := c.(domain.MemberSaved); ok && m.Member.Org == org && m.Member.User == user {
+			return true
+		}
+	}
+	return false
+}
