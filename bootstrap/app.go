@@ -58,6 +58,7 @@ func Options(cfg Config, env Env) fx.Option {
 			application.NewSessionService,
 			newEventService,
 			newWebhookService,
+			application.NewOrgService,
 			newDispatcher,
 			newAuth,
 			newHTTPAPI,
@@ -193,13 +194,14 @@ type apiServices struct {
 	Auth     *application.AuthService
 	Events   *application.EventService
 	Webhooks *application.WebhookService
+	Orgs     *application.OrgService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat},
 		httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-			Webhooks: svc.Webhooks, Engine: svc.Engine})
+			Webhooks: svc.Webhooks, Orgs: svc.Orgs, Engine: svc.Engine})
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating

@@ -41,6 +41,10 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: "/admin/tokens"},
 		{method: http.MethodPost, path: "/admin/orgs/acme/users/dave/tokens"},
 		{method: http.MethodDelete, path: "/admin/tokens/tok_0011223344556677"},
+		{method: http.MethodPost, path: "/admin/orgs", body: map[string]any{"org": "initech"}},
+		{method: http.MethodGet, path: "/admin/orgs"},
+		{method: http.MethodPost, path: "/admin/orgs/acme/users", body: map[string]any{"user": "zed"}},
+		{method: http.MethodGet, path: "/admin/orgs/acme/users"},
 	}
 }
 
@@ -232,7 +236,12 @@ func TestUnreadableBodies(t *testing.T) {
 	l := a.acquire(t, aliceTok, "body/x", map[string]any{"metadata": "orig"})
 	s := a.openSession(t, aliceTok, 60)
 	huge := `{"metadata":"` + strings.Repeat("x", 1<<20) + `"}`
-	for _, path := range []string{lockPath(l.name, "/acquire"), lockPath(l.name, "/release"), lockPath(l.name, "/renew"), lockPath(l.name, "/validate"), "/sessions", "/webhooks"} {
+	for _, path := range []string{lockPath(l.name, "/acquire"), lockPath(l.name, "/release"), lockPath(l.name, "/renew"), lockPath(l.name, "/validate"), "/sessions", "/webhooks",
+		"/admin/orgs", "/admin/orgs/acme/users"} {
+		tok := aliceTok
+		if strings.HasPrefix(path, "/admin/") {
+			tok = adminTok
+		}
 		for _, c := range []struct {
 			body, ctype string
 			status      int
@@ -243,9 +252,9 @@ func TestUnreadableBodies(t *testing.T) {
 			{`{} x`, "", http.StatusBadRequest, "malformed_request"},
 			{`{"metadata":"changed"}`, "text/plain", http.StatusUnsupportedMediaType, "unsupported_media_type"},
 		} {
-			a.send(request{method: http.MethodPost, path: path, token: aliceTok, body: c.body, ctype: c.ctype}).problem(t, c.status, c.code).at(t, "body")
+			a.send(request{method: http.MethodPost, path: path, token: tok, body: c.body, ctype: c.ctype}).problem(t, c.status, c.code).at(t, "body")
 		}
-		a.post(path, aliceTok, huge).problem(t, http.StatusRequestEntityTooLarge, "body_too_large").nowhere(t)
+		a.post(path, tok, huge).problem(t, http.StatusRequestEntityTooLarge, "body_too_large").nowhere(t)
 	}
 	// A body of unknown length is cut off at 1 MiB as well.
 	chunked := io.MultiReader(strings.NewReader(`{"metadata":"`), strings.NewReader(strings.Repeat("x", 1<<20)), strings.NewReader(`"}`))

@@ -63,6 +63,7 @@ type Services struct {
 	Engine   Engine
 	Events   *application.EventService
 	Webhooks *application.WebhookService
+	Orgs     *application.OrgService
 }
 
 // Server is the HTTP API of OctoStore.
@@ -75,6 +76,7 @@ type Server struct {
 	engine   Engine
 	events   *application.EventService
 	webhooks *application.WebhookService
+	orgs     *application.OrgService
 	api      huma.API
 	handler  http.Handler
 }
@@ -103,7 +105,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -142,6 +144,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerWebhooks()
 	s.registerAdmin()
 	s.registerTokens()
+	s.registerOrgs()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
 	schemas := api.OpenAPI().Components.Schemas.Map()
