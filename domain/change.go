@@ -86,4 +86,6 @@ type Snapshot struct {
 	// Deliveries are the stored delivery records, per webhook in seq
 	// order.
 	Deliveries []Delivery
+	// Quotas are the stored per-org quota overrides, one per org.
+	Quotas []QuotaSet
 }

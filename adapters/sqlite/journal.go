@@ -166,6 +166,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			}
 		case domain.WebhookSaved, domain.WebhookDeleted, domain.WebhookAdvanced, domain.DeliveryRecorded:
 			err = applyWebhookChange(ctx, q, c)
+		case domain.QuotaSet:
+			err = applyQuotaSet(ctx, q, c)
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

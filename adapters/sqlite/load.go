@@ -109,6 +109,9 @@ func (j *Journal) load(ctx context.Context) (domain.Snapshot, error) {
 	if snap.Webhooks, snap.Deliveries, err = loadWebhooks(ctx, q); err != nil {
 		return domain.Snapshot{}, err
 	}
+	if snap.Quotas, err = loadQuotas(ctx, q); err != nil {
+		return domain.Snapshot{}, err
+	}
 	return snap, nil
 }
 

@@ -45,6 +45,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteLockStmt, err = db.PrepareContext(ctx, DeleteLock); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteLock: %w", err)
 	}
+	if q.deleteOrgQuotasStmt, err = db.PrepareContext(ctx, DeleteOrgQuotas); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOrgQuotas: %w", err)
+	}
 	if q.deleteSessionStmt, err = db.PrepareContext(ctx, DeleteSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
 	}
@@ -72,6 +75,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertEventBatchStmt, err = db.PrepareContext(ctx, InsertEventBatch); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEventBatch: %w", err)
 	}
+	if q.insertQuotaStmt, err = db.PrepareContext(ctx, InsertQuota); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertQuota: %w", err)
+	}
 	if q.lastLockKeyStmt, err = db.PrepareContext(ctx, LastLockKey); err != nil {
 		return nil, fmt.Errorf("error preparing query LastLockKey: %w", err)
 	}
@@ -86,6 +92,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listLocksRangeStmt, err = db.PrepareContext(ctx, ListLocksRange); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLocksRange: %w", err)
+	}
+	if q.listQuotasStmt, err = db.PrepareContext(ctx, ListQuotas); err != nil {
+		return nil, fmt.Errorf("error preparing query ListQuotas: %w", err)
 	}
 	if q.listSessionsStmt, err = db.PrepareContext(ctx, ListSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
@@ -160,6 +169,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteLockStmt: %w", cerr)
 		}
 	}
+	if q.deleteOrgQuotasStmt != nil {
+		if cerr := q.deleteOrgQuotasStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOrgQuotasStmt: %w", cerr)
+		}
+	}
 	if q.deleteSessionStmt != nil {
 		if cerr := q.deleteSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionStmt: %w", cerr)
@@ -205,6 +219,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertEventBatchStmt: %w", cerr)
 		}
 	}
+	if q.insertQuotaStmt != nil {
+		if cerr := q.insertQuotaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertQuotaStmt: %w", cerr)
+		}
+	}
 	if q.lastLockKeyStmt != nil {
 		if cerr := q.lastLockKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lastLockKeyStmt: %w", cerr)
@@ -228,6 +247,11 @@ func (q *Queries) Close() error {
 	if q.listLocksRangeStmt != nil {
 		if cerr := q.listLocksRangeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listLocksRangeStmt: %w", cerr)
+		}
+	}
+	if q.listQuotasStmt != nil {
+		if cerr := q.listQuotasStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listQuotasStmt: %w", cerr)
 		}
 	}
 	if q.listSessionsStmt != nil {
@@ -331,6 +355,7 @@ type Queries struct {
 	deleteChangesThroughStmt    *sql.Stmt
 	deleteEventsThroughStmt     *sql.Stmt
 	deleteLockStmt              *sql.Stmt
+	deleteOrgQuotasStmt         *sql.Stmt
 	deleteSessionStmt           *sql.Stmt
 	deleteWebhookStmt           *sql.Stmt
 	deleteWebhookDeliveriesStmt *sql.Stmt
@@ -340,11 +365,13 @@ type Queries struct {
 	getEventSeqStmt             *sql.Stmt
 	insertCredentialStmt        *sql.Stmt
 	insertEventBatchStmt        *sql.Stmt
+	insertQuotaStmt             *sql.Stmt
 	lastLockKeyStmt             *sql.Stmt
 	listChangesStmt             *sql.Stmt
 	listCredentialsStmt         *sql.Stmt
 	listDeliveriesStmt          *sql.Stmt
 	listLocksRangeStmt          *sql.Stmt
+	listQuotasStmt              *sql.Stmt
 	listSessionsStmt            *sql.Stmt
 	listWebhooksStmt            *sql.Stmt
 	lockKeyAfterStmt            *sql.Stmt
@@ -369,6 +396,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteChangesThroughStmt:    q.deleteChangesThroughStmt,
 		deleteEventsThroughStmt:     q.deleteEventsThroughStmt,
 		deleteLockStmt:              q.deleteLockStmt,
+		deleteOrgQuotasStmt:         q.deleteOrgQuotasStmt,
 		deleteSessionStmt:           q.deleteSessionStmt,
 		deleteWebhookStmt:           q.deleteWebhookStmt,
 		deleteWebhookDeliveriesStmt: q.deleteWebhookDeliveriesStmt,
@@ -378,11 +406,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getEventSeqStmt:             q.getEventSeqStmt,
 		insertCredentialStmt:        q.insertCredentialStmt,
 		insertEventBatchStmt:        q.insertEventBatchStmt,
+		insertQuotaStmt:             q.insertQuotaStmt,
 		lastLockKeyStmt:             q.lastLockKeyStmt,
 		listChangesStmt:             q.listChangesStmt,
 		listCredentialsStmt:         q.listCredentialsStmt,
 		listDeliveriesStmt:          q.listDeliveriesStmt,
 		listLocksRangeStmt:          q.listLocksRangeStmt,
+		listQuotasStmt:              q.listQuotasStmt,
 		listSessionsStmt:            q.listSessionsStmt,
 		listWebhooksStmt:            q.listWebhooksStmt,
 		lockKeyAfterStmt:            q.lockKeyAfterStmt,

@@ -41,6 +41,12 @@ type Meta struct {
 	Value int64
 }
 
+type Quota struct {
+	Org        string
+	Quota      string
+	QuotaLimit int64
+}
+
 type Session struct {
 	ID          string
 	Org         string
