@@ -32,7 +32,10 @@ type EngineConfig struct {
 	// EventBuffer is how many of the newest events readers find in
 	// memory; older ones are read from storage.
 	EventBuffer int
-	Logger      *slog.Logger
+	// Quotas are the server-wide per-org limits; a quota missing here
+	// gets its DefaultQuotas value. Admins override them per org.
+	Quotas domain.Limits
+	Logger *slog.Logger
 }
 
 // Engine owns the live state and the single writer that changes it. Every
@@ -54,6 +57,7 @@ type Engine struct {
 	waiters *waitRegistry
 	hub     *hub
 	hooks   *webhookTable
+	quotas  *quotaTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
@@ -103,6 +107,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		waiters: newWaitRegistry(),
 		hub:     newHub(cfg.EventBuffer),
 		hooks:   newWebhookTable(),
+		quotas:  newQuotaTable(cfg.Quotas),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -128,6 +133,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.creds.apply(creds)
 	e.hooks.restore(snap.Webhooks, snap.Deliveries)
+	for _, q := range snap.Quotas {
+		e.quotas.set(q)
+	}
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
 	e.hub.reset(snap.EventSeq, e.trimmed)
 	graced, ended, err := e.startupBatch(snap)
@@ -393,6 +401,7 @@ func (e *Engine) fold(x *txn) {
 	e.st.addEnded(x.expired)
 	e.creds.apply(x.changes)
 	e.hooks.apply(x.changes)
+	e.quotas.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }
 

@@ -39,6 +39,9 @@ func (s *SessionService) Open(ctx context.Context, p domain.Principal, ttl time.
 	}
 	id := newSessionID()
 	return do(ctx, s.e, func(x *txn) (domain.Session, error) {
+		if err := x.within(p.Org, domain.QuotaSessions, x.sessionCount(p.Org)); err != nil {
+			return domain.Session{}, err
+		}
 		sess, err := domain.NewSession(id, p, ttl, x.now)
 		if err != nil {
 			return domain.Session{}, err

@@ -57,11 +57,13 @@ type broker struct {
 	byOrg   map[domain.OrgID]map[string][]*Watch
 	open    int
 	perUser map[domain.Principal]int
+	perOrg  map[domain.OrgID]int
 	closed  bool
 }
 
 func newBroker(e *Engine, lim WatchLimits) *broker {
-	return &broker{e: e, lim: lim, byOrg: make(map[domain.OrgID]map[string][]*Watch), perUser: make(map[domain.Principal]int)}
+	return &broker{e: e, lim: lim, byOrg: make(map[domain.OrgID]map[string][]*Watch), perUser: make(map[domain.Principal]int),
+		perOrg: make(map[domain.OrgID]int)}
 }
 
 // add files w under its target and returns the seq from which the broker
@@ -75,6 +77,9 @@ func (b *broker) add(w *Watch) (uint64, error) {
 	}
 	if b.open >= b.lim.MaxStreams || b.perUser[w.p] >= b.lim.PerPrincipal {
 		return 0, ErrTooManyWatches
+	}
+	if n := b.e.quotas.limit(w.p.Org, domain.QuotaWatchStreams); b.perOrg[w.p.Org] >= n {
+		return 0, &domain.QuotaExceededError{Quota: domain.QuotaWatchStreams, Limit: n}
 	}
 	if !b.running {
 		b.running = true
@@ -90,6 +95,7 @@ func (b *broker) add(w *Watch) (uint64, error) {
 	keys[k] = append(keys[k], w)
 	b.open++
 	b.perUser[w.p]++
+	b.perOrg[w.p.Org]++
 	return b.cursor, nil
 }
 
@@ -104,6 +110,9 @@ func (b *broker) remove(w *Watch) {
 			b.open--
 			if b.perUser[w.p]--; b.perUser[w.p] <= 0 {
 				delete(b.perUser, w.p)
+			}
+			if b.perOrg[w.p.Org]--; b.perOrg[w.p.Org] <= 0 {
+				delete(b.perOrg, w.p.Org)
 			}
 			break
 		}
@@ -406,3 +415,10 @@ type StreamStats struct {
 
 // Streams reports on the open watch streams.
 func (s *EventService) Streams() StreamStats { return s.b.stats() }
+
+// orgStreams returns the watch streams org has open.
+func (b *broker) orgStreams(org domain.OrgID) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.perOrg[org]
+}

@@ -124,6 +124,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Engine:   e,
 		Events:   events,
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
+		Quotas:   application.NewQuotaService(e, events),
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
 	t.Cleanup(func() { a.conform(t) })

@@ -63,6 +63,7 @@ type Services struct {
 	Engine   Engine
 	Events   *application.EventService
 	Webhooks *application.WebhookService
+	Quotas   *application.QuotaService
 }
 
 // Server is the HTTP API of OctoStore.
@@ -75,6 +76,7 @@ type Server struct {
 	engine   Engine
 	events   *application.EventService
 	webhooks *application.WebhookService
+	quotas   *application.QuotaService
 	api      huma.API
 	handler  http.Handler
 }
@@ -103,7 +105,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks}
+		events: svc.Events, webhooks: svc.Webhooks, quotas: svc.Quotas}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -300,7 +302,7 @@ func exampleInstance(path string) string {
 	if strings.HasPrefix(path, "/webhooks/") {
 		id = exampleWebhookID
 	}
-	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id).Replace(path)
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme").Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through
