@@ -253,3 +253,15 @@ func TestQuotaOverridesAreDurable(t *testing.T) {
 		t.Errorf("globex sessions after removing its override: %+v", u)
 	}
 }
+
+// TestQuotaAfterTheRequestsOwnChecks: at the quota, a request that is
+// wrong anyway gets its own error, not quota_exceeded.
+func TestQuotaAfterTheRequestsOwnChecks(t *testing.T) {
+	t.Parallel()
+	e, _ := startQuotas(t, memstore.New(), domain.Limits{domain.QuotaLocks: 0})
+	locks := application.NewLockService(e, 0)
+	_, err := locks.Acquire(context.Background(), alice, application.AcquireInput{Name: "x", TTL: 2 * domain.MaxTTL})
+	if domain.CodeOf(err) != "invalid_ttl" {
+		t.Errorf("acquire with a bad TTL at the quota = %v, want invalid_ttl", err)
+	}
+}

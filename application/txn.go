@@ -92,18 +92,19 @@ func (x *txn) save(l domain.Lock) {
 // records a grant: a new lease with its events (the expiry of a record it
 // replaces, then the grant), or the holder's re-acquire (no event: the
 // lease and token stay). Acquire and the hand-off to waiters both grant
-// through it.
+// through it. A grant that would add a lock record past the org's locks
+// quota returns a *domain.QuotaExceededError and records nothing.
 func (x *txn) acquire(key domain.LockKey, cur domain.Lock, req domain.AcquireRequest) (domain.Lock, error) {
+	next, err := cur.Acquire(key, req, x.now, x.counter)
+	if err != nil {
+		return domain.Lock{}, err
+	}
 	if !cur.Exists() {
 		// A new record counts against the org's quota; taking over an
 		// expired record or re-acquiring does not add one.
 		if err := x.within(key.Org, domain.QuotaLocks, x.lockCount(key.Org)); err != nil {
 			return domain.Lock{}, err
 		}
-	}
-	next, err := cur.Acquire(key, req, x.now, x.counter)
-	if err != nil {
-		return domain.Lock{}, err
 	}
 	if next.Token == cur.Token {
 		if next != cur {

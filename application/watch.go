@@ -245,7 +245,8 @@ type Watch struct {
 // with a snapshot; with one (the last id a client received) it replays
 // every retained event after it, or, when that id is no longer retained
 // (or was never issued), starts with reset and a fresh snapshot. Returns
-// ErrTooManyWatches at the server's or the caller's limit.
+// ErrTooManyWatches at the server's or the caller's limit, and a
+// *domain.QuotaExceededError at the org's watch_streams quota.
 func (s *EventService) Watch(_ context.Context, p domain.Principal, target WatchTarget, lastEventID *uint64) (*Watch, error) {
 	if p.Admin {
 		return nil, domain.ErrAdminNotTenant
