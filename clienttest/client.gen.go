@@ -1463,7 +1463,7 @@ type ClientInterface interface {
 
 	// CreateWebhookWithBody Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1472,7 +1472,7 @@ type ClientInterface interface {
 
 	// CreateWebhook Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1935,7 +1935,7 @@ func (c *Client) ListWebhooks(ctx context.Context, reqEditors ...RequestEditorFn
 
 // CreateWebhookWithBody Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1954,7 +1954,7 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, contentType string, 
 
 // CreateWebhook Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3226,7 +3226,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithBodyWithResponse Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3235,7 +3235,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithResponse Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5635,7 +5635,7 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, reqE
 
 // CreateWebhookWithBodyWithResponse Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5650,7 +5650,7 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 
 // CreateWebhookWithResponse Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
