@@ -377,6 +377,7 @@ var unsentCodes = map[string]string{
 	"invalid_token_entry": "configuration: a malformed static token entry, refused at start-up",
 	"token_too_short":     "configuration: a static token under 16 characters, refused at start-up",
 	"invalid_limit":       "application guard: the HTTP schema already refuses limit < 1 (validation_failed)",
+	"invalid_quota":       "application guard: the HTTP schema already refuses a quota limit out of range (validation_failed)",
 	"not_acceptable":      "huma answers JSON whatever the Accept header asks for, so it never sends 406",
 }
 

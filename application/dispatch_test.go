@@ -252,13 +252,13 @@ func TestWebhookCapIsAtomic(t *testing.T) {
 		switch {
 		case err == nil:
 			created++
-		case errors.Is(err, domain.ErrTooManyWebhooks):
+		case errors.Is(err, domain.ErrQuotaExceeded):
 			refused++
 		default:
 			t.Fatal(err)
 		}
 	}
-	if created != domain.MaxWebhooksPerOrg || refused != 5 {
+	if created != application.DefaultQuotas[domain.QuotaWebhooks] || refused != 5 {
 		t.Fatalf("created %d, refused %d", created, refused)
 	}
 	if _, err := svc.Create(ctx, carol, application.WebhookInput{URL: "https://h.example/c", Events: []string{"*"}}); err != nil {

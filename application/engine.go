@@ -32,7 +32,10 @@ type EngineConfig struct {
 	// EventBuffer is how many of the newest events readers find in
 	// memory; older ones are read from storage.
 	EventBuffer int
-	Logger      *slog.Logger
+	// Quotas are the server-wide per-org limits; a quota missing here
+	// gets its DefaultQuotas value. Admins override them per org.
+	Quotas domain.Limits
+	Logger *slog.Logger
 }
 
 // Engine owns the live state and the single writer that changes it. Every
@@ -58,6 +61,7 @@ type Engine struct {
 	// onRevoke are told, after the commit, which credentials were
 	// revoked (set up before Start; the writer calls them).
 	onRevoke []func([]domain.TokenHash)
+	quotas   *quotaTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
@@ -108,6 +112,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		hub:     newHub(cfg.EventBuffer),
 		hooks:   newWebhookTable(),
 		orgs:    newOrgTable(),
+		quotas:  newQuotaTable(cfg.Quotas),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -134,6 +139,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.creds.apply(creds)
 	e.hooks.restore(snap.Webhooks, snap.Deliveries)
 	e.orgs.restore(snap.Orgs, snap.Members)
+	for _, q := range snap.Quotas {
+		e.quotas.set(q)
+	}
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
 	e.hub.reset(snap.EventSeq, e.trimmed)
 	graced, ended, err := e.startupBatch(snap)
@@ -404,6 +412,7 @@ func (e *Engine) fold(x *txn) {
 	}
 	e.hooks.apply(x.changes)
 	e.orgs.apply(x.changes)
+	e.quotas.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }
 

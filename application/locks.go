@@ -90,7 +90,9 @@ type acquired struct {
 // Returns a *domain.LockHeldError (matching ErrLockHeld) when anyone else
 // holds it, a *domain.LockDelayedError (ErrLockDelayed) during its lock
 // delay, ErrSessionNotFound or ErrSessionExpired for a bad session,
-// ErrAdminNotTenant for an admin, a KindInvalid error for bad input, and
+// ErrAdminNotTenant for an admin, a KindInvalid error for bad input, a
+// *domain.QuotaExceededError (matching ErrQuotaExceeded) when a new lock or
+// a queued wait would exceed the org's locks or waiters quota, and
 // ErrUnavailable when the grant could not be committed.
 func (s *LockService) Acquire(ctx context.Context, p domain.Principal, in AcquireInput) (domain.Lock, error) {
 	if p.Admin {

@@ -28,8 +28,9 @@ type SessionView struct {
 }
 
 // Open creates a session for p with the given TTL (10 s to 300 s), durably.
-// Returns a KindInvalid error for a TTL out of range and ErrAdminNotTenant
-// for an admin.
+// Returns a KindInvalid error for a TTL out of range, ErrAdminNotTenant
+// for an admin, and a *domain.QuotaExceededError (matching
+// ErrQuotaExceeded) when the org has as many sessions as its quota allows.
 func (s *SessionService) Open(ctx context.Context, p domain.Principal, ttl time.Duration) (domain.Session, error) {
 	if p.Admin {
 		return domain.Session{}, domain.ErrAdminNotTenant
@@ -39,6 +40,9 @@ func (s *SessionService) Open(ctx context.Context, p domain.Principal, ttl time.
 	}
 	id := newSessionID()
 	return do(ctx, s.e, func(x *txn) (domain.Session, error) {
+		if err := x.within(p.Org, domain.QuotaSessions, x.sessionCount(p.Org)); err != nil {
+			return domain.Session{}, err
+		}
 		sess, err := domain.NewSession(id, p, ttl, x.now)
 		if err != nil {
 			return domain.Session{}, err

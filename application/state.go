@@ -13,13 +13,15 @@ import (
 // org in name order, sessions, and the index of locks per session. Only the
 // writer goroutine mutates it, after a successful commit, under mu.
 type state struct {
-	mu        sync.RWMutex
-	orgs      map[domain.OrgID]*btree.BTreeG[*domain.Lock]
-	count     int
-	counter   domain.FencingToken
-	eventSeq  uint64
-	sessions  map[domain.SessionID]*domain.Session
-	bySession map[domain.SessionID]map[domain.LockKey]struct{}
+	mu       sync.RWMutex
+	orgs     map[domain.OrgID]*btree.BTreeG[*domain.Lock]
+	count    int
+	counter  domain.FencingToken
+	eventSeq uint64
+	sessions map[domain.SessionID]*domain.Session
+	// orgSessionN counts the sessions of each org, for its quota.
+	orgSessionN map[domain.OrgID]int
+	bySession   map[domain.SessionID]map[domain.LockKey]struct{}
 	// ended remembers recently expired sessions so that their owners are
 	// told "expired" (410) rather than "not found" for a while.
 	ended map[domain.SessionID]domain.Session
@@ -27,10 +29,11 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		orgs:      make(map[domain.OrgID]*btree.BTreeG[*domain.Lock]),
-		sessions:  make(map[domain.SessionID]*domain.Session),
-		bySession: make(map[domain.SessionID]map[domain.LockKey]struct{}),
-		ended:     make(map[domain.SessionID]domain.Session),
+		orgs:        make(map[domain.OrgID]*btree.BTreeG[*domain.Lock]),
+		sessions:    make(map[domain.SessionID]*domain.Session),
+		orgSessionN: make(map[domain.OrgID]int),
+		bySession:   make(map[domain.SessionID]map[domain.LockKey]struct{}),
+		ended:       make(map[domain.SessionID]domain.Session),
 	}
 }
 
@@ -175,10 +178,16 @@ func (t *state) apply(changes []domain.Change, counter domain.FencingToken, even
 			t.delete(c.Key)
 		case domain.SessionSaved:
 			s := c.Session
-			t.sessions[s.ID] = &s
+			t.putSession(&s)
 			pub.sessions = append(pub.sessions, &s)
 		case domain.SessionDeleted:
-			delete(t.sessions, c.ID)
+			if old := t.sessions[c.ID]; old != nil {
+				t.orgSessionN[old.Org]--
+				if t.orgSessionN[old.Org] <= 0 {
+					delete(t.orgSessionN, old.Org)
+				}
+				delete(t.sessions, c.ID)
+			}
 		}
 	}
 	t.counter = max(t.counter, counter)
@@ -193,7 +202,7 @@ func (t *state) restore(snap domain.Snapshot) published {
 	defer t.mu.Unlock()
 	for i := range snap.Sessions {
 		pub.sessions[i] = &snap.Sessions[i]
-		t.sessions[snap.Sessions[i].ID] = pub.sessions[i]
+		t.putSession(pub.sessions[i])
 	}
 	for i := range snap.Locks {
 		l := &snap.Locks[i]
@@ -210,6 +219,32 @@ func (t *state) restore(snap domain.Snapshot) published {
 	t.counter = max(t.counter, snap.Counter)
 	t.eventSeq = max(t.eventSeq, snap.EventSeq)
 	return pub
+}
+
+// putSession stores s, counting it for its org when it is new; the caller
+// holds mu.
+func (t *state) putSession(s *domain.Session) {
+	if t.sessions[s.ID] == nil {
+		t.orgSessionN[s.Org]++
+	}
+	t.sessions[s.ID] = s
+}
+
+// orgLocks returns the number of lock records of org.
+func (t *state) orgLocks(org domain.OrgID) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if tree := t.orgs[org]; tree != nil {
+		return tree.Len()
+	}
+	return 0
+}
+
+// orgSessions returns the number of sessions of org.
+func (t *state) orgSessions(org domain.OrgID) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.orgSessionN[org]
 }
 
 func (t *state) insert(l *domain.Lock) {

@@ -10,8 +10,6 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-var admin = application.AdminPrincipal
-
 func TestTokenRotateRevokeIssue(t *testing.T) {
 	f := start(t, nil, nil)
 	static := domain.Credential{Hash: domain.HashToken("static-token-0123456789"), Principal: alice}

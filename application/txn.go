@@ -30,15 +30,23 @@ type txn struct {
 	expired []domain.Session
 	// hooks are webhooks created (or deleted: zero Webhook) in this batch.
 	hooks map[domain.WebhookID]domain.Webhook
+	// lockDelta and sessionDelta are how many lock records and sessions
+	// each org gained (or lost) in this batch, so that quota checks stay
+	// O(1); quotaSets are the overrides set in this batch.
+	lockDelta    map[domain.OrgID]int
+	sessionDelta map[domain.OrgID]int
+	quotaSets    map[domain.OrgID]domain.Limits
 }
 
 func newTxn(e *Engine, now time.Time) *txn {
 	return &txn{
 		st: e.st, e: e, now: now,
-		locks:    make(map[domain.LockKey]domain.Lock),
-		sessions: make(map[domain.SessionID]domain.Session),
-		counter:  e.st.lastToken(),
-		eventSeq: e.st.lastEvent(),
+		locks:        make(map[domain.LockKey]domain.Lock),
+		sessions:     make(map[domain.SessionID]domain.Session),
+		lockDelta:    make(map[domain.OrgID]int),
+		sessionDelta: make(map[domain.OrgID]int),
+		counter:      e.st.lastToken(),
+		eventSeq:     e.st.lastEvent(),
 	}
 }
 
@@ -72,6 +80,9 @@ func (x *txn) session(id domain.SessionID) domain.Session {
 
 // save records l as the new state of its lock and raises the counter.
 func (x *txn) save(l domain.Lock) {
+	if !x.record(l.Key).Exists() {
+		x.lockDelta[l.Key.Org]++
+	}
 	x.locks[l.Key] = l
 	x.counter = max(x.counter, l.Token)
 	x.changes = append(x.changes, domain.LockSaved{Lock: l})
@@ -81,11 +92,19 @@ func (x *txn) save(l domain.Lock) {
 // records a grant: a new lease with its events (the expiry of a record it
 // replaces, then the grant), or the holder's re-acquire (no event: the
 // lease and token stay). Acquire and the hand-off to waiters both grant
-// through it.
+// through it. A grant that would add a lock record past the org's locks
+// quota returns a *domain.QuotaExceededError and records nothing.
 func (x *txn) acquire(key domain.LockKey, cur domain.Lock, req domain.AcquireRequest) (domain.Lock, error) {
 	next, err := cur.Acquire(key, req, x.now, x.counter)
 	if err != nil {
 		return domain.Lock{}, err
+	}
+	if !cur.Exists() {
+		// A new record counts against the org's quota; taking over an
+		// expired record or re-acquiring does not add one.
+		if err := x.within(key.Org, domain.QuotaLocks, x.lockCount(key.Org)); err != nil {
+			return domain.Lock{}, err
+		}
 	}
 	if next.Token == cur.Token {
 		if next != cur {
@@ -115,12 +134,18 @@ func (x *txn) release(key domain.LockKey, lease domain.LeaseID) error {
 
 // remove deletes the record of key and offers the lock to waiters.
 func (x *txn) remove(key domain.LockKey) {
+	if x.record(key).Exists() {
+		x.lockDelta[key.Org]--
+	}
 	x.locks[key] = domain.Lock{}
 	x.changes = append(x.changes, domain.LockDeleted{Key: key})
 	x.freed = append(x.freed, key)
 }
 
 func (x *txn) saveSession(s domain.Session) {
+	if !x.session(s.ID).Exists() {
+		x.sessionDelta[s.Org]++
+	}
 	x.sessions[s.ID] = s
 	x.changes = append(x.changes, domain.SessionSaved{Session: s})
 }
@@ -189,6 +214,9 @@ func (x *txn) endSession(s domain.Session, expired bool) {
 			x.remove(k)
 		}
 		x.event(domain.EventLockFreed, k.Org, k.Name, l.Holder, l.Token, x.now)
+	}
+	if x.session(s.ID).Exists() {
+		x.sessionDelta[s.Org]--
 	}
 	x.sessions[s.ID] = domain.Session{}
 	x.changes = append(x.changes, domain.SessionDeleted{ID: s.ID})

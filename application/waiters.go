@@ -46,10 +46,13 @@ type waitRegistry struct {
 
 	mu     sync.RWMutex
 	counts map[domain.LockKey]int
+	// perOrg counts the waiters of each org, for its quota.
+	perOrg map[domain.OrgID]int
 }
 
 func newWaitRegistry() *waitRegistry {
-	return &waitRegistry{queues: make(map[domain.LockKey]*list.List), counts: make(map[domain.LockKey]int)}
+	return &waitRegistry{queues: make(map[domain.LockKey]*list.List), counts: make(map[domain.LockKey]int),
+		perOrg: make(map[domain.OrgID]int)}
 }
 
 // add queues w behind the waiters of its lock.
@@ -60,7 +63,7 @@ func (r *waitRegistry) add(w *waiter) {
 		r.queues[w.key] = q
 	}
 	w.elem = q.PushBack(w)
-	r.setCount(w.key, q.Len())
+	r.setCount(w.key, q.Len(), 1)
 }
 
 // remove takes w out of its queue; a waiter not queued is left alone.
@@ -74,7 +77,7 @@ func (r *waitRegistry) remove(w *waiter) {
 	if q.Len() == 0 {
 		delete(r.queues, w.key)
 	}
-	r.setCount(w.key, q.Len())
+	r.setCount(w.key, q.Len(), -1)
 }
 
 // front returns the oldest waiter of key, or nil.
@@ -85,9 +88,12 @@ func (r *waitRegistry) front(key domain.LockKey) *waiter {
 	return nil
 }
 
-func (r *waitRegistry) setCount(key domain.LockKey, n int) {
+func (r *waitRegistry) setCount(key domain.LockKey, n, delta int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.perOrg[key.Org] += delta; r.perOrg[key.Org] <= 0 {
+		delete(r.perOrg, key.Org)
+	}
 	if n == 0 {
 		delete(r.counts, key)
 	} else {
@@ -102,6 +108,14 @@ func (r *waitRegistry) count(key domain.LockKey) int {
 	return r.counts[key]
 }
 
+// orgCount returns how many requests of org wait; any goroutine may call
+// it.
+func (r *waitRegistry) orgCount(org domain.OrgID) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.perOrg[org]
+}
+
 // hasWaiters reports whether anyone waits on key; writer goroutine only
 // (it reads the queues, without the lock that readers of the counts take).
 func (e *Engine) hasWaiters(key domain.LockKey) bool { return e.waiters.front(key) != nil }
@@ -110,10 +124,14 @@ func (e *Engine) hasWaiters(key domain.LockKey) bool { return e.waiters.front(ke
 func (e *Engine) Waiting(key domain.LockKey) int { return e.waiters.count(key) }
 
 // enqueue adds a blocking acquire to key's queue in this batch, or refuses
-// it while the server shuts down.
+// it while the server shuts down or when the org's waiters quota is
+// reached (a *domain.QuotaExceededError).
 func (e *Engine) enqueue(x *txn, ctx context.Context, key domain.LockKey, p domain.Principal, session domain.SessionID, req domain.AcquireRequest) (*waiter, error) {
 	if e.waiters.draining {
 		return nil, errShuttingDown
+	}
+	if err := x.within(key.Org, domain.QuotaWaiters, e.waiters.orgCount(key.Org)); err != nil {
+		return nil, err
 	}
 	w := &waiter{ctx: ctx, key: key, p: p, session: session, req: req, done: make(chan struct{})}
 	e.waiters.add(w)

@@ -60,11 +60,13 @@ type broker struct {
 	byOrg   map[domain.OrgID]map[string][]*Watch
 	open    int
 	perUser map[domain.Principal]int
+	perOrg  map[domain.OrgID]int
 	closed  bool
 }
 
 func newBroker(e *Engine, lim WatchLimits) *broker {
-	return &broker{e: e, lim: lim, byOrg: make(map[domain.OrgID]map[string][]*Watch), perUser: make(map[domain.Principal]int)}
+	return &broker{e: e, lim: lim, byOrg: make(map[domain.OrgID]map[string][]*Watch), perUser: make(map[domain.Principal]int),
+		perOrg: make(map[domain.OrgID]int)}
 }
 
 // add files w under its target and returns the seq from which the broker
@@ -78,6 +80,9 @@ func (b *broker) add(w *Watch) (uint64, error) {
 	}
 	if b.open >= b.lim.MaxStreams || b.perUser[w.p] >= b.lim.PerPrincipal {
 		return 0, ErrTooManyWatches
+	}
+	if n := b.e.quotas.limit(w.p.Org, domain.QuotaWatchStreams); b.perOrg[w.p.Org] >= n {
+		return 0, &domain.QuotaExceededError{Quota: domain.QuotaWatchStreams, Limit: n}
 	}
 	if !b.running {
 		b.running = true
@@ -93,6 +98,7 @@ func (b *broker) add(w *Watch) (uint64, error) {
 	keys[k] = append(keys[k], w)
 	b.open++
 	b.perUser[w.p]++
+	b.perOrg[w.p.Org]++
 	return b.cursor, nil
 }
 
@@ -107,6 +113,9 @@ func (b *broker) remove(w *Watch) {
 			b.open--
 			if b.perUser[w.p]--; b.perUser[w.p] <= 0 {
 				delete(b.perUser, w.p)
+			}
+			if b.perOrg[w.p.Org]--; b.perOrg[w.p.Org] <= 0 {
+				delete(b.perOrg, w.p.Org)
 			}
 			break
 		}
@@ -256,7 +265,8 @@ type Watch struct {
 // with a snapshot; with one (the last id a client received) it replays
 // every retained event after it, or, when that id is no longer retained
 // (or was never issued), starts with reset and a fresh snapshot. Returns
-// ErrTooManyWatches at the server's or the caller's limit.
+// ErrTooManyWatches at the server's or the caller's limit, and a
+// *domain.QuotaExceededError at the org's watch_streams quota.
 func (s *EventService) Watch(_ context.Context, p domain.Principal, target WatchTarget, lastEventID *uint64) (*Watch, error) {
 	if p.Admin {
 		return nil, domain.ErrAdminNotTenant
@@ -426,3 +436,10 @@ type StreamStats struct {
 
 // Streams reports on the open watch streams.
 func (s *EventService) Streams() StreamStats { return s.b.stats() }
+
+// orgStreams returns the watch streams org has open.
+func (b *broker) orgStreams(org domain.OrgID) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.perOrg[org]
+}

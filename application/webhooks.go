@@ -39,7 +39,8 @@ type WebhookInput struct {
 // Create stores a webhook for the caller's org. Only events recorded after
 // it is created are delivered. Returns ErrInvalidWebhookURL,
 // ErrWebhookAddressNotAllowed, ErrInvalidEventType, ErrInvalidWebhookSecret
-// or a prefix error for bad input, ErrTooManyWebhooks at the per-org cap,
+// or a prefix error for bad input, a *domain.QuotaExceededError (matching
+// ErrQuotaExceeded) at the org's webhooks quota,
 // and ErrUnavailable when it could not be committed.
 func (s *WebhookService) Create(ctx context.Context, p domain.Principal, in WebhookInput) (domain.Webhook, error) {
 	if p.Admin {
@@ -64,8 +65,8 @@ func (s *WebhookService) Create(ctx context.Context, p domain.Principal, in Webh
 	w := domain.Webhook{ID: domain.WebhookID("wh_" + hex.EncodeToString(id[:])), Org: p.Org, URL: in.URL,
 		Events: events, Prefix: prefix, Secret: in.Secret}
 	return do(ctx, s.e, func(x *txn) (domain.Webhook, error) {
-		if x.webhookCount(p.Org) >= domain.MaxWebhooksPerOrg {
-			return domain.Webhook{}, domain.ErrTooManyWebhooks
+		if err := x.within(p.Org, domain.QuotaWebhooks, x.webhookCount(p.Org)); err != nil {
+			return domain.Webhook{}, err
 		}
 		w.CreatedAt, w.Cursor = x.now, x.eventSeq
 		x.saveWebhook(w)

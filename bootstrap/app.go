@@ -59,6 +59,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newEventService,
 			newWebhookService,
 			application.NewOrgService,
+			newQuotaService,
 			newDispatcher,
 			newAuth,
 			newHTTPAPI,
@@ -103,13 +104,17 @@ func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, er
 func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *application.Engine {
 	return application.NewEngine(j, clk, application.EngineConfig{
 		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
-		KeepEvents: uint64(cfg.Events.Retain),
+		KeepEvents: uint64(cfg.Events.Retain), Quotas: cfg.Quotas.limits(),
 	})
 }
 
 func newEventService(e *application.Engine, cfg Config) *application.EventService {
 	return application.NewEventService(e, application.WatchLimits{MaxStreams: cfg.Watch.MaxStreams,
 		PerPrincipal: cfg.Watch.MaxStreamsPerPrincipal, MaxLag: uint64(cfg.Watch.MaxLag)})
+}
+
+func newQuotaService(e *application.Engine, ev *application.EventService) *application.QuotaService {
+	return application.NewQuotaService(e, ev)
 }
 
 func newWebhookService(e *application.Engine, cfg Config) *application.WebhookService {
@@ -195,13 +200,14 @@ type apiServices struct {
 	Events   *application.EventService
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
+	Quotas   *application.QuotaService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat},
 		httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-			Webhooks: svc.Webhooks, Orgs: svc.Orgs, Engine: svc.Engine})
+			Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Engine: svc.Engine})
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating

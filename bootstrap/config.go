@@ -62,6 +62,7 @@ type Config struct {
 	Watch        WatchConfig    `koanf:"watch"`
 	Webhooks     WebhooksConfig `koanf:"webhooks"`
 	TLS          TLSConfig      `koanf:"tls"`
+	Quotas       QuotasConfig   `koanf:"quotas"`
 	// WebhookAllowPrivate lifts the webhook address and https rules, for
 	// self-hosted private networks and tests.
 	WebhookAllowPrivate bool `koanf:"webhook_allow_private" doc:"allow webhook URLs that are http:// or resolve to loopback, private or other non-public addresses (self-hosted networks, tests)"`
@@ -128,6 +129,22 @@ type TLSConfig struct {
 // Enabled reports whether HTTPS is configured.
 func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
 
+// QuotasConfig holds the server-wide per-org limits; PUT
+// /admin/orgs/{org}/quotas overrides them for one org.
+type QuotasConfig struct {
+	Locks        int `koanf:"locks" doc:"lock records (held, or in their lock delay) one org may have (429 quota_exceeded beyond)"`
+	Sessions     int `koanf:"sessions" doc:"open sessions one org may have (429 quota_exceeded beyond)"`
+	Waiters      int `koanf:"waiters" doc:"blocking acquires of one org that may wait at once (429 quota_exceeded beyond)"`
+	Webhooks     int `koanf:"webhooks" doc:"webhooks one org may have (429 quota_exceeded beyond)"`
+	WatchStreams int `koanf:"watch_streams" doc:"open watch streams one org may have (429 quota_exceeded beyond)"`
+}
+
+// limits returns the quotas as the engine takes them.
+func (q QuotasConfig) limits() domain.Limits {
+	return domain.Limits{domain.QuotaLocks: q.Locks, domain.QuotaSessions: q.Sessions, domain.QuotaWaiters: q.Waiters,
+		domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams}
+}
+
 // ShutdownConfig configures graceful shutdown.
 type ShutdownConfig struct {
 	// Timeout bounds how long shutdown waits for work in flight.
@@ -150,6 +167,7 @@ func DefaultConfig() Config {
 		Watch:     WatchConfig{MaxStreams: 10_000, MaxStreamsPerPrincipal: 100, MaxLag: 1000, Heartbeat: 15 * time.Second},
 		Webhooks: WebhooksConfig{Attempts: 12, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Timeout: 5 * time.Second, Workers: 8},
+		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000},
 	}
 }
 
@@ -406,6 +424,11 @@ func (c Config) Validate() error {
 		"webhooks.max_backoff": c.Webhooks.MaxBackoff, "webhooks.timeout": c.Webhooks.Timeout} {
 		if d <= 0 {
 			bad(key, "must be greater than 0, got %s", d)
+		}
+	}
+	for q, n := range c.Quotas.limits() {
+		if err := domain.CheckLimit(q, n); err != nil {
+			bad("quotas."+string(q), "must be from 0 to %d, got %d", domain.MaxQuotaLimit, n)
 		}
 	}
 	if c.Webhooks.MaxBackoff < c.Webhooks.Backoff {

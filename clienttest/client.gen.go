@@ -598,6 +598,18 @@ type OrgList struct {
 	Orgs []OrgInfo `json:"orgs"`
 }
 
+// OrgQuotas defines model for OrgQuotas.
+type OrgQuotas struct {
+	Locks QuotaStatus `json:"locks"`
+
+	// Org Examples: acme
+	Org          string      `json:"org"`
+	Sessions     QuotaStatus `json:"sessions"`
+	Waiters      QuotaStatus `json:"waiters"`
+	WatchStreams QuotaStatus `json:"watch_streams"`
+	Webhooks     QuotaStatus `json:"webhooks"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	// AvailableAt For lock_delayed: when the lock can be acquired again
@@ -626,6 +638,16 @@ type Problem struct {
 	// Instance The request path
 	Instance *string `json:"instance,omitempty"`
 
+	// Limit For quota_exceeded: the org's limit for that quota
+	//
+	// Examples: 100000
+	Limit *int64 `json:"limit,omitempty"`
+
+	// Quota For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks or watch_streams)
+	//
+	// Examples: locks
+	Quota *string `json:"quota,omitempty"`
+
 	// RequestId The X-Request-Id of the request, for matching server logs
 	RequestId *string `json:"request_id,omitempty"`
 
@@ -638,6 +660,24 @@ type Problem struct {
 	//
 	// Examples: Conflict
 	Title string `json:"title"`
+}
+
+// QuotaStatus defines model for QuotaStatus.
+type QuotaStatus struct {
+	// Default Whether the limit is the server-wide default (the org has no override for it)
+	//
+	// Examples: true
+	Default bool `json:"default"`
+
+	// Limit The org's limit: its own, or the server-wide default
+	//
+	// Examples: 100000
+	Limit int64 `json:"limit"`
+
+	// Used How much of it the org uses now
+	//
+	// Examples: 3
+	Used int64 `json:"used"`
 }
 
 // ReleaseRequest defines model for ReleaseRequest.
@@ -716,6 +756,26 @@ type SessionOpened struct {
 
 	// TtlSeconds Examples: 60
 	TtlSeconds int64 `json:"ttl_seconds"`
+}
+
+// SetQuotasRequest defines model for SetQuotasRequest.
+type SetQuotasRequest struct {
+	// Locks Lock records (held, or in their lock delay).
+	//
+	// Examples: 1000
+	Locks *int64 `json:"locks,omitempty"`
+
+	// Sessions Open sessions.
+	Sessions *int64 `json:"sessions,omitempty"`
+
+	// Waiters Blocking acquires queued on busy locks.
+	Waiters *int64 `json:"waiters,omitempty"`
+
+	// WatchStreams Open watch streams.
+	WatchStreams *int64 `json:"watch_streams,omitempty"`
+
+	// Webhooks Webhook subscriptions.
+	Webhooks *int64 `json:"webhooks,omitempty"`
 }
 
 // TokenInfo defines model for TokenInfo.
@@ -1094,6 +1154,9 @@ type WatchLocksParams struct {
 // AdminCreateOrgJSONRequestBody defines body for AdminCreateOrg for application/json ContentType.
 type AdminCreateOrgJSONRequestBody = CreateOrgRequest
 
+// SetOrgQuotasJSONRequestBody defines body for SetOrgQuotas for application/json ContentType.
+type SetOrgQuotasJSONRequestBody = SetQuotasRequest
+
 // AdminAddUserJSONRequestBody defines body for AdminAddUser for application/json ContentType.
 type AdminAddUserJSONRequestBody = AddUserRequest
 
@@ -1406,6 +1469,31 @@ type ClientInterface interface {
 	// Corresponds with POST /admin/orgs (the `AdminCreateOrg` operationId).
 	AdminCreateOrg(ctx context.Context, body AdminCreateOrgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetOrgQuotas Show an org's quotas
+	//
+	// Each quota of the org: its limit (the org's own or the server-wide default) and the current usage. Needs the admin token.
+	//
+	// Corresponds with GET /admin/orgs/{org}/quotas (the `GetOrgQuotas` operationId).
+	GetOrgQuotas(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetOrgQuotasWithBody Set an org's quotas
+	//
+	// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+	SetOrgQuotasWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetOrgQuotas Set an org's quotas
+	//
+	// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+	SetOrgQuotas(ctx context.Context, org string, body SetOrgQuotasJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminListUsers List an org's users
 	//
 	// The users added to a registered org, by name, with their role and how many tokens they have. Needs the admin token.
@@ -1628,7 +1716,7 @@ type ClientInterface interface {
 
 	// CreateWebhookWithBody Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1637,7 +1725,7 @@ type ClientInterface interface {
 
 	// CreateWebhook Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1711,6 +1799,61 @@ func (c *Client) AdminCreateOrgWithBody(ctx context.Context, contentType string,
 // Corresponds with POST /admin/orgs (the `AdminCreateOrg` operationId).
 func (c *Client) AdminCreateOrg(ctx context.Context, body AdminCreateOrgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminCreateOrgRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOrgQuotas Show an org's quotas
+//
+// Each quota of the org: its limit (the org's own or the server-wide default) and the current usage. Needs the admin token.
+//
+// Corresponds with GET /admin/orgs/{org}/quotas (the `GetOrgQuotas` operationId).
+func (c *Client) GetOrgQuotas(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOrgQuotasRequest(c.Server, org)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetOrgQuotasWithBody Set an org's quotas
+//
+// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+func (c *Client) SetOrgQuotasWithBody(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetOrgQuotasRequestWithBody(c.Server, org, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetOrgQuotas Set an org's quotas
+//
+// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+func (c *Client) SetOrgQuotas(ctx context.Context, org string, body SetOrgQuotasJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetOrgQuotasRequest(c.Server, org, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2223,7 +2366,7 @@ func (c *Client) ListWebhooks(ctx context.Context, reqEditors ...RequestEditorFn
 
 // CreateWebhookWithBody Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2242,7 +2385,7 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, contentType string, 
 
 // CreateWebhook Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2368,6 +2511,87 @@ func NewAdminCreateOrgRequestWithBody(server string, contentType string, body io
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetOrgQuotasRequest constructs an http.Request for the GetOrgQuotas method
+func NewGetOrgQuotasRequest(server string, org string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/orgs/%s/quotas", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetOrgQuotasRequest calls the generic SetOrgQuotas builder with application/json body
+func NewSetOrgQuotasRequest(server string, org string, body SetOrgQuotasJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetOrgQuotasRequestWithBody(server, org, "application/json", bodyReader)
+}
+
+// NewSetOrgQuotasRequestWithBody constructs an http.Request for the SetOrgQuotas method, with any body, and a specified content type
+func NewSetOrgQuotasRequestWithBody(server string, org string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/orgs/%s/quotas", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -3558,6 +3782,33 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /admin/orgs (the `AdminCreateOrg` operationId).
 	AdminCreateOrgWithResponse(ctx context.Context, body AdminCreateOrgJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateOrgResponse, error)
 
+	// GetOrgQuotasWithResponse Show an org's quotas
+	//
+	// Each quota of the org: its limit (the org's own or the server-wide default) and the current usage. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/orgs/{org}/quotas (the `GetOrgQuotas` operationId).
+	GetOrgQuotasWithResponse(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*GetOrgQuotasResponse, error)
+
+	// SetOrgQuotasWithBodyWithResponse Set an org's quotas
+	//
+	// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+	SetOrgQuotasWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetOrgQuotasResponse, error)
+
+	// SetOrgQuotasWithResponse Set an org's quotas
+	//
+	// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+	SetOrgQuotasWithResponse(ctx context.Context, org string, body SetOrgQuotasJSONRequestBody, reqEditors ...RequestEditorFn) (*SetOrgQuotasResponse, error)
+
 	// AdminListUsersWithResponse List an org's users
 	//
 	// The users added to a registered org, by name, with their role and how many tokens they have. Needs the admin token.
@@ -3812,7 +4063,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithBodyWithResponse Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3821,7 +4072,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithResponse Create a webhook
 	//
-	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+	// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4030,6 +4281,186 @@ func (r AdminCreateOrgResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminCreateOrgResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetOrgQuotasResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrgQuotas
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOrgQuotasResponse) GetJSON200() *OrgQuotas {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOrgQuotasResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOrgQuotasResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetOrgQuotasResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetOrgQuotasResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOrgQuotasResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOrgQuotasResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOrgQuotasResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOrgQuotasResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOrgQuotasResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetOrgQuotasResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OrgQuotas
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetOrgQuotasResponse) GetJSON200() *OrgQuotas {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON408() *Problem {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON413() *Problem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON415() *Problem {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SetOrgQuotasResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetOrgQuotasResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetOrgQuotasResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetOrgQuotasResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetOrgQuotasResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4934,6 +5365,8 @@ type AcquireLockResponse struct {
 	ApplicationproblemJSON422 *Problem
 	// ApplicationproblemJSON423 the response for an HTTP 423 `application/problem+json` response
 	ApplicationproblemJSON423 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Problem
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -4998,6 +5431,11 @@ func (r AcquireLockResponse) GetApplicationproblemJSON422() *Problem {
 // GetApplicationproblemJSON423 returns the response for an HTTP 423 `application/problem+json` response
 func (r AcquireLockResponse) GetApplicationproblemJSON423() *Problem {
 	return r.ApplicationproblemJSON423
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AcquireLockResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -5482,6 +5920,8 @@ type OpenSessionResponse struct {
 	ApplicationproblemJSON415 *Problem
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Problem
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -5526,6 +5966,11 @@ func (r OpenSessionResponse) GetApplicationproblemJSON415() *Problem {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r OpenSessionResponse) GetApplicationproblemJSON422() *Problem {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r OpenSessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -6017,14 +6462,14 @@ type CreateWebhookResponse struct {
 	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *Problem
-	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
-	ApplicationproblemJSON409 *Problem
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *Problem
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *Problem
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Problem
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -6056,11 +6501,6 @@ func (r CreateWebhookResponse) GetApplicationproblemJSON408() *Problem {
 	return r.ApplicationproblemJSON408
 }
 
-// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r CreateWebhookResponse) GetApplicationproblemJSON409() *Problem {
-	return r.ApplicationproblemJSON409
-}
-
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateWebhookResponse) GetApplicationproblemJSON413() *Problem {
 	return r.ApplicationproblemJSON413
@@ -6074,6 +6514,11 @@ func (r CreateWebhookResponse) GetApplicationproblemJSON415() *Problem {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateWebhookResponse) GetApplicationproblemJSON422() *Problem {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateWebhookResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -6407,6 +6852,51 @@ func (c *ClientWithResponses) AdminCreateOrgWithResponse(ctx context.Context, bo
 		return nil, err
 	}
 	return ParseAdminCreateOrgResponse(rsp)
+}
+
+// GetOrgQuotasWithResponse Show an org's quotas
+//
+// Each quota of the org: its limit (the org's own or the server-wide default) and the current usage. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/orgs/{org}/quotas (the `GetOrgQuotas` operationId).
+func (c *ClientWithResponses) GetOrgQuotasWithResponse(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*GetOrgQuotasResponse, error) {
+	rsp, err := c.GetOrgQuotas(ctx, org, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOrgQuotasResponse(rsp)
+}
+
+// SetOrgQuotasWithBodyWithResponse Set an org's quotas
+//
+// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+func (c *ClientWithResponses) SetOrgQuotasWithBodyWithResponse(ctx context.Context, org string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetOrgQuotasResponse, error) {
+	rsp, err := c.SetOrgQuotasWithBody(ctx, org, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetOrgQuotasResponse(rsp)
+}
+
+// SetOrgQuotasWithResponse Set an org's quotas
+//
+// Replaces the org's overrides: a number sets the org's own limit (0 allows none), null or a missing field makes the quota follow the server-wide default. Lowering a limit below the usage takes nothing away; new use is refused until usage falls below it. Durable before the response. Needs the admin token.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /admin/orgs/{org}/quotas (the `SetOrgQuotas` operationId).
+func (c *ClientWithResponses) SetOrgQuotasWithResponse(ctx context.Context, org string, body SetOrgQuotasJSONRequestBody, reqEditors ...RequestEditorFn) (*SetOrgQuotasResponse, error) {
+	rsp, err := c.SetOrgQuotas(ctx, org, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetOrgQuotasResponse(rsp)
 }
 
 // AdminListUsersWithResponse List an org's users
@@ -6831,7 +7321,7 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, reqE
 
 // CreateWebhookWithBodyWithResponse Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6846,7 +7336,7 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 
 // CreateWebhookWithResponse Create a webhook
 //
-// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.
+// Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7013,6 +7503,156 @@ func ParseAdminCreateOrgResponse(rsp *http.Response) (*AdminCreateOrgResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetOrgQuotasResponse parses an HTTP response from a GetOrgQuotasWithResponse call
+func ParseGetOrgQuotasResponse(rsp *http.Response) (*GetOrgQuotasResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOrgQuotasResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrgQuotas
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetOrgQuotasResponse parses an HTTP response from a SetOrgQuotasWithResponse call
+func ParseSetOrgQuotasResponse(rsp *http.Response) (*SetOrgQuotasResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetOrgQuotasResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OrgQuotas
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Problem
@@ -7879,6 +8519,13 @@ func ParseAcquireLockResponse(rsp *http.Response) (*AcquireLockResponse, error) 
 		}
 		response.ApplicationproblemJSON423 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8344,6 +8991,13 @@ func ParseOpenSessionResponse(rsp *http.Response) (*OpenSessionResponse, error) 
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8789,13 +9443,6 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 		}
 		response.ApplicationproblemJSON408 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
-		var dest Problem
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON409 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8816,6 +9463,13 @@ func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Problem

@@ -94,4 +94,6 @@ type Snapshot struct {
 	// Orgs are the registered orgs, Members their users, by org and user.
 	Orgs    []Org
 	Members []Member
+	// Quotas are the stored per-org quota overrides, one per org.
+	Quotas []QuotaSet
 }

@@ -17,9 +17,6 @@ import (
 // digits).
 type WebhookID string
 
-// MaxWebhooksPerOrg caps the webhooks of one org.
-const MaxWebhooksPerOrg = 25
-
 // MaxWebhookSecretLen caps a webhook secret, in bytes.
 const MaxWebhookSecretLen = 256
 
@@ -82,8 +79,6 @@ func (w Webhook) Wants(e Event) bool {
 var (
 	ErrWebhookNotFound = &Error{Kind: KindNotFound, Code: "webhook_not_found",
 		Msg: "no webhook with this id in your org"}
-	ErrTooManyWebhooks = &Error{Kind: KindConflict, Code: "too_many_webhooks",
-		Msg: "your org has the maximum of 25 webhooks; delete one first"}
 	ErrInvalidWebhookURL = Invalid("invalid_webhook_url",
 		"url must be an absolute https:// URL with a host and no user name or password")
 	ErrWebhookAddressNotAllowed = Invalid("webhook_address_not_allowed",

@@ -16,7 +16,9 @@ type Journal interface {
 	// every stored session, the fencing counter, the highest event seq ever
 	// stored (it survives trimming; 0 if none), the last-alive time (zero
 	// if never recorded), all stored credentials, every webhook (with its
-	// cursor) and the stored delivery records. Times and durations
+	// cursor), the stored delivery records and the per-org quota
+	// overrides (one QuotaSet per org, in org order, never an empty one).
+	// Times and durations
 	// come back at millisecond precision without a monotonic reading. It is
 	// called once at start-up, before any Commit. A database that cannot be
 	// read correctly returns an error rather than a partial snapshot.
@@ -25,7 +27,8 @@ type Journal interface {
 	// Commit applies every change of b, in order (LockSaved, LockDeleted,
 	// SessionSaved, SessionDeleted, CredentialAdded, EventRecorded,
 	// EventsTrimmed, WebhookSaved, WebhookDeleted, WebhookAdvanced,
-	// DeliveryRecorded), raises the stored fencing counter to b.Counter and,
+	// DeliveryRecorded, QuotaSet: it replaces the org's overrides, and an
+	// empty one removes them), raises the stored fencing counter to b.Counter and,
 	// when b.AliveAt is not zero, the last-alive time to b.AliveAt, all in
 	// one transaction; neither value is ever lowered. A batch with no
 	// changes but a newer AliveAt is stored: it is the idle heartbeat.

@@ -33,6 +33,7 @@ func (s *Server) registerAdmin() {
 		Summary: "Writer statistics", Tags: []string{"admin"}, Security: bearer,
 		Description: "Group-commit counters for operators and dashboards. Needs the admin token.",
 	}, s.stats, errUnauthorized, errAdminOnly)
+	s.registerQuotas()
 }
 
 func (s *Server) stats(context.Context, *struct{}) (*statsOutput, error) {

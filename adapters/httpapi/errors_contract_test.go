@@ -29,6 +29,8 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: sessionPath(sessionID, "")},
 		{method: http.MethodDelete, path: sessionPath(sessionID, "")},
 		{method: http.MethodGet, path: "/admin/stats"},
+		{method: http.MethodGet, path: "/admin/orgs/acme/quotas"},
+		{method: http.MethodPut, path: "/admin/orgs/acme/quotas", body: map[string]any{"locks": 0}},
 		{method: http.MethodGet, path: "/events"},
 		{method: http.MethodGet, path: lockPath(lockName, "/watch")},
 		{method: http.MethodGet, path: "/watch"},

@@ -125,6 +125,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Events:   events,
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 		Orgs:     application.NewOrgService(e),
+		Quotas:   application.NewQuotaService(e, events),
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
 	t.Cleanup(func() { a.conform(t) })

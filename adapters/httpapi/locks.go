@@ -197,7 +197,9 @@ func (s *Server) registerLocks() {
 		errorDoc{http.StatusLocked, "`lock_delayed`: the lock was lost without a release and is in its lock delay; `available_at` and `Retry-After` say when it can be taken.",
 			&domain.LockDelayedError{Name: "db/primary", AvailableAt: exampleTime}},
 		errorDoc{http.StatusNotFound, "`session_not_found`: no such session of yours.", domain.ErrSessionNotFound},
-		errorDoc{http.StatusGone, "`session_expired`: the session has expired.", domain.ErrSessionExpired})...)
+		errorDoc{http.StatusGone, "`session_expired`: the session has expired.", domain.ErrSessionExpired},
+		errorDoc{http.StatusTooManyRequests, quotaCodes("locks` (a new lock) or `waiters` (a queued acquire"),
+			&domain.QuotaExceededError{Quota: domain.QuotaLocks, Limit: 100_000}})...)
 
 	register(s, huma.Operation{
 		OperationID: "release-lock", Method: http.MethodPost, Path: "/locks/{name}/release",

@@ -11,7 +11,7 @@ import (
 
 // CreateOrgRequest is the body of an org registration.
 type CreateOrgRequest struct {
-	Org string `json:"org" minLength:"1" maxLength:"128" doc:"The org's name: letters, digits, '.', '_' and '-'." example:"acme"`
+	Org string `json:"org" minLength:"1" maxLength:"64" doc:"The org's name: letters, digits, '.', '_' and '-'." example:"acme"`
 }
 
 // OrgInfo is a registered org.
@@ -28,7 +28,7 @@ type OrgList struct {
 
 // AddUserRequest is the body of adding a user to an org.
 type AddUserRequest struct {
-	User string `json:"user" minLength:"1" maxLength:"128" doc:"The user's name: letters, digits, '.', '_' and '-'." example:"alice"`
+	User string `json:"user" minLength:"1" maxLength:"64" doc:"The user's name: letters, digits, '.', '_' and '-'." example:"alice"`
 	Role string `json:"role,omitempty" enum:"member,owner" default:"member" doc:"member uses locks; owner also manages the org's teams and ACLs."`
 }
 
@@ -67,12 +67,8 @@ type orgListOutput struct {
 	Body OrgList
 }
 
-type orgPath struct {
-	Org string `path:"org" maxLength:"128" example:"acme"`
-}
-
 type addUserInput struct {
-	Org  string `path:"org" maxLength:"128" example:"acme"`
+	Org  string `path:"org" maxLength:"64" example:"acme"`
 	Body AddUserRequest
 }
 

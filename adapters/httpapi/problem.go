@@ -29,6 +29,8 @@ type Problem struct {
 	Errors      []*FieldError `json:"errors,omitempty" doc:"Per-field validation errors"`
 	ExpiresAt   *Time         `json:"expires_at,omitempty" doc:"For lock_held: when the current lease runs out unless renewed"`
 	AvailableAt *Time         `json:"available_at,omitempty" doc:"For lock_delayed: when the lock can be acquired again"`
+	Quota       string        `json:"quota,omitempty" doc:"For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks or watch_streams)" example:"locks"`
+	Limit       *int          `json:"limit,omitempty" doc:"For quota_exceeded: the org's limit for that quota" example:"100000"`
 	headers     http.Header
 }
 
@@ -152,6 +154,10 @@ func problemOf(err error, now time.Time) *Problem {
 		p.Detail = delayed.Error()
 		p.AvailableAt = wireTimeRef(delayed.AvailableAt)
 		p.headers = retryAfter(delayed.AvailableAt, now)
+	}
+	if q, ok := errors.AsType[*domain.QuotaExceededError](err); ok {
+		p.Detail = q.Error()
+		p.Quota, p.Limit = string(q.Quota), &q.Limit
 	}
 	if de.Kind == domain.KindUnauthenticated {
 		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="octostore"`}}

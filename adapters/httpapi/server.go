@@ -64,6 +64,7 @@ type Services struct {
 	Events   *application.EventService
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
+	Quotas   *application.QuotaService
 }
 
 // Server is the HTTP API of OctoStore.
@@ -77,6 +78,7 @@ type Server struct {
 	events   *application.EventService
 	webhooks *application.WebhookService
 	orgs     *application.OrgService
+	quotas   *application.QuotaService
 	api      huma.API
 	handler  http.Handler
 }
@@ -105,7 +107,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -311,7 +313,7 @@ func exampleInstance(path string) string {
 	if strings.HasPrefix(path, "/webhooks/") {
 		id = exampleWebhookID
 	}
-	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id).Replace(path)
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme").Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through

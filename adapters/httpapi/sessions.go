@@ -78,7 +78,8 @@ func (s *Server) registerSessions() {
 		Description: "A session is your client's liveness lease: keep it alive every `keepalive_interval_seconds`, and use its `session_id` to hold locks. Ephemeral locks die with it.",
 	}, s.openSession, errUnauthorized, errForbidden, errorDoc{http.StatusUnprocessableEntity,
 		"`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_ttl`.",
-		domain.CheckSessionTTL(time.Second)}, errMalformed, errTooLarge, errMediaType, errUnavailable)
+		domain.CheckSessionTTL(time.Second)}, errMalformed, errTooLarge, errMediaType, errUnavailable,
+		errorDoc{http.StatusTooManyRequests, quotaCodes("sessions"), &domain.QuotaExceededError{Quota: domain.QuotaSessions, Limit: 10_000}})
 
 	register(s, huma.Operation{
 		OperationID: "keepalive-session", Method: http.MethodPost, Path: "/sessions/{id}/keepalive",

@@ -44,13 +44,13 @@ type tokenListOutput struct {
 }
 
 type listTokensInput struct {
-	Org  string `query:"org" maxLength:"128" doc:"Only tokens of this org." example:"acme"`
-	User string `query:"user" maxLength:"128" doc:"Only tokens of this user." example:"alice"`
+	Org  string `query:"org" maxLength:"64" doc:"Only tokens of this org." example:"acme"`
+	User string `query:"user" maxLength:"64" doc:"Only tokens of this user." example:"alice"`
 }
 
 type issueTokenInput struct {
-	Org  string `path:"org" maxLength:"128" example:"acme"`
-	User string `path:"user" maxLength:"128" example:"alice"`
+	Org  string `path:"org" maxLength:"64" example:"acme"`
+	User string `path:"user" maxLength:"64" example:"alice"`
 }
 
 type tokenIDPath struct {

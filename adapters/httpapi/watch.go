@@ -85,6 +85,8 @@ var (
 		atField("header.Last-Event-ID", errInvalidLastEventID)}
 	errTooManyWatches = errorDoc{http.StatusTooManyRequests, "`too_many_watches`: the server, or you, have as many watch streams open as allowed; close one or retry later.",
 		application.ErrTooManyWatches}
+	errWatchQuota = errorDoc{http.StatusTooManyRequests, quotaCodes("watch_streams"),
+		&domain.QuotaExceededError{Quota: domain.QuotaWatchStreams, Limit: 1_000}}
 )
 
 const watchDescription = " The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. " +
@@ -99,14 +101,14 @@ func (s *Server) registerWatches() {
 		Summary: "Watch a lock", Tags: []string{"events"}, Security: bearer,
 		Description: "Streams the changes of one lock of your org, after a first `snapshot` of its state." + watchDescription,
 		Responses:   map[string]*huma.Response{"200": s.watchStream()},
-	}, s.watchLock, errUnauthorized, errForbidden, errInvalidName, errLastEventID, errTooManyWatches)
+	}, s.watchLock, errUnauthorized, errForbidden, errInvalidName, errLastEventID, errTooManyWatches, errWatchQuota)
 
 	register(s, huma.Operation{
 		OperationID: "watch-locks", Method: http.MethodGet, Path: "/watch",
 		Summary: "Watch locks below a prefix", Tags: []string{"events"}, Security: bearer,
 		Description: "Streams the changes of every lock of your org below `prefix` (all of them without one), after a first `snapshot` of their state." + watchDescription,
 		Responses:   map[string]*huma.Response{"200": s.watchStream()},
-	}, s.watchLocks, errUnauthorized, errForbidden, errInvalidPrefix, errLastEventID, errTooManyWatches)
+	}, s.watchLocks, errUnauthorized, errForbidden, errInvalidPrefix, errLastEventID, errTooManyWatches, errWatchQuota)
 }
 
 func (s *Server) watchLock(ctx context.Context, in *watchLockInput) (*watchOutput, error) {

@@ -94,9 +94,9 @@ func (s *Server) registerWebhooks() {
 			CreateWebhookRequest{URL: "https://hooks.example.com/octostore", Events: []string{"lock.*"}, Prefix: "db/", Secret: "a-long-random-secret"}),
 		Description: "Subscribes a URL to the events of your org that `events` and `prefix` select; only events recorded after it is created are delivered. " +
 			"Each event is POSTed as JSON (the `Event` schema) with `X-OctoStore-Event` and `X-OctoStore-Delivery`, and, with a secret, `X-OctoStore-Signature: sha256=<hex HMAC-SHA256(secret, body)>` and the Standard Webhooks headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. " +
-			"Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most 25 webhooks.",
+			"Delivery is at least once, in seq order per webhook, retried with backoff when the receiver does not answer 2xx. An org has at most as many webhooks as its `webhooks` quota allows (25 by default).",
 	}, s.createWebhook, errUnauthorized, errForbidden, errWebhookInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable,
-		errorDoc{http.StatusConflict, "`too_many_webhooks`: your org has 25 webhooks; delete one first.", domain.ErrTooManyWebhooks})
+		errorDoc{http.StatusTooManyRequests, quotaCodes("webhooks"), &domain.QuotaExceededError{Quota: domain.QuotaWebhooks, Limit: 25}})
 
 	register(s, huma.Operation{
 		OperationID: "list-webhooks", Method: http.MethodGet, Path: "/webhooks",

@@ -295,7 +295,7 @@ func TestWebhookCap(t *testing.T) {
 			created++
 			continue
 		}
-		r.problem(t, http.StatusConflict, "too_many_webhooks").nowhere(t)
+		r.problem(t, http.StatusTooManyRequests, "quota_exceeded").nowhere(t)
 	}
 	if created != 25 {
 		t.Errorf("%d created, want 25", created)
@@ -303,7 +303,7 @@ func TestWebhookCap(t *testing.T) {
 	if r := a.get("/webhooks", bobTok).ok(t, http.StatusOK); len(r.obj["webhooks"].([]any)) != 25 {
 		t.Errorf("%v: want 25 webhooks", r)
 	}
-	a.post("/webhooks", bobTok, map[string]any{"url": "https://hooks.example.com/x", "events": []string{"*"}}).problem(t, http.StatusConflict, "too_many_webhooks")
+	a.post("/webhooks", bobTok, map[string]any{"url": "https://hooks.example.com/x", "events": []string{"*"}}).problem(t, http.StatusTooManyRequests, "quota_exceeded")
 	a.createHook(t, carolTok, map[string]any{"url": "https://hooks.example.com/x", "events": []string{"*"}}) // another org
 }
 

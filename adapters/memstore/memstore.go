@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -39,6 +40,7 @@ type Journal struct {
 	hashes      map[domain.TokenHash]struct{}
 	webhooks    map[domain.WebhookID]domain.Webhook
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
+	quotas      map[domain.OrgID]domain.Limits
 	failNext    error
 }
 
@@ -51,6 +53,7 @@ func New() *Journal {
 		hashes:     make(map[domain.TokenHash]struct{}),
 		webhooks:   make(map[domain.WebhookID]domain.Webhook),
 		deliveries: make(map[domain.WebhookID][]domain.Delivery),
+		quotas:     make(map[domain.OrgID]domain.Limits),
 	}
 }
 
@@ -66,8 +69,8 @@ func (j *Journal) FailNextCommit(err error) {
 // Load returns a copy of everything committed: locks sorted by org and name,
 // sessions sorted by id, credentials in the order they were added, webhooks
 // sorted by org, creation time and id, and delivery records sorted by
-// webhook and seq. It returns ctx's error if ctx is done, and no other
-// error.
+// webhook and seq, and quota overrides sorted by org. It returns ctx's
+// error if ctx is done, and no other error.
 func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return domain.Snapshot{}, fmt.Errorf("load: %w", err)
@@ -105,6 +108,11 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	if snap.Members == nil {
 		snap.Members = []domain.Member{}
 	}
+	snap.Quotas = make([]domain.QuotaSet, 0, len(j.quotas))
+	for org, l := range j.quotas {
+		snap.Quotas = append(snap.Quotas, domain.QuotaSet{Org: org, Limits: maps.Clone(l)})
+	}
+	slices.SortFunc(snap.Quotas, func(a, b domain.QuotaSet) int { return cmp.Compare(a.Org, b.Org) })
 	return snap, nil
 }
 
@@ -239,6 +247,12 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 			}
 		case domain.DeliveryRecorded:
 			j.recordDelivery(c.Delivery)
+		case domain.QuotaSet:
+			if len(c.Limits) == 0 {
+				delete(j.quotas, c.Org)
+			} else {
+				j.quotas[c.Org] = maps.Clone(c.Limits)
+			}
 		}
 	}
 	j.counter = max(j.counter, b.Counter)
@@ -321,6 +335,8 @@ func (j *Journal) check(b domain.Batch) error {
 			}
 		case domain.DeliveryRecorded:
 			err = c.Delivery.Validate()
+		case domain.QuotaSet:
+			err = c.Validate()
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

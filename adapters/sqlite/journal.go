@@ -173,6 +173,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			err = applyWebhookChange(ctx, q, c)
 		case domain.OrgCreated, domain.MemberSaved:
 			err = applyOrgChange(ctx, q, c)
+		case domain.QuotaSet:
+			err = applyQuotaSet(ctx, q, c)
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

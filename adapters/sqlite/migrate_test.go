@@ -62,7 +62,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql", "00005_orgs.sql"} {
+	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql", "00005_orgs.sql", "00006_quotas.sql"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status after up does not list %s:\n%s", want, out.String())
 		}
@@ -82,20 +82,36 @@ func TestMigrateUpDownUp(t *testing.T) {
 		domain.EventRecorded{Event: domain.Event{Seq: 1, Org: "acme", Kind: domain.EventLockAcquired, Name: "db", Token: 1, At: time.Now()}},
 		domain.WebhookSaved{Webhook: domain.Webhook{ID: "wh_1", Org: "acme", URL: "https://example.com/", Events: []string{"*"}, CreatedAt: time.Now()}},
 		domain.DeliveryRecorded{Delivery: domain.Delivery{Webhook: "wh_1", Seq: 1, Kind: domain.EventLockAcquired, State: domain.DeliveryPending}},
+		domain.QuotaSet{Org: "acme", Limits: domain.Limits{domain.QuotaLocks: 3}},
 	}}
 	if err := j.Commit(ctx, full); err != nil {
 		t.Fatal(err)
 	}
+	if s, err := j.Load(ctx); err != nil || len(s.Quotas) != 1 || s.Quotas[0].Limits[domain.QuotaLocks] != 3 {
+		t.Fatalf("Load after up: %+v, %v; want the quota override", s.Quotas, err)
+	}
 
-	// Rolling back 00004 drops the webhooks and their deliveries, nothing
-	// else; migrating up again brings back empty tables.
-	// 00005 (orgs and members) goes first, dropping only its tables.
+	// Rolling back 00006 drops the quota overrides, and 00005 the orgs,
+	// nothing else; the steps below start from version 4.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00006: %v", err)
+	}
+	if got := tables(t, db.Reader, "webhooks", "quotas"); !slices.Equal(got, []string{"webhooks"}) {
+		t.Errorf("tables after rolling back 00006: %v", got)
+	}
+	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
+		t.Errorf("Load at version 5 = %v, want a schema-version error", err)
+	}
+	// Rolling back 00005 drops the orgs and their members, nothing else.
 	if err := db.MigrateDown(ctx); err != nil {
 		t.Fatalf("MigrateDown 00005: %v", err)
 	}
 	if got := tables(t, db.Reader, "orgs", "members", "webhooks"); !slices.Equal(got, []string{"webhooks"}) {
 		t.Errorf("tables after rolling back 00005: %v", got)
 	}
+
+	// Rolling back 00004 drops the webhooks and their deliveries, nothing
+	// else; migrating up again brings back empty tables.
 	if err := db.MigrateDown(ctx); err != nil {
 		t.Fatalf("MigrateDown 00004: %v", err)
 	}
@@ -115,18 +131,13 @@ func TestMigrateUpDownUp(t *testing.T) {
 		t.Errorf("webhook_deliveries columns: %v", got)
 	}
 	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || len(s.Sessions) != 1 || s.EventSeq != 1 ||
-		len(s.Webhooks) != 0 || len(s.Deliveries) != 0 {
-		t.Errorf("Load after 00004 down and up: %+v, %v; want the lock, session and event without the webhook", s, err)
+		len(s.Webhooks) != 0 || len(s.Deliveries) != 0 || len(s.Quotas) != 0 {
+		t.Errorf("Load after 00004 down and up: %+v, %v; want the lock, session and event without the webhook and quota", s, err)
 	}
-	// 00005 (orgs and members) goes first, dropping only its tables.
-	if err := db.MigrateDown(ctx); err != nil {
-		t.Fatalf("MigrateDown 00005: %v", err)
-	}
-	if got := tables(t, db.Reader, "orgs", "members", "webhooks"); !slices.Equal(got, []string{"webhooks"}) {
-		t.Errorf("tables after rolling back 00005: %v", got)
-	}
-	if err := db.MigrateDown(ctx); err != nil {
-		t.Fatalf("MigrateDown 00004: %v", err)
+	for _, v := range []string{"00006", "00005", "00004"} {
+		if err := db.MigrateDown(ctx); err != nil {
+			t.Fatalf("MigrateDown %s: %v", v, err)
+		}
 	}
 
 	// Rolling back 00003 folds the change log into the tables first and
@@ -158,7 +169,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || s.EventSeq != 1 {
 		t.Errorf("Load after 00003 down and up: %+v, %v", s, err)
 	}
-	for _, v := range []string{"00005", "00004", "00003"} {
+	for _, v := range []string{"00006", "00005", "00004", "00003"} {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown %s: %v", v, err)
 		}
@@ -198,19 +209,19 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 
 	// Rolling back everything.
-	for range 5 {
+	for range 6 {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown: %v", err)
 		}
 	}
-	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries", "orgs", "members"); len(got) != 0 {
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries", "quotas", "orgs", "members"); len(got) != 0 {
 		t.Fatalf("after down: tables %v left", got)
 	}
 	out.Reset()
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out.String(), "pending") != 5 {
+	if strings.Count(out.String(), "pending") != 6 {
 		t.Errorf("status after down:\n%s", out.String())
 	}
 	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {
@@ -329,13 +340,6 @@ func TestLoadRefusesNewerSchema(t *testing.T) {
 func TestMigrateDownFoldsEarlierSchemasLog(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openMigrated(t, filepath.Join(t.TempDir(), "db"))
-	// 00005 (orgs and members) goes first, dropping only its tables.
-	if err := db.MigrateDown(ctx); err != nil {
-		t.Fatalf("MigrateDown 00005: %v", err)
-	}
-	if got := tables(t, db.Reader, "orgs", "members", "webhooks"); !slices.Equal(got, []string{"webhooks"}) {
-		t.Errorf("tables after rolling back 00005: %v", got)
-	}
 	if err := db.MigrateDown(ctx); err != nil {
 		t.Fatalf("MigrateDown 00004: %v", err)
 	}

@@ -48,6 +48,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteLockStmt, err = db.PrepareContext(ctx, DeleteLock); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteLock: %w", err)
 	}
+	if q.deleteOrgQuotasStmt, err = db.PrepareContext(ctx, DeleteOrgQuotas); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteOrgQuotas: %w", err)
+	}
 	if q.deleteSessionStmt, err = db.PrepareContext(ctx, DeleteSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
 	}
@@ -78,6 +81,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertOrgStmt, err = db.PrepareContext(ctx, InsertOrg); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOrg: %w", err)
 	}
+	if q.insertQuotaStmt, err = db.PrepareContext(ctx, InsertQuota); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertQuota: %w", err)
+	}
 	if q.lastLockKeyStmt, err = db.PrepareContext(ctx, LastLockKey); err != nil {
 		return nil, fmt.Errorf("error preparing query LastLockKey: %w", err)
 	}
@@ -98,6 +104,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listOrgsStmt, err = db.PrepareContext(ctx, ListOrgs); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOrgs: %w", err)
+	}
+	if q.listQuotasStmt, err = db.PrepareContext(ctx, ListQuotas); err != nil {
+		return nil, fmt.Errorf("error preparing query ListQuotas: %w", err)
 	}
 	if q.listSessionsStmt, err = db.PrepareContext(ctx, ListSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
@@ -180,6 +189,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteLockStmt: %w", cerr)
 		}
 	}
+	if q.deleteOrgQuotasStmt != nil {
+		if cerr := q.deleteOrgQuotasStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteOrgQuotasStmt: %w", cerr)
+		}
+	}
 	if q.deleteSessionStmt != nil {
 		if cerr := q.deleteSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionStmt: %w", cerr)
@@ -230,6 +244,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertOrgStmt: %w", cerr)
 		}
 	}
+	if q.insertQuotaStmt != nil {
+		if cerr := q.insertQuotaStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertQuotaStmt: %w", cerr)
+		}
+	}
 	if q.lastLockKeyStmt != nil {
 		if cerr := q.lastLockKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lastLockKeyStmt: %w", cerr)
@@ -263,6 +282,11 @@ func (q *Queries) Close() error {
 	if q.listOrgsStmt != nil {
 		if cerr := q.listOrgsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listOrgsStmt: %w", cerr)
+		}
+	}
+	if q.listQuotasStmt != nil {
+		if cerr := q.listQuotasStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listQuotasStmt: %w", cerr)
 		}
 	}
 	if q.listSessionsStmt != nil {
@@ -372,6 +396,7 @@ type Queries struct {
 	deleteCredentialStmt        *sql.Stmt
 	deleteEventsThroughStmt     *sql.Stmt
 	deleteLockStmt              *sql.Stmt
+	deleteOrgQuotasStmt         *sql.Stmt
 	deleteSessionStmt           *sql.Stmt
 	deleteWebhookStmt           *sql.Stmt
 	deleteWebhookDeliveriesStmt *sql.Stmt
@@ -382,6 +407,7 @@ type Queries struct {
 	insertCredentialStmt        *sql.Stmt
 	insertEventBatchStmt        *sql.Stmt
 	insertOrgStmt               *sql.Stmt
+	insertQuotaStmt             *sql.Stmt
 	lastLockKeyStmt             *sql.Stmt
 	listChangesStmt             *sql.Stmt
 	listCredentialsStmt         *sql.Stmt
@@ -389,6 +415,7 @@ type Queries struct {
 	listLocksRangeStmt          *sql.Stmt
 	listMembersStmt             *sql.Stmt
 	listOrgsStmt                *sql.Stmt
+	listQuotasStmt              *sql.Stmt
 	listSessionsStmt            *sql.Stmt
 	listWebhooksStmt            *sql.Stmt
 	lockKeyAfterStmt            *sql.Stmt
@@ -415,6 +442,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteCredentialStmt:        q.deleteCredentialStmt,
 		deleteEventsThroughStmt:     q.deleteEventsThroughStmt,
 		deleteLockStmt:              q.deleteLockStmt,
+		deleteOrgQuotasStmt:         q.deleteOrgQuotasStmt,
 		deleteSessionStmt:           q.deleteSessionStmt,
 		deleteWebhookStmt:           q.deleteWebhookStmt,
 		deleteWebhookDeliveriesStmt: q.deleteWebhookDeliveriesStmt,
@@ -425,6 +453,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertCredentialStmt:        q.insertCredentialStmt,
 		insertEventBatchStmt:        q.insertEventBatchStmt,
 		insertOrgStmt:               q.insertOrgStmt,
+		insertQuotaStmt:             q.insertQuotaStmt,
 		lastLockKeyStmt:             q.lastLockKeyStmt,
 		listChangesStmt:             q.listChangesStmt,
 		listCredentialsStmt:         q.listCredentialsStmt,
@@ -432,6 +461,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listLocksRangeStmt:          q.listLocksRangeStmt,
 		listMembersStmt:             q.listMembersStmt,
 		listOrgsStmt:                q.listOrgsStmt,
+		listQuotasStmt:              q.listQuotasStmt,
 		listSessionsStmt:            q.listSessionsStmt,
 		listWebhooksStmt:            q.listWebhooksStmt,
 		lockKeyAfterStmt:            q.lockKeyAfterStmt,

@@ -53,6 +53,12 @@ type Org struct {
 	CreatedAtMs int64
 }
 
+type Quota struct {
+	Org        string
+	Quota      string
+	QuotaLimit int64
+}
+
 type Session struct {
 	ID          string
 	Org         string
