@@ -3,10 +3,13 @@ package application
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/octostore/octostore/domain"
+	"github.com/octostore/octostore/ports"
 )
 
 // OrgService holds the admin's org use cases: register orgs and add users
@@ -227,4 +230,57 @@ func (x *txn) memberInBatch(org domain.OrgID, user string) bool {
 		}
 	}
 	return false
+}
+
+// CreateOrgOffline registers an org in j while no engine uses it (the
+// offline counterpart of CreateOrg, like CreateToken). Returns
+// ErrOrgExists or an invalid_org error.
+func CreateOrgOffline(ctx context.Context, j ports.Journal, name string, now time.Time) (domain.Org, error) {
+	id, err := domain.ParseOrgID(name)
+	if err != nil {
+		return domain.Org{}, err
+	}
+	snap, err := j.Load(ctx)
+	if err != nil {
+		return domain.Org{}, fmt.Errorf("create org: %w", err)
+	}
+	if slices.ContainsFunc(snap.Orgs, func(o domain.Org) bool { return o.ID == id }) {
+		return domain.Org{}, domain.ErrOrgExists
+	}
+	o := domain.Org{ID: id, CreatedAt: now}
+	if err := j.Commit(ctx, domain.Batch{Changes: []domain.Change{domain.OrgCreated{Org: o}}}); err != nil {
+		return domain.Org{}, fmt.Errorf("create org: %w", err)
+	}
+	return o, nil
+}
+
+// AddUserOffline adds a user with a role to a registered org in j and
+// stores its first token, in one commit, while no engine uses j (the
+// offline counterpart of AddUser). The token is returned, to be shown once.
+func AddUserOffline(ctx context.Context, j ports.Journal, org, user, role string, now time.Time) (domain.Member, GeneratedToken, error) {
+	who, err := domain.ParsePrincipal(org, user)
+	if err != nil {
+		return domain.Member{}, GeneratedToken{}, err
+	}
+	r, err := domain.ParseRole(role)
+	if err != nil {
+		return domain.Member{}, GeneratedToken{}, err
+	}
+	snap, err := j.Load(ctx)
+	if err != nil {
+		return domain.Member{}, GeneratedToken{}, fmt.Errorf("add user: %w", err)
+	}
+	if !slices.ContainsFunc(snap.Orgs, func(o domain.Org) bool { return o.ID == who.Org }) {
+		return domain.Member{}, GeneratedToken{}, domain.ErrOrgNotFound
+	}
+	if slices.ContainsFunc(snap.Members, func(m domain.Member) bool { return m.Org == who.Org && m.User == who.User }) {
+		return domain.Member{}, GeneratedToken{}, domain.ErrUserExists
+	}
+	g := GeneratedToken{Principal: who, Token: newToken()}
+	m := domain.Member{Org: who.Org, User: who.User, Role: r, AddedAt: now}
+	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: who, CreatedAt: now}
+	if err := j.Commit(ctx, domain.Batch{Changes: []domain.Change{domain.MemberSaved{Member: m}, domain.CredentialAdded{Credential: c}}}); err != nil {
+		return domain.Member{}, GeneratedToken{}, fmt.Errorf("add user: %w", err)
+	}
+	return m, g, nil
 }

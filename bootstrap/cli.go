@@ -220,6 +220,71 @@ func TokenCreate(ctx context.Context, args, environ []string, out, note io.Write
 	return nil
 }
 
+// OrgCreate registers an org in the database while no server runs on it
+// (a running server answers POST /admin/orgs instead).
+func OrgCreate(ctx context.Context, args, environ []string, note io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return errors.New("org create: give the org: octostore org create ORG")
+	}
+	name, args := args[0], args[1:]
+	cfg, err := loadConfig(args, environ, nil)
+	if err != nil {
+		return fmt.Errorf("org create: %w", err)
+	}
+	what := "org create: database " + cfg.DB
+	db, done, err := openDatabaseFile(ctx, cfg, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer done()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	o, err := application.CreateOrgOffline(ctx, sqlite.NewJournal(db), name, time.Now())
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	fmt.Fprintf(note, "octostore: org %s registered in %s\n", o.ID, cfg.DB)
+	return db.Close()
+}
+
+// UserAdd adds a user with a role to a registered org and prints its first
+// token, while no server runs on the database (a running server answers
+// POST /admin/orgs/{org}/users instead).
+func UserAdd(ctx context.Context, args, environ []string, out, note io.Writer) error {
+	var org, user, role string
+	cfg, err := loadConfig(args, environ, func(fs *flag.FlagSet) {
+		fs.StringVar(&org, "org", "", "the org (registered with octostore org create)")
+		fs.StringVar(&user, "user", "", "the user to add")
+		fs.StringVar(&role, "role", "member", "member or owner")
+	})
+	if err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+	if org == "" || user == "" {
+		return errors.New("user add: give the user: octostore user add --org ORG --user USER [--role owner]")
+	}
+	what := "user add: database " + cfg.DB
+	db, done, err := openDatabaseFile(ctx, cfg, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer done()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	m, g, err := application.AddUserOffline(ctx, sqlite.NewJournal(db), org, user, role, time.Now())
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	// Committed: show the token even if closing fails.
+	if _, err := fmt.Fprintln(out, g.Token); err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+	fmt.Fprintf(note, "octostore: %s/%s added as %s; its token is stored as a hash only: save it now, it is not shown again\n", m.Org, m.User, m.Role)
+	return db.Close()
+}
+
 // TokenList prints the tokens stored in the database, one line each: id,
 // org/user, creation time. The database must not be served (a running
 // server answers GET /admin/tokens instead).

@@ -36,8 +36,8 @@ func (c CLI) Run(ctx context.Context, args []string) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, rest = args[0], args[1:]
 	}
-	if cmd == "token" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		cmd, rest = "token "+rest[0], rest[1:]
+	if (cmd == "token" || cmd == "org" || cmd == "user") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	if cmd == "lock" || cmd == "help" && len(rest) > 0 && rest[0] == "lock" {
 		if cmd == "help" {
@@ -108,6 +108,12 @@ func (c CLI) run(ctx context.Context, cmd string, args []string) error {
 		return TokenCreate(ctx, args, c.Environ, c.Stdout, c.Stderr)
 	case "token list":
 		return TokenList(ctx, args, c.Environ, c.Stdout)
+	case "org create":
+		return OrgCreate(ctx, args, c.Environ, c.Stderr)
+	case "user add":
+		return UserAdd(ctx, args, c.Environ, c.Stdout, c.Stderr)
+	case "org", "user":
+		return fmt.Errorf("%s: give a subcommand: octostore org create ORG, octostore user add --org ORG --user USER", cmd)
 	case "token revoke":
 		return TokenRevoke(ctx, args, c.Environ, c.Stderr)
 	case "openapi":
@@ -155,6 +161,9 @@ func usage(cmd string) string {
                                          mint a token for a user (server stopped)
   octostore token list|revoke ... [settings]
                                          list or revoke stored tokens (server stopped)
+  octostore org create ORG [settings]    register an org (server stopped)
+  octostore user add --org ORG --user USER [--role owner] [settings]
+                                         add a user to an org and print its first token (server stopped)
   octostore openapi                      print the OpenAPI description (YAML)
   octostore lock hold|status|list|watch|release ...
                                          client commands: run a command while holding a lock,
@@ -205,6 +214,24 @@ DELETE /admin/tokens/{token_id}):
   list      list the stored tokens: id, org/user, creation time (never the tokens)
   revoke    revoke a stored token by its id: octostore token revoke TOKEN_ID
 `
+	case "org", "org create":
+		return `Usage: octostore org create ORG [settings]
+
+Register org ORG in the database while no server runs on it (refused otherwise; a running
+server has POST /admin/orgs). Users are then added with octostore user add.
+
+Settings (octostore --help lists all):
+` + settingsHelp(dbSettings...)
+	case "user", "user add":
+		return `Usage: octostore user add --org ORG --user USER [--role member|owner] [settings]
+
+Add user USER to the registered org ORG with a role (owners manage the org's teams and
+ACLs) while no server runs on the database (refused otherwise; a running server has
+POST /admin/orgs/{org}/users). The user's first token is printed once on standard output;
+only its hash is stored.
+
+Settings (octostore --help lists all):
+` + settingsHelp(dbSettings...)
 	case "token list":
 		return `Usage: octostore token list [--org ORG] [--user USER] [settings]
 

@@ -498,3 +498,40 @@ func TestTokenListAndRevokeOffline(t *testing.T) {
 		}
 	}
 }
+
+// TestOrgCreateAndUserAddOffline: an operator without a running server
+// registers an org and adds an owner; the printed token works once the
+// server runs, and the admin API shows both.
+func TestOrgCreateAndUserAddOffline(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "octostore.db")
+	if r := runCLI(t, nil, "user", "add", "--org", "initech", "--user", "peter", "--db", path); r.code != 1 || !strings.Contains(r.stderr, "no org with this name is registered") {
+		t.Fatalf("user add to an unregistered org: %+v", r)
+	}
+	if r := runCLI(t, nil, "org", "create", "initech", "--db", path); r.code != 0 || !strings.Contains(r.stderr, "org initech registered") {
+		t.Fatalf("org create: %+v", r)
+	}
+	if r := runCLI(t, nil, "org", "create", "initech", "--db", path); r.code != 1 || !strings.Contains(r.stderr, "registered already") {
+		t.Fatalf("org create twice: %+v", r)
+	}
+	r := runCLI(t, nil, "user", "add", "--org", "initech", "--user", "peter", "--role", "owner", "--db", path)
+	token := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(token, "octo_") || !strings.Contains(r.stderr, "initech/peter added as owner") {
+		t.Fatalf("user add: %+v", r)
+	}
+	if r := runCLI(t, nil, "user", "add", "--org", "initech", "--user", "peter", "--db", path); r.code != 1 || !strings.Contains(r.stderr, "in the org already") {
+		t.Fatalf("user add twice: %+v", r)
+	}
+	s := startServer(t, e2eConfig(path), nil, nil)
+	l := s.acquire(t, token, "job", nil)
+	if r := s.wantHeld(t, token, l.name, "user:peter", l); r.str("holder") != "initech/peter" {
+		t.Fatalf("holder %s", r.raw)
+	}
+	users := s.call(t, http.MethodGet, "/admin/orgs/initech/users", adminTok, nil).ok(t, http.StatusOK)
+	if !strings.Contains(string(users.raw), `"user":"peter","role":"owner"`) {
+		t.Fatalf("admin users: %s", users.raw)
+	}
+	if r := runCLI(t, nil, "org", "create", "hooli", "--db", path); r.code != 1 || !strings.Contains(r.stderr, "another octostore process") {
+		t.Errorf("org create while a server runs: %+v", r)
+	}
+}
