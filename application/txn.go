@@ -41,12 +41,10 @@ type txn struct {
 func newTxn(e *Engine, now time.Time) *txn {
 	return &txn{
 		st: e.st, e: e, now: now,
-		locks:        make(map[domain.LockKey]domain.Lock),
-		sessions:     make(map[domain.SessionID]domain.Session),
-		lockDelta:    make(map[domain.OrgID]int),
-		sessionDelta: make(map[domain.OrgID]int),
-		counter:      e.st.lastToken(),
-		eventSeq:     e.st.lastEvent(),
+		locks:    make(map[domain.LockKey]domain.Lock),
+		sessions: make(map[domain.SessionID]domain.Session),
+		counter:  e.st.lastToken(),
+		eventSeq: e.st.lastEvent(),
 	}
 }
 
@@ -81,7 +79,7 @@ func (x *txn) session(id domain.SessionID) domain.Session {
 // save records l as the new state of its lock and raises the counter.
 func (x *txn) save(l domain.Lock) {
 	if !x.record(l.Key).Exists() {
-		x.lockDelta[l.Key.Org]++
+		x.lockDelta = bump(x.lockDelta, l.Key.Org, 1)
 	}
 	x.locks[l.Key] = l
 	x.counter = max(x.counter, l.Token)
@@ -135,7 +133,7 @@ func (x *txn) release(key domain.LockKey, lease domain.LeaseID) error {
 // remove deletes the record of key and offers the lock to waiters.
 func (x *txn) remove(key domain.LockKey) {
 	if x.record(key).Exists() {
-		x.lockDelta[key.Org]--
+		x.lockDelta = bump(x.lockDelta, key.Org, -1)
 	}
 	x.locks[key] = domain.Lock{}
 	x.changes = append(x.changes, domain.LockDeleted{Key: key})
@@ -144,7 +142,7 @@ func (x *txn) remove(key domain.LockKey) {
 
 func (x *txn) saveSession(s domain.Session) {
 	if !x.session(s.ID).Exists() {
-		x.sessionDelta[s.Org]++
+		x.sessionDelta = bump(x.sessionDelta, s.Org, 1)
 	}
 	x.sessions[s.ID] = s
 	x.changes = append(x.changes, domain.SessionSaved{Session: s})
@@ -216,7 +214,7 @@ func (x *txn) endSession(s domain.Session, expired bool) {
 		x.event(domain.EventLockFreed, k.Org, k.Name, l.Holder, l.Token, x.now)
 	}
 	if x.session(s.ID).Exists() {
-		x.sessionDelta[s.Org]--
+		x.sessionDelta = bump(x.sessionDelta, s.Org, -1)
 	}
 	x.sessions[s.ID] = domain.Session{}
 	x.changes = append(x.changes, domain.SessionDeleted{ID: s.ID})
@@ -256,4 +254,14 @@ func (x *txn) endedSession(id domain.SessionID) (domain.Session, bool) {
 		}
 	}
 	return x.st.endedSession(id)
+}
+
+// bump adds d to m[org], making m on first use: most batches never need
+// the per-org counts of the quota checks.
+func bump(m map[domain.OrgID]int, org domain.OrgID, d int) map[domain.OrgID]int {
+	if m == nil {
+		m = make(map[domain.OrgID]int)
+	}
+	m[org] += d
+	return m
 }
