@@ -68,6 +68,14 @@ var (
 	docNotConfigured = errorDoc{http.StatusNotFound, "`oauth_not_configured`: GitHub sign-in is not configured on this server.", errOAuthNotConfigured}
 )
 
+// fresh returns a copy of the problem p for one answer: the error
+// transformer fills in the request's instance and id, which must not land
+// in a problem other requests share.
+func fresh(p *Problem) *Problem {
+	c := *p
+	return &c
+}
+
 func (s *Server) registerOAuth() {
 	register(s, huma.Operation{
 		OperationID: "github-login", Method: http.MethodGet, Path: "/auth/github", DefaultStatus: http.StatusFound,
@@ -104,7 +112,7 @@ func (s *Server) registerOAuth() {
 
 func (s *Server) githubLogin(_ context.Context, _ *struct{}) (*redirectOutput, error) {
 	if s.github == nil {
-		return nil, errOAuthNotConfigured
+		return nil, fresh(errOAuthNotConfigured)
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
@@ -115,27 +123,27 @@ func (s *Server) githubLogin(_ context.Context, _ *struct{}) (*redirectOutput, e
 
 func (s *Server) githubCallback(ctx context.Context, in *callbackInput) (*redirectOutput, error) {
 	if s.github == nil {
-		return nil, errOAuthNotConfigured
+		return nil, fresh(errOAuthNotConfigured)
 	}
 	if in.State == "" || subtle.ConstantTimeCompare([]byte(in.State), []byte(in.Cookie)) != 1 {
-		return nil, errStateMismatch
+		return nil, fresh(errStateMismatch)
 	}
 	if in.Error == "access_denied" {
-		return nil, errOAuthDenied
+		return nil, fresh(errOAuthDenied)
 	}
 	if in.Error != "" || in.Code == "" {
 		s.log.WarnContext(ctx, "github sign-in: no code", "request_id", RequestID(ctx), "error", in.Error)
-		return nil, errOAuthFailed
+		return nil, fresh(errOAuthFailed)
 	}
 	login, err := s.github.Login(ctx, in.Code)
 	if err != nil {
 		s.log.WarnContext(ctx, "github sign-in", "request_id", RequestID(ctx), "err", err)
-		return nil, errOAuthFailed
+		return nil, fresh(errOAuthFailed)
 	}
 	code, err := s.login.SignIn(ctx, login)
 	if domain.KindOf(err) == domain.KindInvalid {
 		s.log.WarnContext(ctx, "github sign-in: login is no valid org or user name", "request_id", RequestID(ctx), "err", err)
-		return nil, errOAuthFailed
+		return nil, fresh(errOAuthFailed)
 	}
 	if err != nil {
 		return nil, err
@@ -148,7 +156,7 @@ func (s *Server) githubCallback(ctx context.Context, in *callbackInput) (*redire
 func (s *Server) exchangeCode(ctx context.Context, in *exchangeInput) (*newTokenOutput, error) {
 	g, info, err := s.login.Exchange(ctx, in.Body.Code)
 	if errors.Is(err, domain.ErrInvalidExchangeCode) {
-		return nil, errBadExchangeCode
+		return nil, fresh(errBadExchangeCode)
 	}
 	if err != nil {
 		return nil, err

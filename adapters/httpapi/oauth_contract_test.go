@@ -78,6 +78,20 @@ func TestGitHubSignIn(t *testing.T) {
 		t.Fatal("two sign-ins got the same state")
 	}
 
+	// Refusals at once share no problem document (run with -race).
+	done := make(chan *response, 8)
+	for range cap(done) {
+		go func() { done <- a.callback(url.Values{"code": {"good"}, "state": {"x"}}, state) }()
+	}
+	ids := map[string]bool{}
+	for range cap(done) {
+		r := <-done
+		ids[r.str("request_id")] = true
+	}
+	if len(ids) != cap(done) {
+		t.Fatalf("%d request ids in %d concurrent refusals", len(ids), cap(done))
+	}
+
 	// The state must come back and match the cookie.
 	a.callback(url.Values{"code": {"good"}}, state).problem(t, http.StatusBadRequest, "oauth_state_mismatch")
 	a.callback(url.Values{"code": {"good"}, "state": {state}}, "").problem(t, http.StatusBadRequest, "oauth_state_mismatch")
