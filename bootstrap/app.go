@@ -20,6 +20,7 @@ import (
 
 	"github.com/octostore/octostore/adapters/clock"
 	"github.com/octostore/octostore/adapters/httpapi"
+	"github.com/octostore/octostore/adapters/oauth"
 	"github.com/octostore/octostore/adapters/sqlite"
 	"github.com/octostore/octostore/adapters/webhook"
 	"github.com/octostore/octostore/application"
@@ -59,6 +60,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newEventService,
 			newWebhookService,
 			application.NewOrgService,
+			application.NewLoginService,
 			newQuotaService,
 			newDispatcher,
 			newAuth,
@@ -201,13 +203,20 @@ type apiServices struct {
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
+	Login    *application.LoginService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
-	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat},
-		httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-			Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Engine: svc.Engine})
+	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Engine: svc.Engine}
+	if cfg.OAuth.Enabled() {
+		gh := cfg.OAuth.GitHub
+		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,
+			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL})
+	}
+	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
+		DashboardURL: cfg.OAuth.DashboardURL}, services)
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/octostore/octostore/adapters/oauth"
 	"github.com/octostore/octostore/domain"
 )
 
@@ -63,6 +65,7 @@ type Config struct {
 	Webhooks     WebhooksConfig `koanf:"webhooks"`
 	TLS          TLSConfig      `koanf:"tls"`
 	Quotas       QuotasConfig   `koanf:"quotas"`
+	OAuth        OAuthConfig    `koanf:"oauth"`
 	// WebhookAllowPrivate lifts the webhook address and https rules, for
 	// self-hosted private networks and tests.
 	WebhookAllowPrivate bool `koanf:"webhook_allow_private" doc:"allow webhook URLs that are http:// or resolve to loopback, private or other non-public addresses (self-hosted networks, tests)"`
@@ -145,6 +148,27 @@ func (q QuotasConfig) limits() domain.Limits {
 		domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams}
 }
 
+// OAuthConfig configures signing in with GitHub: on when
+// oauth.github.client_id and oauth.github.client_secret are both set.
+type OAuthConfig struct {
+	GitHub       GitHubOAuthConfig `koanf:"github"`
+	RedirectURL  string            `koanf:"redirect_url" doc:"public URL of GET /auth/github/callback, as registered with the GitHub OAuth app (needed when GitHub sign-in is on)"`
+	DashboardURL string            `koanf:"dashboard_url" doc:"where a GitHub sign-in ends: the browser goes here with #code=<one-time code> for POST /auth/exchange (needed when GitHub sign-in is on)"`
+}
+
+// GitHubOAuthConfig is the GitHub OAuth app and GitHub's endpoints (tests
+// point them at a fake).
+type GitHubOAuthConfig struct {
+	ClientID     string `koanf:"client_id" doc:"client id of the GitHub OAuth app; with oauth.github.client_secret it turns GitHub sign-in on"`
+	ClientSecret string `koanf:"client_secret" flag:"-" doc:"client secret of the GitHub OAuth app"`
+	AuthorizeURL string `koanf:"authorize_url" doc:"GitHub's authorize URL"`
+	TokenURL     string `koanf:"token_url" doc:"GitHub's access-token URL"`
+	APIURL       string `koanf:"api_url" doc:"GitHub's REST API base; the user is read from its /user"`
+}
+
+// Enabled reports whether GitHub sign-in is configured.
+func (c OAuthConfig) Enabled() bool { return c.GitHub.ClientID != "" || c.GitHub.ClientSecret != "" }
+
 // ShutdownConfig configures graceful shutdown.
 type ShutdownConfig struct {
 	// Timeout bounds how long shutdown waits for work in flight.
@@ -168,6 +192,8 @@ func DefaultConfig() Config {
 		Webhooks: WebhooksConfig{Attempts: 12, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Timeout: 5 * time.Second, Workers: 8},
 		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000},
+		OAuth: OAuthConfig{GitHub: GitHubOAuthConfig{AuthorizeURL: oauth.DefaultAuthorizeURL, TokenURL: oauth.DefaultTokenURL,
+			APIURL: oauth.DefaultAPIURL}},
 	}
 }
 
@@ -403,6 +429,22 @@ func (c Config) Validate() error {
 	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
 		bad("tls.cert_file", "must be set when tls.key_file is (HTTPS needs both the certificate and its key)")
 	}
+	if c.OAuth.Enabled() {
+		if c.OAuth.GitHub.ClientID == "" {
+			bad("oauth.github.client_id", "must be set when oauth.github.client_secret is")
+		}
+		if c.OAuth.GitHub.ClientSecret == "" {
+			bad("oauth.github.client_secret", "must be set when oauth.github.client_id is")
+		}
+		for _, u := range []struct{ key, val string }{
+			{"oauth.github.authorize_url", c.OAuth.GitHub.AuthorizeURL}, {"oauth.github.token_url", c.OAuth.GitHub.TokenURL},
+			{"oauth.github.api_url", c.OAuth.GitHub.APIURL}, {"oauth.redirect_url", c.OAuth.RedirectURL}, {"oauth.dashboard_url", c.OAuth.DashboardURL},
+		} {
+			if msg := checkHTTPURL(u.val); msg != "" {
+				bad(u.key, "%s (GitHub sign-in is on)", msg)
+			}
+		}
+	}
 	if c.Restore.Grace <= 0 {
 		bad("restore.grace", "must be greater than 0, got %s", c.Restore.Grace)
 	}
@@ -517,6 +559,13 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("webhook_allow_private", c.WebhookAllowPrivate),
 		slog.String("tls.cert_file", c.TLS.CertFile),
 		slog.String("tls.key_file", c.TLS.KeyFile),
+		slog.String("oauth.github.client_id", c.OAuth.GitHub.ClientID),
+		slog.Bool("oauth.github.client_secret", c.OAuth.GitHub.ClientSecret != ""),
+		slog.String("oauth.github.authorize_url", c.OAuth.GitHub.AuthorizeURL),
+		slog.String("oauth.github.token_url", c.OAuth.GitHub.TokenURL),
+		slog.String("oauth.github.api_url", c.OAuth.GitHub.APIURL),
+		slog.String("oauth.redirect_url", c.OAuth.RedirectURL),
+		slog.String("oauth.dashboard_url", c.OAuth.DashboardURL),
 	)
 }
 
@@ -673,4 +722,14 @@ func printable(token string) bool {
 		}
 	}
 	return true
+}
+
+// checkHTTPURL describes what is wrong with an absolute http(s) URL, or
+// returns "".
+func checkHTTPURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Sprintf("must be an absolute http:// or https:// URL, got %q", s)
+	}
+	return ""
 }

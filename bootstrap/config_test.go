@@ -177,6 +177,15 @@ shutdown:
 			want: func(c *bootstrap.Config) { c.AdminToken = tokAdmin },
 		},
 		{
+			name: "github sign-in from env",
+			env: []string{"OCTOSTORE_OAUTH__GITHUB__CLIENT_ID=cid", "OCTOSTORE_OAUTH__GITHUB__CLIENT_SECRET=" + tokB,
+				"OCTOSTORE_OAUTH__REDIRECT_URL=https://octo.example/auth/github/callback", "OCTOSTORE_OAUTH__DASHBOARD_URL=https://dash.example/"},
+			want: func(c *bootstrap.Config) {
+				c.OAuth.GitHub.ClientID, c.OAuth.GitHub.ClientSecret = "cid", tokB
+				c.OAuth.RedirectURL, c.OAuth.DashboardURL = "https://octo.example/auth/github/callback", "https://dash.example/"
+			},
+		},
+		{
 			name: "empty yaml file",
 			yaml: "\n",
 			want: func(*bootstrap.Config) {},
@@ -384,6 +393,15 @@ func TestValidate(t *testing.T) {
 			"config: tls.key_file: must be set when tls.cert_file is"},
 		{"tls key without cert", func(c *bootstrap.Config) { c.TLS.KeyFile = "key.pem" },
 			"config: tls.cert_file: must be set when tls.key_file is"},
+		{"github sign-in", func(c *bootstrap.Config) { *c = withOAuth(*c) }, ""},
+		{"github secret without id", func(c *bootstrap.Config) { *c = withOAuth(*c); c.OAuth.GitHub.ClientID = "" },
+			"config: oauth.github.client_id: must be set when oauth.github.client_secret is"},
+		{"github id without secret", func(c *bootstrap.Config) { *c = withOAuth(*c); c.OAuth.GitHub.ClientSecret = "" },
+			"config: oauth.github.client_secret: must be set when oauth.github.client_id is"},
+		{"github sign-in without dashboard", func(c *bootstrap.Config) { *c = withOAuth(*c); c.OAuth.DashboardURL = "" },
+			"config: oauth.dashboard_url: must be an absolute http:// or https:// URL"},
+		{"github sign-in with a relative callback", func(c *bootstrap.Config) { *c = withOAuth(*c); c.OAuth.RedirectURL = "/auth/github/callback" },
+			"config: oauth.redirect_url: must be an absolute"},
 		{"token that is a word of the message", func(c *bootstrap.Config) { c.StaticTokens = []string{"bob:short"} },
 			"config: static_tokens[0]: token for default/bob is shorter than 16 characters"},
 	}
@@ -406,6 +424,13 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withOAuth turns GitHub sign-in on in c.
+func withOAuth(c bootstrap.Config) bootstrap.Config {
+	c.OAuth.GitHub.ClientID, c.OAuth.GitHub.ClientSecret = "cid", tokB
+	c.OAuth.RedirectURL, c.OAuth.DashboardURL = "https://octo.example/auth/github/callback", "https://dash.example/"
+	return c
 }
 
 func TestCredentials(t *testing.T) {
@@ -444,6 +469,7 @@ func TestConfigHidesSecrets(t *testing.T) {
 	c := bootstrap.DefaultConfig()
 	c.StaticTokens = []string{"acme/bob:" + tokB}
 	c.AdminToken = tokAdmin
+	c.OAuth.GitHub.ClientSecret = tokA
 
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "config", c)
@@ -452,11 +478,12 @@ func TestConfigHidesSecrets(t *testing.T) {
 		outputs[verb] = fmt.Sprintf(verb, c)
 	}
 	for name, out := range outputs {
-		if strings.Contains(out, tokB) || strings.Contains(out, tokAdmin) {
+		if strings.Contains(out, tokB) || strings.Contains(out, tokAdmin) || strings.Contains(out, tokA) {
 			t.Errorf("%s output reveals a token: %s", name, out)
 		}
 	}
-	if !strings.Contains(logged.String(), "acme/bob") || !strings.Contains(logged.String(), `"admin_token":true`) {
+	if !strings.Contains(logged.String(), "acme/bob") || !strings.Contains(logged.String(), `"admin_token":true`) ||
+		!strings.Contains(logged.String(), `"oauth.github.client_secret":true`) {
 		t.Errorf("slog output lacks the principal or the admin flag: %s", logged.String())
 	}
 }

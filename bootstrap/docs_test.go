@@ -165,11 +165,19 @@ func TestErrorExamples(t *testing.T) {
 // create-webhook, a token id (and the stored token that rotate-token
 // rotates) from admin-issue-token, a lease_id from acquire-lock; each runs
 // its own example first. An event stream is read up to its first frame.
+// The exchange code of exchange-code comes from a sign-in against a fake
+// GitHub.
 func TestRequestExamples(t *testing.T) {
 	ops := servedSpec(t, newServer(t))
 	for _, id := range sortedIDs(ops) {
 		t.Run(id, func(t *testing.T) {
+			if reason, ok := browserOnly[id]; ok {
+				t.Skip(reason)
+			}
 			s := newServer(t)
+			if id == "exchange-code" {
+				s, _ = newGitHubServer(t)
+			}
 			r := runExample(t, s, ops, id)
 			success := successStatus(t, ops[id])
 			if r.status != success {
@@ -178,6 +186,13 @@ func TestRequestExamples(t *testing.T) {
 			checkSpec(t, s)
 		})
 	}
+}
+
+// browserOnly are the operations whose example cannot run on its own, and
+// why.
+var browserOnly = map[string]string{
+	"github-login":    "a redirect to GitHub's authorize page, which a browser follows; TestGitHubSignIn follows it to a fake GitHub",
+	"github-callback": "needs the state cookie of a sign-in and a code from GitHub; TestGitHubSignIn runs it against a fake GitHub",
 }
 
 // successStatus is the one 2xx status an operation documents.
@@ -259,6 +274,13 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 		ex, ok := exs[0].(map[string]any)
 		if !ok {
 			t.Fatalf("%s: the request example is not an object: %v", id, exs[0])
+		}
+		if _, ok := ex["code"]; ok && op.path == "/auth/exchange" {
+			if s.signIn == nil {
+				t.Fatalf("%s: a code needs a server with GitHub sign-in (newGitHubServer)", id)
+			}
+			ex = maps.Clone(ex)
+			ex["code"] = s.signIn(t)
 		}
 		if _, ok := ex["lease_id"]; ok {
 			acquired := runExample(t, s, ops, "acquire-lock")

@@ -86,6 +86,9 @@ type server struct {
 	base   string
 	client *http.Client
 	stop   func()
+	// signIn runs a GitHub sign-in against a fake GitHub and returns its
+	// exchange code; nil unless the server has GitHub sign-in on.
+	signIn func(t *testing.T) string
 
 	mu    sync.Mutex
 	calls []call

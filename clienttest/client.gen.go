@@ -414,6 +414,14 @@ type EventPage struct {
 	Reset bool `json:"reset"`
 }
 
+// ExchangeRequest defines model for ExchangeRequest.
+type ExchangeRequest struct {
+	// Code The one-time code from the dashboard URL's fragment (#code=…).
+	//
+	// Examples: Vh3k9q2x7LmN0pQrStUvWxYz0123456789abcdefGHI
+	Code string `json:"code"`
+}
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Location Where the error is, e.g. body.ttl_seconds or path.name
@@ -1112,6 +1120,21 @@ type AdminListTokensParams struct {
 	User *string `form:"user,omitempty" json:"user,omitempty"`
 }
 
+// GithubCallbackParams defines parameters for GithubCallback.
+type GithubCallbackParams struct {
+	// Code The code GitHub issued.
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// State The state the sign-in started with.
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+
+	// Error Set by GitHub when the user refused (access_denied).
+	Error *string `form:"error,omitempty" json:"error,omitempty"`
+
+	// UnderscoreUnderscoreHostOctostoreOauthState Set by GET /auth/github; must equal state.
+	UnderscoreUnderscoreHostOctostoreOauthState *string `form:"__Host-octostore_oauth_state,omitempty" json:"__Host-octostore_oauth_state,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// After Return events after this seq: the previous page's next_after, or 0 to start at the oldest retained event (with reset when older ones were trimmed).
@@ -1159,6 +1182,9 @@ type SetOrgQuotasJSONRequestBody = SetQuotasRequest
 
 // AdminAddUserJSONRequestBody defines body for AdminAddUser for application/json ContentType.
 type AdminAddUserJSONRequestBody = AddUserRequest
+
+// ExchangeCodeJSONRequestBody defines body for ExchangeCode for application/json ContentType.
+type ExchangeCodeJSONRequestBody = ExchangeRequest
 
 // AcquireLockJSONRequestBody defines body for AcquireLock for application/json ContentType.
 type AcquireLockJSONRequestBody = AcquireRequest
@@ -1546,6 +1572,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /admin/tokens/{token_id} (the `AdminRevokeToken` operationId).
 	AdminRevokeToken(ctx context.Context, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExchangeCodeWithBody Trade a sign-in code for a token
+	//
+	// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+	ExchangeCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExchangeCode Trade a sign-in code for a token
+	//
+	// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+	ExchangeCode(ctx context.Context, body ExchangeCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GithubLogin Sign in with GitHub
+	//
+	// Redirects the browser to GitHub to authorize OctoStore, with a random `state` also set in a 10-minute `__Host-octostore_oauth_state` cookie. No token needed. Open it in a browser; the sign-in ends at the dashboard URL with a one-time code for `POST /auth/exchange`.
+	//
+	// Corresponds with GET /auth/github (the `GithubLogin` operationId).
+	GithubLogin(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GithubCallback GitHub sign-in callback
+	//
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	//
+	// Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
+	GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateToken Rotate your token
 	//
@@ -1977,6 +2035,78 @@ func (c *Client) AdminListTokens(ctx context.Context, params *AdminListTokensPar
 // Corresponds with DELETE /admin/tokens/{token_id} (the `AdminRevokeToken` operationId).
 func (c *Client) AdminRevokeToken(ctx context.Context, tokenId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminRevokeTokenRequest(c.Server, tokenId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExchangeCodeWithBody Trade a sign-in code for a token
+//
+// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+func (c *Client) ExchangeCodeWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExchangeCodeRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExchangeCode Trade a sign-in code for a token
+//
+// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+func (c *Client) ExchangeCode(ctx context.Context, body ExchangeCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExchangeCodeRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GithubLogin Sign in with GitHub
+//
+// Redirects the browser to GitHub to authorize OctoStore, with a random `state` also set in a 10-minute `__Host-octostore_oauth_state` cookie. No token needed. Open it in a browser; the sign-in ends at the dashboard URL with a one-time code for `POST /auth/exchange`.
+//
+// Corresponds with GET /auth/github (the `GithubLogin` operationId).
+func (c *Client) GithubLogin(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGithubLoginRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GithubCallback GitHub sign-in callback
+//
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+//
+// Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
+func (c *Client) GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGithubCallbackRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2847,6 +2977,168 @@ func NewAdminRevokeTokenRequest(server string, tokenId string) (*http.Request, e
 		return nil, err
 	}
 
+	return req, nil
+}
+
+// NewExchangeCodeRequest calls the generic ExchangeCode builder with application/json body
+func NewExchangeCodeRequest(server string, body ExchangeCodeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExchangeCodeRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewExchangeCodeRequestWithBody constructs an http.Request for the ExchangeCode method, with any body, and a specified content type
+func NewExchangeCodeRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/exchange")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGithubLoginRequest constructs an http.Request for the GithubLogin method
+func NewGithubLoginRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/github")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGithubCallbackRequest constructs an http.Request for the GithubCallback method
+func NewGithubCallbackRequest(server string, params *GithubCallbackParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/auth/github/callback")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.UnderscoreUnderscoreHostOctostoreOauthState != nil {
+			var cookieParam0 string
+
+			cookieParam0, err = runtime.StyleParamWithOptions("simple", true, "__Host-octostore_oauth_state", *params.UnderscoreUnderscoreHostOctostoreOauthState, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationCookie, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			cookie0 := &http.Cookie{
+				Name:  "__Host-octostore_oauth_state",
+				Value: cookieParam0,
+			}
+			req.AddCookie(cookie0)
+		}
+	}
 	return req, nil
 }
 
@@ -3871,6 +4163,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /admin/tokens/{token_id} (the `AdminRevokeToken` operationId).
 	AdminRevokeTokenWithResponse(ctx context.Context, tokenId string, reqEditors ...RequestEditorFn) (*AdminRevokeTokenResponse, error)
+
+	// ExchangeCodeWithBodyWithResponse Trade a sign-in code for a token
+	//
+	// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+	ExchangeCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExchangeCodeResponse, error)
+
+	// ExchangeCodeWithResponse Trade a sign-in code for a token
+	//
+	// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+	ExchangeCodeWithResponse(ctx context.Context, body ExchangeCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*ExchangeCodeResponse, error)
+
+	// GithubLoginWithResponse Sign in with GitHub
+	//
+	// Redirects the browser to GitHub to authorize OctoStore, with a random `state` also set in a 10-minute `__Host-octostore_oauth_state` cookie. No token needed. Open it in a browser; the sign-in ends at the dashboard URL with a one-time code for `POST /auth/exchange`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/github (the `GithubLogin` operationId).
+	GithubLoginWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GithubLoginResponse, error)
+
+	// GithubCallbackWithResponse GitHub sign-in callback
+	//
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
+	GithubCallbackWithResponse(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*GithubCallbackResponse, error)
 
 	// RotateTokenWithResponse Rotate your token
 	//
@@ -4966,6 +5294,245 @@ func (r AdminRevokeTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminRevokeTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExchangeCodeResponse200Headers the declared response headers of an HTTP 200 response for ExchangeCode
+type ExchangeCodeResponse200Headers struct {
+	CacheControl *string
+}
+
+type ExchangeCodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NewToken
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ExchangeCodeResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExchangeCodeResponse) GetJSON200() *NewToken {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExchangeCodeResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r ExchangeCodeResponse) GetApplicationproblemJSON408() *Problem {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ExchangeCodeResponse) GetApplicationproblemJSON413() *Problem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ExchangeCodeResponse) GetApplicationproblemJSON415() *Problem {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ExchangeCodeResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExchangeCodeResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ExchangeCodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExchangeCodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExchangeCodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExchangeCodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GithubLoginResponse302Headers the declared response headers of an HTTP 302 response for GithubLogin
+type GithubLoginResponse302Headers struct {
+	CacheControl *string
+	Location     *string
+	SetCookie    *string
+}
+
+type GithubLoginResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GithubLoginResponse302Headers
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GithubLoginResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GithubLoginResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GithubLoginResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GithubLoginResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GithubLoginResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GithubLoginResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GithubCallbackResponse302Headers the declared response headers of an HTTP 302 response for GithubCallback
+type GithubCallbackResponse302Headers struct {
+	CacheControl *string
+	Location     *string
+	SetCookie    *string
+}
+
+type GithubCallbackResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GithubCallbackResponse302Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GithubCallbackResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GithubCallbackResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GithubCallbackResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GithubCallbackResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GithubCallbackResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r GithubCallbackResponse) GetApplicationproblemJSON502() *Problem {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GithubCallbackResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GithubCallbackResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GithubCallbackResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GithubCallbackResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GithubCallbackResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7004,6 +7571,66 @@ func (c *ClientWithResponses) AdminRevokeTokenWithResponse(ctx context.Context, 
 	return ParseAdminRevokeTokenResponse(rsp)
 }
 
+// ExchangeCodeWithBodyWithResponse Trade a sign-in code for a token
+//
+// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+func (c *ClientWithResponses) ExchangeCodeWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExchangeCodeResponse, error) {
+	rsp, err := c.ExchangeCodeWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExchangeCodeResponse(rsp)
+}
+
+// ExchangeCodeWithResponse Trade a sign-in code for a token
+//
+// Answers the token a GitHub sign-in made, once: a code works a single time, within 60 seconds. No token needed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /auth/exchange (the `ExchangeCode` operationId).
+func (c *ClientWithResponses) ExchangeCodeWithResponse(ctx context.Context, body ExchangeCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*ExchangeCodeResponse, error) {
+	rsp, err := c.ExchangeCode(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExchangeCodeResponse(rsp)
+}
+
+// GithubLoginWithResponse Sign in with GitHub
+//
+// Redirects the browser to GitHub to authorize OctoStore, with a random `state` also set in a 10-minute `__Host-octostore_oauth_state` cookie. No token needed. Open it in a browser; the sign-in ends at the dashboard URL with a one-time code for `POST /auth/exchange`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/github (the `GithubLogin` operationId).
+func (c *ClientWithResponses) GithubLoginWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GithubLoginResponse, error) {
+	rsp, err := c.GithubLogin(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGithubLoginResponse(rsp)
+}
+
+// GithubCallbackWithResponse GitHub sign-in callback
+//
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
+func (c *ClientWithResponses) GithubCallbackWithResponse(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*GithubCallbackResponse, error) {
+	rsp, err := c.GithubCallback(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGithubCallbackResponse(rsp)
+}
+
 // RotateTokenWithResponse Rotate your token
 //
 // Replaces the stored token you call with by a new one for the same user, shown only in this answer. The old token stops working at once (its watch streams end). A token from the configuration (static_tokens, admin_token) is rotated there: `409 static_token`.
@@ -8119,6 +8746,248 @@ func ParseAdminRevokeTokenResponse(rsp *http.Response) (*AdminRevokeTokenRespons
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseExchangeCodeResponse parses an HTTP response from a ExchangeCodeWithResponse call
+func ParseExchangeCodeResponse(rsp *http.Response) (*ExchangeCodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExchangeCodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NewToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ExchangeCodeResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGithubLoginResponse parses an HTTP response from a GithubLoginWithResponse call
+func ParseGithubLoginResponse(rsp *http.Response) (*GithubLoginResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GithubLoginResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers GithubLoginResponse302Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGithubCallbackResponse parses an HTTP response from a GithubCallbackWithResponse call
+func ParseGithubCallbackResponse(rsp *http.Response) (*GithubCallbackResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GithubCallbackResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers GithubCallbackResponse302Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers302 = &headers
 	}
 
 	return response, nil

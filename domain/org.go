@@ -57,3 +57,8 @@ var (
 		Msg: "this user is in the org already; issue another token with POST /admin/orgs/{org}/users/{user}/tokens"}
 	ErrInvalidRole = Invalid("invalid_role", "role must be member or owner")
 )
+
+// ErrInvalidExchangeCode refuses a one-time exchange code that is unknown,
+// expired or used already.
+var ErrInvalidExchangeCode = Invalid("invalid_exchange_code",
+	"the exchange code is unknown, expired or used already; sign in again")

@@ -77,6 +77,7 @@ type setup struct {
 	// test opens (0: the system's; set before connecting where the
 	// platform allows).
 	sendBuffer, receiveBuffer int
+	github                    httpapi.GitHub // GitHub sign-in (off when nil)
 }
 
 // sendFunc is a ports.WebhookSender made of a function.
@@ -117,15 +118,19 @@ func newAPIWith(t *testing.T, s setup) *api {
 		s.heartbeat = time.Hour
 	}
 	events := application.NewEventService(e, s.watch)
-	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout}, httpapi.Services{
+	orgs := application.NewOrgService(e)
+	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
+		DashboardURL: dashboardURL}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     application.NewAuthService(e, credentials),
 		Engine:   e,
 		Events:   events,
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
-		Orgs:     application.NewOrgService(e),
+		Orgs:     orgs,
 		Quotas:   application.NewQuotaService(e, events),
+		Login:    application.NewLoginService(e, orgs),
+		GitHub:   s.github,
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
 	t.Cleanup(func() { a.conform(t) })

@@ -52,6 +52,9 @@ type Config struct {
 	// WatchWriteTimeout bounds each write to a watch stream: a client that
 	// stops reading for this long loses its stream (1 min when 0).
 	WatchWriteTimeout time.Duration
+	// DashboardURL is where a GitHub sign-in ends, with the one-time
+	// exchange code in the fragment.
+	DashboardURL string
 }
 
 // Services are the use cases the API serves. Any may be nil when only the
@@ -65,6 +68,9 @@ type Services struct {
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
+	Login    *application.LoginService
+	// GitHub signs users in; nil when GitHub sign-in is not configured.
+	GitHub GitHub
 }
 
 // Server is the HTTP API of OctoStore.
@@ -79,6 +85,8 @@ type Server struct {
 	webhooks *application.WebhookService
 	orgs     *application.OrgService
 	quotas   *application.QuotaService
+	login    *application.LoginService
+	github   GitHub
 	api      huma.API
 	handler  http.Handler
 }
@@ -107,7 +115,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, login: svc.Login, github: svc.GitHub}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -131,7 +139,7 @@ func New(cfg Config, svc Services) *Server {
 		{Name: "events", Description: "Change notification: the event stream, watches and webhooks."},
 		{Name: "operations", Description: "Health."},
 		{Name: "admin", Description: "Operator routes; they need the admin token."},
-		{Name: "auth", Description: "Your own token."},
+		{Name: "auth", Description: "Your own token, and signing in with GitHub."},
 	}
 	hc.Transformers = append(hc.Transformers, s.transformErrors)
 	api := humago.New(mux, hc)
@@ -147,6 +155,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerAdmin()
 	s.registerTokens()
 	s.registerOrgs()
+	s.registerOAuth()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
 	schemas := api.OpenAPI().Components.Schemas.Map()
@@ -175,7 +184,7 @@ const apiDescription = `OctoStore is a coarse-grained lock service: leader elect
 
 A lock is advisory; safety comes from **fencing tokens**, which only ever grow (also across restarts): pass the token to the resource you protect and have it refuse a token lower than one it has seen.
 
-Every route except /health, /docs and /openapi.* needs ` + "`Authorization: Bearer <token>`" + `. All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
+Every route except /health, /docs, /openapi.* and the GitHub sign-in routes (/auth/github, /auth/github/callback, /auth/exchange) needs ` + "`Authorization: Bearer <token>`" + `. All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
 
 Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `, also where no operation is reached: a request the HTTP server refuses before routing is 400 ` + "`malformed_request`" + ` (malformed request line or header), 417 ` + "`expectation_failed`" + `, 431 ` + "`headers_too_large`" + `, 501 ` + "`unsupported_transfer_encoding`" + ` or 505 ` + "`http_version_not_supported`" + `; a path with an empty, '.' or '..' segment is 404 ` + "`not_found`" + `, never a redirect.`
 
