@@ -19,11 +19,10 @@ type healthOutput struct {
 	Body HealthReport
 }
 
-var (
-	errDBUnavailable = newProblem(http.StatusServiceUnavailable, "db_unavailable", "the database cannot be read")
-	errDegraded      = newProblem(http.StatusServiceUnavailable, "degraded",
-		"the last write to the database failed at 2026-11-26T10:00:30.123Z; writes answer 503 unavailable until one succeeds")
-)
+// errDegraded is the documented example; answers build their own problem,
+// since the error transformer writes each request's id into it.
+var errDegraded = newProblem(http.StatusServiceUnavailable, "degraded",
+	"the last write to the database failed at 2026-11-26T10:00:30.123Z; writes answer 503 unavailable until one succeeds")
 
 func (s *Server) registerHealth() {
 	register(s, huma.Operation{
@@ -40,7 +39,7 @@ func (s *Server) health(ctx context.Context, _ *struct{}) (*healthOutput, error)
 	defer cancel()
 	if err := s.engine.Ping(ctx); err != nil {
 		s.log.ErrorContext(ctx, "health: database ping", "request_id", RequestID(ctx), "err", err)
-		return nil, errDBUnavailable
+		return nil, newProblem(http.StatusServiceUnavailable, "db_unavailable", "the database cannot be read")
 	}
 	if at := s.engine.Health().CommitFailedAt; !at.IsZero() {
 		return nil, newProblem(http.StatusServiceUnavailable, "degraded",
