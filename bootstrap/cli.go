@@ -20,6 +20,7 @@ import (
 	"github.com/octostore/octostore/adapters/sqlite"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
+	"github.com/octostore/octostore/ports"
 )
 
 // NewLogger returns the process logger: text by default, JSON with
@@ -196,24 +197,40 @@ func TokenCreate(ctx context.Context, args, environ []string, out, note io.Write
 	if err != nil {
 		return fmt.Errorf("token create: %w", err)
 	}
-	what := "token create: database " + cfg.DB
+	return offline(ctx, cfg, "token create", true, func(j ports.Journal) error {
+		g, err := application.CreateToken(ctx, j, p)
+		if err != nil {
+			return err
+		}
+		// The credential is committed: show the token even if closing fails.
+		if _, err := fmt.Fprintln(out, g.Token); err != nil {
+			return err
+		}
+		fmt.Fprintf(note, "octostore: token for %s/%s stored as its SHA-256 hash in %s; save it now, it is not shown again\n", p.Org, p.User, cfg.DB)
+		return nil
+	})
+}
+
+// offline runs fn on the journal of the configured database while holding
+// its lock, so that no server serves it meanwhile (refused in one line if
+// one does). With migrate the schema is brought up to date first, as the
+// first start would. Errors come back prefixed with what ("token create:
+// database FILE"). The database is closed afterwards.
+func offline(ctx context.Context, cfg Config, what string, migrate bool, fn func(ports.Journal) error) error {
+	what += ": database " + cfg.DB
 	db, done, err := openDatabaseFile(ctx, cfg, true)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer done()
-	if err := db.Migrate(ctx); err != nil {
+	if migrate {
+		if err := db.Migrate(ctx); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if err := fn(sqlite.NewJournal(db)); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	g, err := application.CreateToken(ctx, sqlite.NewJournal(db), p)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	// The credential is committed: show the token even if closing fails.
-	if _, err := fmt.Fprintln(out, g.Token); err != nil {
-		return fmt.Errorf("token create: %w", err)
-	}
-	fmt.Fprintf(note, "octostore: token for %s/%s stored as its SHA-256 hash in %s; save it now, it is not shown again\n", p.Org, p.User, cfg.DB)
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -231,21 +248,14 @@ func OrgCreate(ctx context.Context, args, environ []string, note io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("org create: %w", err)
 	}
-	what := "org create: database " + cfg.DB
-	db, done, err := openDatabaseFile(ctx, cfg, true)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer done()
-	if err := db.Migrate(ctx); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	o, err := application.CreateOrgOffline(ctx, sqlite.NewJournal(db), name, time.Now())
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	fmt.Fprintf(note, "octostore: org %s registered in %s\n", o.ID, cfg.DB)
-	return db.Close()
+	return offline(ctx, cfg, "org create", true, func(j ports.Journal) error {
+		o, err := application.CreateOrgOffline(ctx, j, name, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(note, "octostore: org %s registered in %s\n", o.ID, cfg.DB)
+		return nil
+	})
 }
 
 // UserAdd adds a user with a role to a registered org and prints its first
@@ -264,25 +274,18 @@ func UserAdd(ctx context.Context, args, environ []string, out, note io.Writer) e
 	if org == "" || user == "" {
 		return errors.New("user add: give the user: octostore user add --org ORG --user USER [--role owner]")
 	}
-	what := "user add: database " + cfg.DB
-	db, done, err := openDatabaseFile(ctx, cfg, true)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer done()
-	if err := db.Migrate(ctx); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	m, g, err := application.AddUserOffline(ctx, sqlite.NewJournal(db), org, user, role, time.Now())
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	// Committed: show the token even if closing fails.
-	if _, err := fmt.Fprintln(out, g.Token); err != nil {
-		return fmt.Errorf("user add: %w", err)
-	}
-	fmt.Fprintf(note, "octostore: %s/%s added as %s; its token is stored as a hash only: save it now, it is not shown again\n", m.Org, m.User, m.Role)
-	return db.Close()
+	return offline(ctx, cfg, "user add", true, func(j ports.Journal) error {
+		m, g, err := application.AddUserOffline(ctx, j, org, user, role, time.Now())
+		if err != nil {
+			return err
+		}
+		// Committed: show the token even if closing fails.
+		if _, err := fmt.Fprintln(out, g.Token); err != nil {
+			return err
+		}
+		fmt.Fprintf(note, "octostore: %s/%s added as %s; its token is stored as a hash only: save it now, it is not shown again\n", m.Org, m.User, m.Role)
+		return nil
+	})
 }
 
 // TokenList prints the tokens stored in the database, one line each: id,
@@ -297,33 +300,26 @@ func TokenList(ctx context.Context, args, environ []string, out io.Writer) error
 	if err != nil {
 		return fmt.Errorf("token list: %w", err)
 	}
-	what := "token list: database " + cfg.DB
-	db, done, err := openDatabaseFile(ctx, cfg, true)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer done()
-	ts, err := application.StoredTokens(ctx, sqlite.NewJournal(db), domain.OrgID(org), user)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPRINCIPAL\tCREATED")
-	for _, t := range ts {
-		who := string(t.Principal.Org) + "/" + t.Principal.User
-		if t.Principal.Admin {
-			who = "admin"
+	return offline(ctx, cfg, "token list", false, func(j ports.Journal) error {
+		ts, err := application.StoredTokens(ctx, j, domain.OrgID(org), user)
+		if err != nil {
+			return err
 		}
-		created := "-"
-		if !t.CreatedAt.IsZero() {
-			created = t.CreatedAt.UTC().Format(time.RFC3339)
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPRINCIPAL\tCREATED")
+		for _, t := range ts {
+			who := string(t.Principal.Org) + "/" + t.Principal.User
+			if t.Principal.Admin {
+				who = "admin"
+			}
+			created := "-"
+			if !t.CreatedAt.IsZero() {
+				created = t.CreatedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, who, created)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.ID, who, created)
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("token list: %w", err)
-	}
-	return db.Close()
+		return tw.Flush()
+	})
 }
 
 // TokenRevoke revokes one stored token by id while no server runs on the
@@ -337,18 +333,14 @@ func TokenRevoke(ctx context.Context, args, environ []string, note io.Writer) er
 	if err != nil {
 		return fmt.Errorf("token revoke: %w", err)
 	}
-	what := "token revoke: database " + cfg.DB
-	db, done, err := openDatabaseFile(ctx, cfg, true)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	defer done()
-	t, err := application.RevokeStoredToken(ctx, sqlite.NewJournal(db), id)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	fmt.Fprintf(note, "octostore: token %s of %s/%s revoked\n", t.ID, t.Principal.Org, t.Principal.User)
-	return db.Close()
+	return offline(ctx, cfg, "token revoke", false, func(j ports.Journal) error {
+		t, err := application.RevokeStoredToken(ctx, j, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(note, "octostore: token %s of %s/%s revoked\n", t.ID, t.Principal.Org, t.Principal.User)
+		return nil
+	})
 }
 
 // Backup writes a consistent online copy of the configured database to dest
