@@ -1,0 +1,72 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// validBodies are bodies that pass each route's schema.
+var validBodies = map[string]any{
+	"/locks/{name}/release":   map[string]any{"lease_id": "L1-0011223344556677"},
+	"/locks/{name}/renew":     map[string]any{"lease_id": "L1-0011223344556677"},
+	"/locks/{name}/validate":  map[string]any{"fencing_token": 1},
+	"/webhooks":               map[string]any{"url": "https://hooks.example.com/x", "events": []string{"*"}},
+	"/admin/orgs":             map[string]any{"org": "initech"},
+	"/admin/orgs/{org}/users": map[string]any{"user": "dave"},
+	"/auth/exchange":          map[string]any{"code": "x"},
+}
+
+// TestEveryRouteKeepsItsPlace walks every operation of the served OpenAPI
+// document, so that a new route cannot forget the rule: the admin routes
+// refuse a tenant token (403 admin_only) and every other route that needs
+// a token refuses the admin token as a tenant (403 admin_not_tenant) —
+// except token rotation, which anyone with a stored token may do.
+func TestEveryRouteKeepsItsPlace(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Security *[]map[string][]string `json:"security"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	fill := strings.NewReplacer("{name}", "x", "{id}", "s_0011223344556677", "{org}", "acme", "{user}", "dave",
+		"{token_id}", "tok_0011223344556677")
+	checked := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if op.Security != nil && len(*op.Security) == 0 {
+				continue // public
+			}
+			r := request{method: strings.ToUpper(method), path: fill.Replace(path)}
+			if r.method == http.MethodPost || r.method == http.MethodPut {
+				r.body = validBodies[path] // passes the schema, so the token decides
+				if r.body == nil {
+					r.body = map[string]any{}
+				}
+			}
+			switch {
+			case strings.HasPrefix(path, "/admin/"):
+				r.token = aliceTok
+				a.send(r).problem(t, http.StatusForbidden, "admin_only")
+			case path == "/auth/token/rotate":
+				r.token = adminTok
+				a.send(r).problem(t, http.StatusConflict, "static_token")
+			default:
+				r.token = adminTok
+				a.send(r).problem(t, http.StatusForbidden, "admin_not_tenant")
+			}
+			checked++
+		}
+	}
+	if checked < 25 {
+		t.Fatalf("checked %d operations; the spec walk is off", checked)
+	}
+}
