@@ -81,21 +81,20 @@ func (a *AuthService) Rotate(ctx context.Context, token string) (GeneratedToken,
 	if _, ok := a.static[h]; ok {
 		return GeneratedToken{}, TokenInfo{}, domain.ErrStaticToken
 	}
-	next := newToken()
-	c, err := do(ctx, a.e, func(x *txn) (domain.Credential, error) {
+	t := mint()
+	err := a.e.submit(ctx, func(x *txn) error {
 		old, ok := a.e.credential(h)
 		if !ok || x.revokedInBatch(h) {
-			return domain.Credential{}, domain.ErrUnauthenticated
+			return domain.ErrUnauthenticated
 		}
-		c := domain.Credential{Hash: domain.HashToken(next), Principal: old.Principal, CreatedAt: x.now}
-		x.add(domain.CredentialAdded{Credential: c})
+		t.store(x, old.Principal)
 		x.revokeCredential(h)
-		return c, nil
+		return nil
 	})
 	if err != nil {
 		return GeneratedToken{}, TokenInfo{}, err
 	}
-	return GeneratedToken{Principal: c.Principal, Token: next}, TokenInfo{ID: c.ID(), Principal: c.Principal, CreatedAt: c.CreatedAt}, nil
+	return t.generated(), t.info(), nil
 }
 
 // TokenInfo describes a stored token without revealing it.
@@ -158,17 +157,15 @@ func (a *AuthService) Issue(ctx context.Context, p domain.Principal, org, user s
 	if err != nil {
 		return GeneratedToken{}, TokenInfo{}, err
 	}
-	g := GeneratedToken{Principal: who, Token: newToken()}
-	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: who}
+	t := mint()
 	err = a.e.submit(ctx, func(x *txn) error {
-		c.CreatedAt = x.now
-		x.add(domain.CredentialAdded{Credential: c})
+		t.store(x, who)
 		return nil
 	})
 	if err != nil {
 		return GeneratedToken{}, TokenInfo{}, err
 	}
-	return g, TokenInfo{ID: c.ID(), Principal: who, CreatedAt: c.CreatedAt}, nil
+	return t.generated(), t.info(), nil
 }
 
 // GeneratedToken is a token made at first start, shown to the operator once.
@@ -190,17 +187,13 @@ func (a *AuthService) EnsureCredentials(ctx context.Context) ([]GeneratedToken, 
 	if len(a.static) > 0 {
 		return nil, nil
 	}
-	gen := []GeneratedToken{
-		{Principal: AdminPrincipal, Token: newToken()},
-		{Principal: domain.Principal{Org: domain.DefaultOrg, User: "admin"}, Token: newToken()},
-	}
+	admin, user := mint(), mint()
 	err := a.e.submit(ctx, func(x *txn) error {
 		if a.e.hasCredentials() {
 			return errAlreadyConfigured
 		}
-		for _, g := range gen {
-			x.add(domain.CredentialAdded{Credential: domain.Credential{Hash: domain.HashToken(g.Token), Principal: g.Principal, CreatedAt: x.now}})
-		}
+		admin.store(x, AdminPrincipal)
+		user.store(x, domain.Principal{Org: domain.DefaultOrg, User: "admin"})
 		return nil
 	})
 	if errors.Is(err, errAlreadyConfigured) {
@@ -209,7 +202,7 @@ func (a *AuthService) EnsureCredentials(ctx context.Context) ([]GeneratedToken, 
 	if err != nil {
 		return nil, err
 	}
-	return gen, nil
+	return []GeneratedToken{admin.generated(), user.generated()}, nil
 }
 
 // CreateToken mints a new token for the tenant principal p and stores its
@@ -226,8 +219,8 @@ func CreateToken(ctx context.Context, j ports.Journal, p domain.Principal) (Gene
 	if p.Admin {
 		return GeneratedToken{}, errors.New("create token: only tenant tokens can be created")
 	}
-	g := GeneratedToken{Principal: p, Token: newToken()}
-	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: p, CreatedAt: time.Now()}
+	t := mint()
+	c := t.credential(p, time.Now())
 	if err := c.Validate(); err != nil {
 		return GeneratedToken{}, fmt.Errorf("create token: %w", err)
 	}
@@ -237,7 +230,7 @@ func CreateToken(ctx context.Context, j ports.Journal, p domain.Principal) (Gene
 	if err := j.Commit(ctx, domain.Batch{Changes: []domain.Change{domain.CredentialAdded{Credential: c}}}); err != nil {
 		return GeneratedToken{}, fmt.Errorf("create token: %w", err)
 	}
-	return g, nil
+	return t.generated(), nil
 }
 
 // StoredTokens lists the tokens stored in j (offline, like CreateToken):
@@ -279,6 +272,41 @@ func RevokeStoredToken(ctx context.Context, j ports.Journal, id string) (TokenIn
 		return TokenInfo{ID: id, Principal: c.Principal, CreatedAt: c.CreatedAt}, nil
 	}
 	return TokenInfo{}, domain.ErrTokenNotFound
+}
+
+// minted is a new token: shown once to whoever asked for it, stored only
+// as the hash in its credential. Every way of making a token goes through
+// it, so that they all store the same thing.
+type minted struct {
+	token string
+	cred  domain.Credential
+}
+
+// mint makes a token; its random part is drawn before the writer decides.
+func mint() *minted {
+	t := newToken()
+	return &minted{token: t, cred: domain.Credential{Hash: domain.HashToken(t)}}
+}
+
+// credential binds the token to p, made at at.
+func (m *minted) credential(p domain.Principal, at time.Time) domain.Credential {
+	m.cred.Principal, m.cred.CreatedAt = p, at
+	return m.cred
+}
+
+// store adds the token of p to the batch, made now.
+func (m *minted) store(x *txn, p domain.Principal) {
+	x.add(domain.CredentialAdded{Credential: m.credential(p, x.now)})
+}
+
+// generated is the token to show, with its principal.
+func (m *minted) generated() GeneratedToken {
+	return GeneratedToken{Principal: m.cred.Principal, Token: m.token}
+}
+
+// info describes the stored token.
+func (m *minted) info() TokenInfo {
+	return TokenInfo{ID: m.cred.ID(), Principal: m.cred.Principal, CreatedAt: m.cred.CreatedAt}
 }
 
 // newToken returns a 256-bit random bearer token.

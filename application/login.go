@@ -27,8 +27,7 @@ func (s *OrgService) EnsureMember(ctx context.Context, org, user string) (domain
 	if err != nil {
 		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
 	}
-	g := GeneratedToken{Principal: who, Token: newToken()}
-	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: who}
+	t := mint()
 	m, err := do(ctx, s.e, func(x *txn) (domain.Member, error) {
 		if _, ok := s.e.orgs.org(who.Org); !ok && !x.orgInBatch(who.Org) {
 			x.add(domain.OrgCreated{Org: domain.Org{ID: who.Org, CreatedAt: x.now}})
@@ -38,14 +37,13 @@ func (s *OrgService) EnsureMember(ctx context.Context, org, user string) (domain
 			m = domain.Member{Org: who.Org, User: who.User, Role: domain.RoleOwner, AddedAt: x.now}
 			x.add(domain.MemberSaved{Member: m})
 		}
-		c.CreatedAt = x.now
-		x.add(domain.CredentialAdded{Credential: c})
+		t.store(x, who)
 		return m, nil
 	})
 	if err != nil {
 		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
 	}
-	return m, g, TokenInfo{ID: c.ID(), Principal: who, CreatedAt: c.CreatedAt}, nil
+	return m, t.generated(), t.info(), nil
 }
 
 // LoginService signs in users whom an identity provider (GitHub) vouched

@@ -77,8 +77,7 @@ func (s *OrgService) AddUser(ctx context.Context, p domain.Principal, org, user,
 	if err != nil {
 		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
 	}
-	g := GeneratedToken{Principal: who, Token: newToken()}
-	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: who}
+	t := mint()
 	m, err := do(ctx, s.e, func(x *txn) (domain.Member, error) {
 		if _, ok := s.e.orgs.org(who.Org); !ok && !x.orgInBatch(who.Org) {
 			return domain.Member{}, domain.ErrOrgNotFound
@@ -87,15 +86,14 @@ func (s *OrgService) AddUser(ctx context.Context, p domain.Principal, org, user,
 			return domain.Member{}, domain.ErrUserExists
 		}
 		m := domain.Member{Org: who.Org, User: who.User, Role: r, AddedAt: x.now}
-		c.CreatedAt = x.now
 		x.add(domain.MemberSaved{Member: m})
-		x.add(domain.CredentialAdded{Credential: c})
+		t.store(x, who)
 		return m, nil
 	})
 	if err != nil {
 		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
 	}
-	return m, g, TokenInfo{ID: c.ID(), Principal: who, CreatedAt: c.CreatedAt}, nil
+	return m, t.generated(), t.info(), nil
 }
 
 // Users lists the users added to the registered org, by name. Returns
@@ -276,11 +274,11 @@ func AddUserOffline(ctx context.Context, j ports.Journal, org, user, role string
 	if slices.ContainsFunc(snap.Members, func(m domain.Member) bool { return m.Org == who.Org && m.User == who.User }) {
 		return domain.Member{}, GeneratedToken{}, domain.ErrUserExists
 	}
-	g := GeneratedToken{Principal: who, Token: newToken()}
+	t := mint()
 	m := domain.Member{Org: who.Org, User: who.User, Role: r, AddedAt: now}
-	c := domain.Credential{Hash: domain.HashToken(g.Token), Principal: who, CreatedAt: now}
+	c := t.credential(who, now)
 	if err := j.Commit(ctx, domain.Batch{Changes: []domain.Change{domain.MemberSaved{Member: m}, domain.CredentialAdded{Credential: c}}}); err != nil {
 		return domain.Member{}, GeneratedToken{}, fmt.Errorf("add user: %w", err)
 	}
-	return m, g, nil
+	return m, t.generated(), nil
 }
