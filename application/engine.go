@@ -62,6 +62,7 @@ type Engine struct {
 	// revoked (set up before Start; the writer calls them).
 	onRevoke []func([]domain.TokenHash)
 	quotas   *quotaTable
+	access   *accessTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
@@ -113,6 +114,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		hooks:   newWebhookTable(),
 		orgs:    newOrgTable(),
 		quotas:  newQuotaTable(cfg.Quotas),
+		access:  newAccessTable(),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -139,6 +141,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.creds.apply(creds)
 	e.hooks.restore(snap.Webhooks, snap.Deliveries)
 	e.orgs.restore(snap.Orgs, snap.Members)
+	e.access.restore(snap.Teams, snap.ACLs)
 	for _, q := range snap.Quotas {
 		e.quotas.set(q)
 	}
@@ -413,6 +416,7 @@ func (e *Engine) fold(x *txn) {
 	e.hooks.apply(x.changes)
 	e.orgs.apply(x.changes)
 	e.quotas.apply(x.changes)
+	e.access.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }
 

@@ -96,4 +96,7 @@ type Snapshot struct {
 	Members []Member
 	// Quotas are the stored per-org quota overrides, one per org.
 	Quotas []QuotaSet
+	// Teams and ACLs are every org's teams and ACL rules.
+	Teams []Team
+	ACLs  []ACL
 }
