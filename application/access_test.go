@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -212,4 +213,43 @@ func TestWebhooksFollowTheirOwnersObserve(t *testing.T) {
 		t.Errorf("bob's webhook got %v, want only event 2 (open)", got)
 	}
 	awaitDelivery(t, svc, bob, w, 2, domain.DeliveryDelivered)
+}
+
+// TestAccessLimits: an org has at most 1,000 teams and 10,000 rules;
+// replacing one is always allowed.
+func TestAccessLimits(t *testing.T) {
+	j := withOwner(t)
+	var changes []domain.Change
+	for i := range domain.MaxTeamsPerOrg {
+		tm, _ := domain.NewTeam("acme", "t"+strconv.Itoa(i), nil, time.Now())
+		changes = append(changes, domain.TeamSaved{Team: tm})
+	}
+	for i := range domain.MaxRulesPerOrg {
+		a, _ := domain.NewACL("acme", "p"+strconv.Itoa(i), nil, nil, "alice", time.Now())
+		changes = append(changes, domain.ACLSaved{ACL: a})
+	}
+	if err := j.Commit(ctx, domain.Batch{Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, j, nil)
+	acc := application.NewAccessService(f.engine)
+	var q *domain.QuotaExceededError
+	if _, err := acc.PutTeam(ctx, alice, "one-more", nil); !errors.As(err, &q) || q.Quota != "teams" || q.Limit != 1000 {
+		t.Errorf("team 1,001: %v", err)
+	}
+	if _, err := acc.PutTeam(ctx, alice, "t7", []string{"bob"}); err != nil {
+		t.Errorf("replacing a team at the limit: %v", err)
+	}
+	if _, err := acc.PutACL(ctx, alice, "one/more", nil, nil); !errors.As(err, &q) || q.Quota != "acls" || q.Limit != 10000 {
+		t.Errorf("rule 10,001: %v", err)
+	}
+	if _, err := acc.PutACL(ctx, alice, "p7", []string{"team:t7"}, nil); err != nil {
+		t.Errorf("replacing a rule at the limit: %v", err)
+	}
+	if _, err := f.acquire(t, bob, "p7/x", time.Minute); err != nil {
+		t.Errorf("bob is in t7: %v", err)
+	}
+	if _, err := f.acquire(t, dave, "p7/x", time.Minute); !errors.Is(err, domain.ErrPermissionDenied) {
+		t.Errorf("dave is not in t7: %v", err)
+	}
 }

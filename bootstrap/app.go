@@ -60,6 +60,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newEventService,
 			newWebhookService,
 			application.NewOrgService,
+			application.NewAccessService,
 			application.NewLoginService,
 			newQuotaService,
 			newDispatcher,
@@ -203,13 +204,14 @@ type apiServices struct {
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
+	Access   *application.AccessService
 	Login    *application.LoginService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Engine: svc.Engine}
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Engine: svc.Engine}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,

@@ -47,6 +47,14 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: "/admin/orgs"},
 		{method: http.MethodPost, path: "/admin/orgs/acme/users", body: map[string]any{"user": "zed"}},
 		{method: http.MethodGet, path: "/admin/orgs/acme/users"},
+		{method: http.MethodPut, path: "/teams/dba", body: map[string]any{"members": []string{"bob"}}},
+		{method: http.MethodGet, path: "/teams"},
+		{method: http.MethodGet, path: "/teams/dba"},
+		{method: http.MethodDelete, path: "/teams/dba"},
+		{method: http.MethodPut, path: "/acls/db", body: map[string]any{"acquire": []string{"org"}}},
+		{method: http.MethodGet, path: "/acls"},
+		{method: http.MethodGet, path: "/acls/db"},
+		{method: http.MethodDelete, path: "/acls/db"},
 	}
 }
 

@@ -28,12 +28,13 @@ import (
 // watch streams (stream_test.go). Every response a test sees is checked
 // against the OpenAPI document when the test ends (see spec_test.go).
 
-// The bearer tokens of the suite: two users of org acme, one of org globex,
+// The bearer tokens of the suite: three users of org acme, one of org globex,
 // and the admin.
 const (
 	aliceTok = "alice-token-0123456789"
 	bobTok   = "bob-token-0123456789ab"
 	carolTok = "carol-token-0123456789"
+	daveTok  = "dave-token-0123456789a"
 	adminTok = "admin-token-0123456789"
 	badTok   = "not-a-token-0123456789"
 )
@@ -42,6 +43,7 @@ var credentials = []domain.Credential{
 	{Hash: domain.HashToken(aliceTok), Principal: domain.Principal{Org: "acme", User: "alice"}},
 	{Hash: domain.HashToken(bobTok), Principal: domain.Principal{Org: "acme", User: "bob"}},
 	{Hash: domain.HashToken(carolTok), Principal: domain.Principal{Org: "globex", User: "carol"}},
+	{Hash: domain.HashToken(daveTok), Principal: domain.Principal{Org: "acme", User: "dave"}},
 	{Hash: domain.HashToken(adminTok), Principal: application.AdminPrincipal},
 }
 
@@ -129,6 +131,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 		Orgs:     orgs,
 		Quotas:   application.NewQuotaService(e, events),
+		Access:   application.NewAccessService(e),
 		Login:    application.NewLoginService(e, orgs),
 		GitHub:   s.github,
 	})
@@ -226,6 +229,10 @@ func (a *api) call(method, path, token string, body any) *response {
 // post and get are call for the two methods most requests use.
 func (a *api) post(path, token string, body any) *response {
 	return a.call(http.MethodPost, path, token, body)
+}
+
+func (a *api) put(path, token string, body any) *response {
+	return a.call(http.MethodPut, path, token, body)
 }
 
 func (a *api) get(path, token string) *response { return a.call(http.MethodGet, path, token, nil) }

@@ -68,6 +68,7 @@ type Services struct {
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
+	Access   *application.AccessService
 	Login    *application.LoginService
 	// GitHub signs users in; nil when GitHub sign-in is not configured.
 	GitHub GitHub
@@ -85,6 +86,7 @@ type Server struct {
 	webhooks *application.WebhookService
 	orgs     *application.OrgService
 	quotas   *application.QuotaService
+	access   *application.AccessService
 	login    *application.LoginService
 	github   GitHub
 	api      huma.API
@@ -115,7 +117,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, login: svc.Login, github: svc.GitHub}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, github: svc.GitHub}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -155,6 +157,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerAdmin()
 	s.registerTokens()
 	s.registerOrgs()
+	s.registerAccess()
 	s.registerOAuth()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
@@ -252,6 +255,7 @@ var exampleTime = time.Date(2026, 11, 26, 10, 0, 30, 123_000_000, time.UTC)
 var (
 	errUnauthorized = errorDoc{http.StatusUnauthorized, "`unauthenticated`: missing or unknown bearer token.", domain.ErrUnauthenticated}
 	errForbidden    = errorDoc{http.StatusForbidden, "`admin_not_tenant`: the admin token cannot act on locks.", domain.ErrAdminNotTenant}
+	errDenied       = errorDoc{http.StatusForbidden, "`permission_denied`: an ACL rule of your org does not allow you this on this name.", domain.ErrPermissionDenied}
 	errInvalid      = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_name`: bad lock name; `invalid_ttl`, `invalid_metadata`, `invalid_owner`, `owner_with_session`, `invalid_lock_delay`, `invalid_wait`, `ephemeral_needs_session`.",
 		&fieldError{loc: "body.ttl_seconds", err: domain.CheckTTL(2 * domain.MaxTTL)}}
 	errInvalidName = errorDoc{http.StatusUnprocessableEntity, "`invalid_name`: bad lock name.",
@@ -322,7 +326,8 @@ func exampleInstance(path string) string {
 	if strings.HasPrefix(path, "/webhooks/") {
 		id = exampleWebhookID
 	}
-	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme").Replace(path)
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme",
+		"{team}", exampleTeam, "{prefix}", url.PathEscape(exampleName)).Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through
