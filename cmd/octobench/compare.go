@@ -48,6 +48,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		names      = fs.Int("names", 4, "blocking: number of lock names; client i uses name i mod names")
 		nWatchers  = fs.Int("watchers", 0, "uncontended: measure OctoStore a second time with this many SSE watch streams open (on a prefix the load does not write)")
 		hook503    = fs.Bool("webhook-503", false, "uncontended: measure OctoStore a second time with a webhook for every event whose receiver answers 503")
+		aclRules   = fs.Int("acl-rules", 0, "uncontended: measure OctoStore a second time with this many ACL rules in the load's org (one of them decides every check, through a team)")
 		bf         blockingFlags
 	)
 	lf.register(fs, 64)
@@ -113,9 +114,9 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	urls := map[string]string{}
 	creds := genCreds(lf.clients, lf.org, lf.seed)
-	extras := *nWatchers > 0 || *hook503
+	extras := *nWatchers > 0 || *hook503 || *aclRules > 0
 	if extras && *workload != "uncontended" {
-		return errors.New("-watchers and -webhook-503 go with the uncontended workload")
+		return errors.New("-watchers, -webhook-503 and -acl-rules go with the uncontended workload")
 	}
 	// The watchers and the webhook belong to a principal of their own in
 	// the load's org, so that the broker's org index is exercised.
@@ -138,7 +139,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if extras {
 			env = append(env, fmt.Sprintf("OCTOSTORE_WATCH__MAX_STREAMS=%d", max(10_000, *nWatchers)),
 				fmt.Sprintf("OCTOSTORE_WATCH__MAX_STREAMS_PER_PRINCIPAL=%d", max(100, *nWatchers)),
-				"OCTOSTORE_WEBHOOK_ALLOW_PRIVATE=true")
+				"OCTOSTORE_WEBHOOK_ALLOW_PRIVATE=true", "OCTOSTORE_ADMIN_TOKEN="+benchAdminToken)
 		}
 		p, err := startProc("octostore", filepath.Join(tmp, "octostore.log"), env, *bin,
 			"serve", "--addr", addr, "--db", filepath.Join(tmp, "octostore.db"), "--log-level", "warn", "--storage.sync", "full")
@@ -215,7 +216,13 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr)
 		results[name] = r
 		if name == "octostore" && extras {
-			with, r, err := measureWithExtras(ctx, urls[name], creds, side, cfg, *nWatchers, *hook503,
+			if *aclRules > 0 {
+				logf("octostore: adding %d ACL rules to org %s", *aclRules, lf.org)
+				if err := addACLRules(ctx, urls[name], lf.org, creds, side, *aclRules); err != nil {
+					return err
+				}
+			}
+			with, r, err := measureWithExtras(ctx, urls[name], creds, side, cfg, *nWatchers, *hook503, *aclRules,
 				requestTimeout(cfg.workload, lf, bf), logf)
 			if err != nil {
 				return err
@@ -260,8 +267,11 @@ func measure(ctx context.Context, base string, creds []credential, cfg runConfig
 // measureWithExtras measures OctoStore again with watch streams open and a
 // failing webhook subscribed, as asked, and returns the row's name.
 func measureWithExtras(ctx context.Context, base string, creds []credential, side credential, cfg runConfig,
-	nWatchers int, hook503 bool, timeout time.Duration, logf func(string, ...any)) (string, *result, error) {
+	nWatchers int, hook503 bool, aclRules int, timeout time.Duration, logf func(string, ...any)) (string, *result, error) {
 	var parts []string
+	if aclRules > 0 {
+		parts = append(parts, fmt.Sprintf("%d ACL rules", aclRules))
+	}
 	if nWatchers > 0 {
 		logf("octostore: opening %d watch streams on %s", nWatchers, watchedPrefix)
 		w, err := openWatchers(ctx, base, side, nWatchers)
