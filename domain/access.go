@@ -76,6 +76,16 @@ func ParseGrantee(s string) (Grantee, error) {
 	return "", Invalid("invalid_principal", fmt.Sprintf("principal %q: want org, user:<name> or team:<name>", s))
 }
 
+// GranteeStrings returns the principals as the strings clients send
+// (never nil).
+func GranteeStrings(gs []Grantee) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = string(g)
+	}
+	return out
+}
+
 // Team returns the team a "team:<name>" grantee names.
 func (g Grantee) Team() (string, bool) { return strings.CutPrefix(string(g), granteeTeamLabel) }
 
@@ -142,14 +152,7 @@ func (t Team) Validate() error {
 // Validate reports the first rule that the stored rule a breaks (the rules
 // NewACL checks). The error has no Kind.
 func (a ACL) Validate() error {
-	strs := func(gs []Grantee) []string {
-		out := make([]string, len(gs))
-		for i, g := range gs {
-			out[i] = string(g)
-		}
-		return out
-	}
-	if _, err := NewACL(a.Org, string(a.Prefix), strs(a.Acquire), strs(a.Observe), a.UpdatedBy, a.UpdatedAt); err != nil {
+	if _, err := NewACL(a.Org, string(a.Prefix), GranteeStrings(a.Acquire), GranteeStrings(a.Observe), a.UpdatedBy, a.UpdatedAt); err != nil {
 		return kindless(err)
 	}
 	return nil

@@ -167,14 +167,7 @@ func teamOf(t domain.Team) Team {
 }
 
 func aclOf(a domain.ACL) ACL {
-	strs := func(gs []domain.Grantee) []string {
-		out := make([]string, len(gs))
-		for i, g := range gs {
-			out[i] = string(g)
-		}
-		return out
-	}
-	return ACL{Prefix: string(a.Prefix), Acquire: strs(a.Acquire), Observe: strs(a.Observe),
+	return ACL{Prefix: string(a.Prefix), Acquire: domain.GranteeStrings(a.Acquire), Observe: domain.GranteeStrings(a.Observe),
 		UpdatedAt: wireTime(a.UpdatedAt), UpdatedBy: a.UpdatedBy}
 }
 
