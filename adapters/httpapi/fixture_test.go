@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/adapters/httpapi"
-	"github.com/octostore/octostore/adapters/metrics"
 	"github.com/octostore/octostore/adapters/memstore"
+	"github.com/octostore/octostore/adapters/metrics"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 	"github.com/octostore/octostore/ports"
