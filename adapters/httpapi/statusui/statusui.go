@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -108,6 +109,23 @@ type handler struct {
 	assets map[string]asset
 }
 
+// embedded returns the embedded files, read once.
+var embedded = sync.OnceValue(func() map[string]asset {
+	entries, err := assetsFS.ReadDir("assets")
+	if err != nil {
+		panic("statusui: read embedded assets: " + err.Error()) // cannot happen: go:embed checked it at build time
+	}
+	out := make(map[string]asset, len(entries))
+	for _, e := range entries {
+		body, err := fs.ReadFile(assetsFS, "assets/"+e.Name())
+		if err != nil {
+			panic("statusui: read embedded asset: " + err.Error())
+		}
+		out[e.Name()] = newAsset(body, contentType(e.Name()))
+	}
+	return out
+})
+
 // Handler returns the handler for the status page and its assets.
 // statusURL is the URL of the status JSON the page renders, usually
 // "/status", on the same origin (the page's policy connects nowhere else).
@@ -122,22 +140,11 @@ type handler struct {
 // (cached for a year; the page asks for ?v=<content hash>), 404 for any
 // other path and 405 for a method other than GET or HEAD.
 func Handler(statusURL string) http.Handler {
-	h := &handler{assets: make(map[string]asset)}
-	entries, err := assetsFS.ReadDir("assets")
-	if err != nil {
-		panic("statusui: read embedded assets: " + err.Error()) // cannot happen: go:embed checked it at build time
-	}
-	for _, e := range entries {
-		body, err := fs.ReadFile(assetsFS, "assets/"+e.Name())
-		if err != nil {
-			panic("statusui: read embedded asset: " + err.Error())
-		}
-		h.assets[e.Name()] = newAsset(body, contentType(e.Name()))
-	}
+	h := &handler{assets: embedded()}
 	var page bytes.Buffer
-	err = pageTemplate.Execute(&page, struct{ UplotCSS, CSS, Uplot, Chart, Status, StatusURL string }{
-		UplotCSS: AssetURL(h, "uPlot.min.css"), CSS: AssetURL(h, "ui.css"), Uplot: AssetURL(h, "uPlot.iife.min.js"),
-		Chart: AssetURL(h, "chart.js"), Status: AssetURL(h, "status.js"), StatusURL: statusURL,
+	err := pageTemplate.Execute(&page, struct{ UplotCSS, CSS, Uplot, Chart, Status, StatusURL string }{
+		UplotCSS: AssetURL("uPlot.min.css"), CSS: AssetURL("ui.css"), Uplot: AssetURL("uPlot.iife.min.js"),
+		Chart: AssetURL("chart.js"), Status: AssetURL("status.js"), StatusURL: statusURL,
 	})
 	if err != nil {
 		panic("statusui: render page: " + err.Error()) // the template is constant and writes to memory
@@ -146,15 +153,11 @@ func Handler(statusURL string) http.Handler {
 	return h
 }
 
-// AssetURL returns the versioned URL of one of the embedded files of a
-// handler made by Handler, for another page that reuses them (ui.css,
+// AssetURL returns the URL of an embedded file, versioned by its content,
+// for any page that reuses them once Handler is mounted (ui.css,
 // chart.js, uPlot.iife.min.js, uPlot.min.css); "" for an unknown file.
-func AssetURL(h http.Handler, name string) string {
-	hh, ok := h.(*handler)
-	if !ok {
-		return ""
-	}
-	a, ok := hh.assets[name]
+func AssetURL(name string) string {
+	a, ok := embedded()[name]
 	if !ok {
 		return ""
 	}
