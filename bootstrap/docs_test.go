@@ -315,7 +315,7 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 		// The example's org must be registered first.
 		runExample(t, s, ops, "admin-create-org")
 		token = adminTok
-	case strings.HasPrefix(op.path, "/admin/"):
+	case strings.HasPrefix(op.path, "/admin/") || op.path == "/metrics":
 		token = adminTok
 	case id == "rotate-token":
 		// Rotation is for stored tokens; the configured ones answer 409.

@@ -125,6 +125,21 @@ func (e LockInfoStatus) Valid() bool {
 	}
 }
 
+// Defines values for ReadyReportStatus.
+const (
+	Ready ReadyReportStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the ReadyReportStatus enum.
+func (e ReadyReportStatus) Valid() bool {
+	switch e {
+	case Ready:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReleasedStatus.
 const (
 	ReleasedStatusReleased ReleasedStatus = "released"
@@ -134,6 +149,24 @@ const (
 func (e ReleasedStatus) Valid() bool {
 	switch e {
 	case ReleasedStatusReleased:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StatusReportStatus.
+const (
+	StatusReportStatusDegraded StatusReportStatus = "degraded"
+	StatusReportStatusOk       StatusReportStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the StatusReportStatus enum.
+func (e StatusReportStatus) Valid() bool {
+	switch e {
+	case StatusReportStatusDegraded:
+		return true
+	case StatusReportStatusOk:
 		return true
 	default:
 		return false
@@ -597,6 +630,24 @@ type LockList struct {
 	NextCursor *string `json:"next_cursor,omitempty"`
 }
 
+// MinuteReport defines model for MinuteReport.
+type MinuteReport struct {
+	// Minute Start of the minute
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	Minute time.Time `json:"minute"`
+
+	// P99Ms 99th percentile latency of those requests, in milliseconds (0 without requests)
+	//
+	// Examples: 4.2
+	P99Ms float64 `json:"p99_ms"`
+
+	// Requests API requests answered in that minute (so far, for the current one)
+	//
+	// Examples: 2490
+	Requests int64 `json:"requests"`
+}
+
 // NewToken defines model for NewToken.
 type NewToken struct {
 	// CreatedAt UTC with three digits of milliseconds
@@ -730,6 +781,15 @@ type QuotaStatus struct {
 	Used int64 `json:"used"`
 }
 
+// ReadyReport defines model for ReadyReport.
+type ReadyReport struct {
+	// Status ready: the state is restored, the server serves and the last commit succeeded
+	Status ReadyReportStatus `json:"status"`
+}
+
+// ReadyReportStatus ready: the state is restored, the server serves and the last commit succeeded
+type ReadyReportStatus string
+
 // ReleaseRequest defines model for ReleaseRequest.
 type ReleaseRequest struct {
 	// LeaseId The lease_id returned by acquire.
@@ -827,6 +887,52 @@ type SetQuotasRequest struct {
 	// Webhooks Webhook subscriptions.
 	Webhooks *int64 `json:"webhooks,omitempty"`
 }
+
+// StatusReport defines model for StatusReport.
+type StatusReport struct {
+	// History The last 60 whole minutes and the current one, oldest first
+	History []MinuteReport `json:"history"`
+
+	// LocksHeld Lock records: held, in their lock delay, or expired and not yet swept
+	//
+	// Examples: 12
+	LocksHeld int64 `json:"locks_held"`
+
+	// P99Ms 99th percentile of those requests' latency over the last minute, in milliseconds (0 without requests)
+	//
+	// Examples: 4.2
+	P99Ms float64 `json:"p99_ms"`
+
+	// RequestsPerSecond API requests per second over the last minute (watch streams and the operations routes are not counted)
+	//
+	// Examples: 41.5
+	RequestsPerSecond float64 `json:"requests_per_second"`
+
+	// SessionsOpen Open sessions
+	//
+	// Examples: 3
+	SessionsOpen int64 `json:"sessions_open"`
+
+	// Status ok, or degraded while the last commit failed or the server is starting or stopping
+	//
+	// Examples: ok
+	Status StatusReportStatus `json:"status"`
+
+	// UptimeSeconds Seconds since the server started
+	//
+	// Examples: 3600
+	UptimeSeconds int64 `json:"uptime_seconds"`
+
+	// Version Build version
+	//
+	// Examples: v0.1.0
+	Version string `json:"version"`
+}
+
+// StatusReportStatus ok, or degraded while the last commit failed or the server is starting or stopping
+//
+// Examples: ok
+type StatusReportStatus string
 
 // Team defines model for Team.
 type Team struct {
@@ -1840,6 +1946,20 @@ type ClientInterface interface {
 	// Corresponds with GET /locks/{name}/watch (the `WatchLock` operationId).
 	WatchLock(ctx context.Context, name string, params *WatchLockParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// Metrics Prometheus metrics
+	//
+	// The server's metrics in the Prometheus text exposition format: requests and their latency per route pattern, method and status; the group commit's batch sizes and latency; locks, sessions, watch streams, waiters, webhook deliveries and events retained; the restore's duration; Go runtime and process figures. No label carries a lock name, a token or an org. Needs the admin token unless `metrics.public` is true.
+	//
+	// Corresponds with GET /metrics (the `Metrics` operationId).
+	Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Ready Readiness check
+	//
+	// For orchestrators and load balancers: 200 once the state is restored and the server serves, 503 while it starts or shuts down and while the last commit failed. `/health` stays the liveness check. No token needed.
+	//
+	// Corresponds with GET /ready (the `Ready` operationId).
+	Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// OpenSessionWithBody Open a session
 	//
 	// A session is your client's liveness lease: keep it alive every `keepalive_interval_seconds`, and use its `session_id` to hold locks. Ephemeral locks die with it.
@@ -1878,6 +1998,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /sessions/{id}/keepalive (the `KeepaliveSession` operationId).
 	KeepaliveSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Status Public status
+	//
+	// What the status page at / shows: up or degraded, version, uptime, totals of locks and sessions, and the request rate and p99 latency of the last minute and of each minute of the last hour. Totals only, nothing per org. No token needed.
+	//
+	// Corresponds with GET /status (the `Status` operationId).
+	Status(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTeams List teams
 	//
@@ -2620,6 +2747,40 @@ func (c *Client) WatchLock(ctx context.Context, name string, params *WatchLockPa
 	return c.Client.Do(req)
 }
 
+// Metrics Prometheus metrics
+//
+// The server's metrics in the Prometheus text exposition format: requests and their latency per route pattern, method and status; the group commit's batch sizes and latency; locks, sessions, watch streams, waiters, webhook deliveries and events retained; the restore's duration; Go runtime and process figures. No label carries a lock name, a token or an org. Needs the admin token unless `metrics.public` is true.
+//
+// Corresponds with GET /metrics (the `Metrics` operationId).
+func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMetricsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Ready Readiness check
+//
+// For orchestrators and load balancers: 200 once the state is restored and the server serves, 503 while it starts or shuts down and while the last commit failed. `/health` stays the liveness check. No token needed.
+//
+// Corresponds with GET /ready (the `Ready` operationId).
+func (c *Client) Ready(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReadyRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // OpenSessionWithBody Open a session
 //
 // A session is your client's liveness lease: keep it alive every `keepalive_interval_seconds`, and use its `session_id` to hold locks. Ephemeral locks die with it.
@@ -2699,6 +2860,23 @@ func (c *Client) GetSession(ctx context.Context, id string, reqEditors ...Reques
 // Corresponds with POST /sessions/{id}/keepalive (the `KeepaliveSession` operationId).
 func (c *Client) KeepaliveSession(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewKeepaliveSessionRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Status Public status
+//
+// What the status page at / shows: up or degraded, version, uptime, totals of locks and sessions, and the request rate and p99 latency of the last minute and of each minute of the last hour. Totals only, nothing per org. No token needed.
+//
+// Corresponds with GET /status (the `Status` operationId).
+func (c *Client) Status(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStatusRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4103,6 +4281,60 @@ func NewWatchLockRequest(server string, name string, params *WatchLockParams) (*
 	return req, nil
 }
 
+// NewMetricsRequest constructs an http.Request for the Metrics method
+func NewMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewReadyRequest constructs an http.Request for the Ready method
+func NewReadyRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ready")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewOpenSessionRequest calls the generic OpenSession builder with application/json body
 func NewOpenSessionRequest(server string, body OpenSessionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4238,6 +4470,33 @@ func NewKeepaliveSessionRequest(server string, id string) (*http.Request, error)
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStatusRequest constructs an http.Request for the Status method
+func NewStatusRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/status")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4993,6 +5252,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /locks/{name}/watch (the `WatchLock` operationId).
 	WatchLockWithResponse(ctx context.Context, name string, params *WatchLockParams, reqEditors ...RequestEditorFn) (*WatchLockResponse, error)
 
+	// MetricsWithResponse Prometheus metrics
+	//
+	// The server's metrics in the Prometheus text exposition format: requests and their latency per route pattern, method and status; the group commit's batch sizes and latency; locks, sessions, watch streams, waiters, webhook deliveries and events retained; the restore's duration; Go runtime and process figures. No label carries a lock name, a token or an org. Needs the admin token unless `metrics.public` is true.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `Metrics` operationId).
+	MetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsResponse, error)
+
+	// ReadyWithResponse Readiness check
+	//
+	// For orchestrators and load balancers: 200 once the state is restored and the server serves, 503 while it starts or shuts down and while the last commit failed. `/health` stays the liveness check. No token needed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /ready (the `Ready` operationId).
+	ReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyResponse, error)
+
 	// OpenSessionWithBodyWithResponse Open a session
 	//
 	// A session is your client's liveness lease: keep it alive every `keepalive_interval_seconds`, and use its `session_id` to hold locks. Ephemeral locks die with it.
@@ -5037,6 +5314,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /sessions/{id}/keepalive (the `KeepaliveSession` operationId).
 	KeepaliveSessionWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*KeepaliveSessionResponse, error)
+
+	// StatusWithResponse Public status
+	//
+	// What the status page at / shows: up or degraded, version, uptime, totals of locks and sessions, and the request rate and p99 latency of the last minute and of each minute of the last hour. Totals only, nothing per org. No token needed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /status (the `Status` operationId).
+	StatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StatusResponse, error)
 
 	// ListTeamsWithResponse List teams
 	//
@@ -7526,6 +7812,123 @@ func (r WatchLockResponse) ContentType() string {
 	return ""
 }
 
+type MetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r MetricsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r MetricsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r MetricsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r MetricsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r MetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MetricsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReadyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReadyReport
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReadyResponse) GetJSON200() *ReadyReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReadyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ReadyResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ReadyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReadyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReadyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReadyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type OpenSessionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7915,6 +8318,61 @@ func (r KeepaliveSessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r KeepaliveSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StatusResponse200Headers the declared response headers of an HTTP 200 response for Status
+type StatusResponse200Headers struct {
+	CacheControl *string
+}
+
+type StatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StatusReport
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *StatusResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StatusResponse) GetJSON200() *StatusReport {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StatusResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r StatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StatusResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9313,6 +9771,36 @@ func (c *ClientWithResponses) WatchLockWithResponse(ctx context.Context, name st
 	return ParseWatchLockResponse(rsp)
 }
 
+// MetricsWithResponse Prometheus metrics
+//
+// The server's metrics in the Prometheus text exposition format: requests and their latency per route pattern, method and status; the group commit's batch sizes and latency; locks, sessions, watch streams, waiters, webhook deliveries and events retained; the restore's duration; Go runtime and process figures. No label carries a lock name, a token or an org. Needs the admin token unless `metrics.public` is true.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `Metrics` operationId).
+func (c *ClientWithResponses) MetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*MetricsResponse, error) {
+	rsp, err := c.Metrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMetricsResponse(rsp)
+}
+
+// ReadyWithResponse Readiness check
+//
+// For orchestrators and load balancers: 200 once the state is restored and the server serves, 503 while it starts or shuts down and while the last commit failed. `/health` stays the liveness check. No token needed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /ready (the `Ready` operationId).
+func (c *ClientWithResponses) ReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyResponse, error) {
+	rsp, err := c.Ready(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReadyResponse(rsp)
+}
+
 // OpenSessionWithBodyWithResponse Open a session
 //
 // A session is your client's liveness lease: keep it alive every `keepalive_interval_seconds`, and use its `session_id` to hold locks. Ephemeral locks die with it.
@@ -9386,6 +9874,21 @@ func (c *ClientWithResponses) KeepaliveSessionWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseKeepaliveSessionResponse(rsp)
+}
+
+// StatusWithResponse Public status
+//
+// What the status page at / shows: up or degraded, version, uptime, totals of locks and sessions, and the request rate and p99 latency of the last minute and of each minute of the last hour. Totals only, nothing per org. No token needed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /status (the `Status` operationId).
+func (c *ClientWithResponses) StatusWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StatusResponse, error) {
+	rsp, err := c.Status(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStatusResponse(rsp)
 }
 
 // ListTeamsWithResponse List teams
@@ -11626,6 +12129,93 @@ func ParseWatchLockResponse(rsp *http.Response) (*WatchLockResponse, error) {
 	return response, nil
 }
 
+// ParseMetricsResponse parses an HTTP response from a MetricsWithResponse call
+func ParseMetricsResponse(rsp *http.Response) (*MetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReadyResponse parses an HTTP response from a ReadyWithResponse call
+func ParseReadyResponse(rsp *http.Response) (*ReadyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReadyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReadyReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseOpenSessionResponse parses an HTTP response from a OpenSessionWithResponse call
 func ParseOpenSessionResponse(rsp *http.Response) (*OpenSessionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11959,6 +12549,52 @@ func ParseKeepaliveSessionResponse(rsp *http.Response) (*KeepaliveSessionRespons
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseStatusResponse parses an HTTP response from a StatusWithResponse call
+func ParseStatusResponse(rsp *http.Response) (*StatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StatusReport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers StatusResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil

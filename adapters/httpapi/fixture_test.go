@@ -16,6 +16,7 @@ import (
 
 	"github.com/octostore/octostore/adapters/httpapi"
 	"github.com/octostore/octostore/adapters/memstore"
+	"github.com/octostore/octostore/adapters/metrics"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 	"github.com/octostore/octostore/ports"
@@ -53,6 +54,7 @@ type api struct {
 	journal *memstore.Journal
 	engine  *application.Engine
 	events  *application.EventService
+	server  *httpapi.Server
 	handler http.Handler
 	setup   setup
 
@@ -80,6 +82,8 @@ type setup struct {
 	// platform allows).
 	sendBuffer, receiveBuffer int
 	github                    httpapi.GitHub // GitHub sign-in (off when nil)
+	notServing                bool           // leave the server's listener "not serving" (GET /ready: 503)
+	metricsPublic             bool           // metrics.public: GET /metrics needs no token
 }
 
 // sendFunc is a ports.WebhookSender made of a function.
@@ -120,9 +124,19 @@ func newAPIWith(t *testing.T, s setup) *api {
 		s.heartbeat = time.Hour
 	}
 	events := application.NewEventService(e, s.watch)
+	m := metrics.New(metrics.Config{Version: "v-contract"})
+	m.ReadState(func() metrics.State { // as bootstrap reads it
+		g := e.Gauges()
+		d := map[string]int{}
+		for state, n := range g.Deliveries {
+			d[string(state)] = n
+		}
+		return metrics.State{LocksHeld: g.LockRecords, SessionsOpen: g.Sessions, WatchStreams: events.OpenStreams(),
+			WaitersQueued: g.Waiters, EventsRetained: g.EventsRetained, Deliveries: d, RestoreTook: g.RestoreTook}
+	})
 	orgs := application.NewOrgService(e)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
-		DashboardURL: dashboardURL}, httpapi.Services{
+		DashboardURL: dashboardURL, Metrics: m.Handler(), MetricsPublic: s.metricsPublic, Requests: m}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     application.NewAuthService(e, credentials),
@@ -135,7 +149,10 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Login:    application.NewLoginService(e, orgs),
 		GitHub:   s.github,
 	})
-	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
+	if !s.notServing {
+		srv.SetServing(true)
+	}
+	a := &api{clock: clk, journal: j, engine: e, events: events, server: srv, handler: srv.Handler(), setup: s}
 	t.Cleanup(func() { a.conform(t) })
 	return a
 }

@@ -54,7 +54,7 @@ func TestEveryRouteKeepsItsPlace(t *testing.T) {
 				}
 			}
 			switch {
-			case strings.HasPrefix(path, "/admin/"):
+			case strings.HasPrefix(path, "/admin/") || path == "/metrics":
 				r.token = aliceTok
 				a.send(r).problem(t, http.StatusForbidden, "admin_only")
 			case path == "/auth/token/rotate":

@@ -12,16 +12,12 @@ import (
 	"time"
 )
 
-// benchAdminToken opens the admin routes of the OctoStore that compare
-// starts, so that -acl-rules can make an owner.
-const benchAdminToken = "octobench-admin-token-0123456789"
-
-// addACLRules makes side an owner of the load's org and gives the org n
+// addACLRules makes side an owner (through the admin API, with adminToken) of the load's org and gives the org n
 // ACL rules: one on "octobench" (every lock name of the load is below it)
 // that lets team "load" (every client) acquire and observe, so that every
 // check walks the name's components and finds it through the team, and
 // n-1 rules on sibling prefixes the load never uses.
-func addACLRules(ctx context.Context, base, org string, creds []credential, side credential, n int) error {
+func addACLRules(ctx context.Context, base, adminToken, org string, creds []credential, side credential, n int) error {
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer c.CloseIdleConnections()
 	call := func(method, path, token string, body any, ok ...int) error {
@@ -46,10 +42,10 @@ func addACLRules(ctx context.Context, base, org string, creds []credential, side
 		return fmt.Errorf("%s %s: %s %s", method, path, resp.Status, msg)
 	}
 	user := func(cr credential) string { return cr.principal[strings.IndexByte(cr.principal, '/')+1:] }
-	if err := call(http.MethodPost, "/admin/orgs", benchAdminToken, map[string]string{"org": org}, http.StatusCreated, http.StatusConflict); err != nil {
+	if err := call(http.MethodPost, "/admin/orgs", adminToken, map[string]string{"org": org}, http.StatusCreated, http.StatusConflict); err != nil {
 		return err
 	}
-	if err := call(http.MethodPost, "/admin/orgs/"+org+"/users", benchAdminToken,
+	if err := call(http.MethodPost, "/admin/orgs/"+org+"/users", adminToken,
 		map[string]string{"user": user(side), "role": "owner"}, http.StatusCreated, http.StatusConflict); err != nil {
 		return err
 	}
