@@ -60,7 +60,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newEventService,
 			newWebhookService,
 			application.NewOrgService,
-			application.NewLoginService,
+			newLoginService,
 			newQuotaService,
 			newDispatcher,
 			newAuth,
@@ -108,6 +108,14 @@ func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *
 		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
 		KeepEvents: uint64(cfg.Events.Retain), Quotas: cfg.Quotas.limits(),
 	})
+}
+
+func newLoginService(e *application.Engine, orgs *application.OrgService, cfg Config) (*application.LoginService, error) {
+	m, err := cfg.OAuth.GitHub.mapping()
+	if err != nil {
+		return nil, err
+	}
+	return application.NewLoginService(e, orgs, m), nil
 }
 
 func newEventService(e *application.Engine, cfg Config) *application.EventService {
@@ -213,7 +221,7 @@ func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,
-			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL})
+			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL, ReadOrgs: len(gh.Orgs) > 0})
 	}
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
 		DashboardURL: cfg.OAuth.DashboardURL}, services)

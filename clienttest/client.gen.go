@@ -1600,7 +1600,7 @@ type ClientInterface interface {
 
 	// GithubCallback GitHub sign-in callback
 	//
-	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 	//
 	// Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
 	GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2102,7 +2102,7 @@ func (c *Client) GithubLogin(ctx context.Context, reqEditors ...RequestEditorFn)
 
 // GithubCallback GitHub sign-in callback
 //
-// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 //
 // Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
 func (c *Client) GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4193,7 +4193,7 @@ type ClientWithResponsesInterface interface {
 
 	// GithubCallbackWithResponse GitHub sign-in callback
 	//
-	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7618,7 +7618,7 @@ func (c *ClientWithResponses) GithubLoginWithResponse(ctx context.Context, reqEd
 
 // GithubCallbackWithResponse GitHub sign-in callback
 //
-// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 //
 // Returns a wrapper object for the known response body format(s).
 //

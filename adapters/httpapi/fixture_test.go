@@ -129,7 +129,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 		Orgs:     orgs,
 		Quotas:   application.NewQuotaService(e, events),
-		Login:    application.NewLoginService(e, orgs),
+		Login:    application.NewLoginService(e, orgs, domain.OrgMapping{}),
 		GitHub:   s.github,
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
