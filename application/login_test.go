@@ -16,7 +16,7 @@ var octocat = domain.ExternalAccount{Login: "Octocat"}
 // its token once, within a minute of the engine's clock.
 func TestSignIn(t *testing.T) {
 	f := start(t, nil, nil)
-	orgs := application.NewOrgService(f.engine)
+	orgs := application.NewOrgService(f.engine, nil)
 	auth := application.NewAuthService(f.engine, nil)
 	login := application.NewLoginService(f.engine, orgs, domain.OrgMapping{})
 
@@ -76,7 +76,7 @@ func TestSignIn(t *testing.T) {
 // nothing.
 func TestSignInRefusesBadLogins(t *testing.T) {
 	f := start(t, nil, nil)
-	orgs := application.NewOrgService(f.engine)
+	orgs := application.NewOrgService(f.engine, nil)
 	login := application.NewLoginService(f.engine, orgs, domain.OrgMapping{})
 	if _, err := login.SignIn(ctx, domain.ExternalAccount{Login: "a b"}); domain.KindOf(err) != domain.KindInvalid {
 		t.Fatalf("sign-in of %q: %v", "a b", err)
@@ -92,7 +92,7 @@ func TestSignInRefusesBadLogins(t *testing.T) {
 // goes to its personal org, or is refused when the mapping is strict.
 func TestSignInMapsOrgs(t *testing.T) {
 	f := start(t, nil, nil)
-	orgs := application.NewOrgService(f.engine)
+	orgs := application.NewOrgService(f.engine, nil)
 	rules := []domain.OrgRule{{External: "Acme-Corp", Org: "acme"}, {External: "globex-gh", Org: "globex"}}
 	login := application.NewLoginService(f.engine, orgs, domain.OrgMapping{Rules: rules})
 	strict := application.NewLoginService(f.engine, orgs, domain.OrgMapping{Rules: rules, Strict: true})

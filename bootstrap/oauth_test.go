@@ -338,6 +338,25 @@ func TestGitHubOrgMappingStrict(t *testing.T) {
 	cfg.OAuth.GitHub.Orgs = []string{"acme-corp:acme"}
 	cfg.OAuth.GitHub.PersonalOrgs = false
 	s := startServer(t, cfg, nil, nil)
+	orgs := func() string {
+		t.Helper()
+		var list struct {
+			Orgs []struct{ Org, Source string }
+		}
+		r := s.call(t, http.MethodGet, "/admin/orgs", adminTok, nil)
+		if err := json.Unmarshal(r.raw, &list); err != nil || r.status != http.StatusOK {
+			t.Fatalf("GET /admin/orgs: %d %s", r.status, r.raw)
+		}
+		var out []string
+		for _, o := range list.Orgs {
+			out = append(out, o.Org+":"+o.Source)
+		}
+		return strings.Join(out, " ")
+	}
+	// The orgs of the static tokens are known before anyone registers them.
+	if got := orgs(); got != "acme:static globex:static" {
+		t.Fatalf("orgs at start: %s", got)
+	}
 
 	f.setMemberships(map[string]string{"other": "admin"})
 	state := startSignIn(t, s, f)
@@ -357,6 +376,9 @@ func TestGitHubOrgMappingStrict(t *testing.T) {
 	x := s.call(t, http.MethodPost, "/auth/exchange", "", map[string]string{"code": signIn(t, s, f)})
 	if x.status != http.StatusOK || x.str("org") != "acme" {
 		t.Fatalf("a member of acme-corp: %d %s", x.status, x.raw)
+	}
+	if got := orgs(); got != "acme:registered globex:static" {
+		t.Fatalf("orgs after the sign-in: %s", got)
 	}
 	checkSpec(t, s)
 }

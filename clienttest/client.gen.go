@@ -125,6 +125,27 @@ func (e LockInfoStatus) Valid() bool {
 	}
 }
 
+// Defines values for OrgInfoSource.
+const (
+	Registered OrgInfoSource = "registered"
+	Static     OrgInfoSource = "static"
+	Tokens     OrgInfoSource = "tokens"
+)
+
+// Valid indicates whether the value is a known member of the OrgInfoSource enum.
+func (e OrgInfoSource) Valid() bool {
+	switch e {
+	case Registered:
+		return true
+	case Static:
+		return true
+	case Tokens:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReleasedStatus.
 const (
 	ReleasedStatusReleased ReleasedStatus = "released"
@@ -589,17 +610,27 @@ type OpenSessionRequest struct {
 
 // OrgInfo defines model for OrgInfo.
 type OrgInfo struct {
-	// CreatedAt UTC with three digits of milliseconds
+	// CreatedAt When it was registered (absent for an org known only through tokens).
 	//
 	// Examples: 2026-11-26T10:00:30.120Z
-	CreatedAt time.Time `json:"created_at"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Members Users added to it.
 	Members int64 `json:"members"`
 
 	// Org Examples: acme
 	Org string `json:"org"`
+
+	// Source registered: registered with POST /admin/orgs, octostore org create or a GitHub sign-in; static: not registered, named by configured static_tokens; tokens: not registered, named only by stored tokens (first start, octostore token create, POST /admin/orgs/{org}/users/{user}/tokens).
+	//
+	// Examples: registered
+	Source OrgInfoSource `json:"source"`
 }
+
+// OrgInfoSource registered: registered with POST /admin/orgs, octostore org create or a GitHub sign-in; static: not registered, named by configured static_tokens; tokens: not registered, named only by stored tokens (first start, octostore token create, POST /admin/orgs/{org}/users/{user}/tokens).
+//
+// Examples: registered
+type OrgInfoSource string
 
 // OrgList defines model for OrgList.
 type OrgList struct {
@@ -1472,7 +1503,7 @@ type ClientInterface interface {
 
 	// AdminListOrgs List orgs
 	//
-	// The registered orgs by name, with how many users were added to each. Needs the admin token.
+	// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 	//
 	// Corresponds with GET /admin/orgs (the `AdminListOrgs` operationId).
 	AdminListOrgs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1814,7 +1845,7 @@ type ClientInterface interface {
 
 // AdminListOrgs List orgs
 //
-// The registered orgs by name, with how many users were added to each. Needs the admin token.
+// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 //
 // Corresponds with GET /admin/orgs (the `AdminListOrgs` operationId).
 func (c *Client) AdminListOrgs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4049,7 +4080,7 @@ type ClientWithResponsesInterface interface {
 
 	// AdminListOrgsWithResponse List orgs
 	//
-	// The registered orgs by name, with how many users were added to each. Needs the admin token.
+	// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7378,7 +7409,7 @@ func (r ListWebhookDeliveriesResponse) ContentType() string {
 
 // AdminListOrgsWithResponse List orgs
 //
-// The registered orgs by name, with how many users were added to each. Needs the admin token.
+// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 //
 // Returns a wrapper object for the known response body format(s).
 //

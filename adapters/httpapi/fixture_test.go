@@ -118,12 +118,13 @@ func newAPIWith(t *testing.T, s setup) *api {
 		s.heartbeat = time.Hour
 	}
 	events := application.NewEventService(e, s.watch)
-	orgs := application.NewOrgService(e)
+	auth := application.NewAuthService(e, credentials)
+	orgs := application.NewOrgService(e, auth)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
 		DashboardURL: dashboardURL}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
-		Auth:     application.NewAuthService(e, credentials),
+		Auth:     auth,
 		Engine:   e,
 		Events:   events,
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
