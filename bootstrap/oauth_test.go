@@ -361,7 +361,7 @@ func TestGitHubOrgMappingStrict(t *testing.T) {
 	f.setMemberships(map[string]string{"other": "admin"})
 	state := startSignIn(t, s, f)
 	r := callback(t, s, url.Values{"code": {"good-code"}, "state": {state}}, state)
-	if r.status != http.StatusForbidden || r.str("code") != "oauth_denied" || !strings.Contains(r.str("detail"), "personal orgs are off") ||
+	if r.status != http.StatusForbidden || r.str("code") != "oauth_denied" || !strings.Contains(r.str("detail"), "none of the GitHub orgs this server admits") ||
 		r.header.Get("Location") != "" {
 		t.Fatalf("a user in no mapped org: %d %s", r.status, r.raw)
 	}

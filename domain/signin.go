@@ -55,7 +55,7 @@ type OrgMapping struct {
 // ErrNoMappedOrg refuses a sign-in whose account is a member of none of
 // the mapped orgs while personal orgs are off.
 var ErrNoMappedOrg = &Error{Kind: KindPermissionDenied, Code: "oauth_denied",
-	Msg: "your GitHub account is an active member of none of the GitHub orgs this server admits, and personal orgs are off; ask an org admin to add you"}
+	Msg: "the account is an active member of none of the mapped orgs, and personal orgs are off"}
 
 // Place returns the org and role a sign-in of a gets, for a user that is
 // not in that org yet (an existing member keeps its role):

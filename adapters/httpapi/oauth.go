@@ -62,7 +62,8 @@ var (
 	errStateMismatch = newProblem(http.StatusBadRequest, "oauth_state_mismatch",
 		"the sign-in's state is missing or does not match its cookie; start again at /auth/github")
 	errOAuthDenied = newProblem(http.StatusForbidden, "oauth_denied", "the sign-in was refused at GitHub")
-	errNoMappedOrg = newProblem(http.StatusForbidden, domain.ErrNoMappedOrg.Code, domain.ErrNoMappedOrg.Msg)
+	errNoMappedOrg = newProblem(http.StatusForbidden, domain.ErrNoMappedOrg.Code,
+		"your GitHub account is an active member of none of the GitHub orgs this server admits; ask an admin of one of them to add you, then sign in again")
 	errOAuthFailed = newProblem(http.StatusBadGateway, "oauth_failed",
 		"GitHub did not confirm the sign-in; start again at /auth/github")
 	errBadExchangeCode = newProblem(http.StatusBadRequest, domain.ErrInvalidExchangeCode.Code, domain.ErrInvalidExchangeCode.Msg)
