@@ -62,7 +62,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newWebhookService,
 			application.NewOrgService,
 			application.NewAccessService,
-			application.NewLoginService,
+			newLoginService,
 			newQuotaService,
 			newDispatcher,
 			newAuth,
@@ -129,6 +129,14 @@ func watchState(m *metrics.Metrics, e *application.Engine, ev *application.Event
 		return metrics.State{LocksHeld: g.LockRecords, SessionsOpen: g.Sessions, WatchStreams: ev.OpenStreams(),
 			WaitersQueued: g.Waiters, EventsRetained: g.EventsRetained, Deliveries: d, RestoreTook: g.RestoreTook}
 	})
+}
+
+func newLoginService(e *application.Engine, orgs *application.OrgService, cfg Config) (*application.LoginService, error) {
+	m, err := cfg.OAuth.GitHub.mapping()
+	if err != nil {
+		return nil, err
+	}
+	return application.NewLoginService(e, orgs, m), nil
 }
 
 func newEventService(e *application.Engine, cfg Config) *application.EventService {
@@ -235,7 +243,7 @@ func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,
-			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL})
+			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL, ReadOrgs: len(gh.Orgs) > 0})
 	}
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
 		DashboardURL: cfg.OAuth.DashboardURL, Metrics: m.Handler(), MetricsPublic: cfg.Metrics.Public, Requests: m}, services)

@@ -125,6 +125,27 @@ func (e LockInfoStatus) Valid() bool {
 	}
 }
 
+// Defines values for OrgInfoSource.
+const (
+	Registered OrgInfoSource = "registered"
+	Static     OrgInfoSource = "static"
+	Tokens     OrgInfoSource = "tokens"
+)
+
+// Valid indicates whether the value is a known member of the OrgInfoSource enum.
+func (e OrgInfoSource) Valid() bool {
+	switch e {
+	case Registered:
+		return true
+	case Static:
+		return true
+	case Tokens:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadyReportStatus.
 const (
 	Ready ReadyReportStatus = "ready"
@@ -682,17 +703,27 @@ type OpenSessionRequest struct {
 
 // OrgInfo defines model for OrgInfo.
 type OrgInfo struct {
-	// CreatedAt UTC with three digits of milliseconds
+	// CreatedAt When it was registered (absent for an org known only through tokens).
 	//
 	// Examples: 2026-11-26T10:00:30.120Z
-	CreatedAt time.Time `json:"created_at"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Members Users added to it.
 	Members int64 `json:"members"`
 
 	// Org Examples: acme
 	Org string `json:"org"`
+
+	// Source registered: registered with POST /admin/orgs, octostore org create or a GitHub sign-in; static: not registered, named by configured static_tokens; tokens: not registered, named only by stored tokens (first start, octostore token create, POST /admin/orgs/{org}/users/{user}/tokens).
+	//
+	// Examples: registered
+	Source OrgInfoSource `json:"source"`
 }
+
+// OrgInfoSource registered: registered with POST /admin/orgs, octostore org create or a GitHub sign-in; static: not registered, named by configured static_tokens; tokens: not registered, named only by stored tokens (first start, octostore token create, POST /admin/orgs/{org}/users/{user}/tokens).
+//
+// Examples: registered
+type OrgInfoSource string
 
 // OrgList defines model for OrgList.
 type OrgList struct {
@@ -1699,7 +1730,7 @@ type ClientInterface interface {
 
 	// AdminListOrgs List orgs
 	//
-	// The registered orgs by name, with how many users were added to each. Needs the admin token.
+	// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 	//
 	// Corresponds with GET /admin/orgs (the `AdminListOrgs` operationId).
 	AdminListOrgs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1827,7 +1858,7 @@ type ClientInterface interface {
 
 	// GithubCallback GitHub sign-in callback
 	//
-	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 	//
 	// Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
 	GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2190,7 +2221,7 @@ func (c *Client) PutAcl(ctx context.Context, prefix string, body PutAclJSONReque
 
 // AdminListOrgs List orgs
 //
-// The registered orgs by name, with how many users were added to each. Needs the admin token.
+// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 //
 // Corresponds with GET /admin/orgs (the `AdminListOrgs` operationId).
 func (c *Client) AdminListOrgs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2478,7 +2509,7 @@ func (c *Client) GithubLogin(ctx context.Context, reqEditors ...RequestEditorFn)
 
 // GithubCallback GitHub sign-in callback
 //
-// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 //
 // Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
 func (c *Client) GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4975,7 +5006,7 @@ type ClientWithResponsesInterface interface {
 
 	// AdminListOrgsWithResponse List orgs
 	//
-	// The registered orgs by name, with how many users were added to each. Needs the admin token.
+	// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5119,7 +5150,7 @@ type ClientWithResponsesInterface interface {
 
 	// GithubCallbackWithResponse GitHub sign-in callback
 	//
-	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9308,7 +9339,7 @@ func (c *ClientWithResponses) PutAclWithResponse(ctx context.Context, prefix str
 
 // AdminListOrgsWithResponse List orgs
 //
-// The registered orgs by name, with how many users were added to each. Needs the admin token.
+// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9548,7 +9579,7 @@ func (c *ClientWithResponses) GithubLoginWithResponse(ctx context.Context, reqEd
 
 // GithubCallbackWithResponse GitHub sign-in callback
 //
-// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
