@@ -62,6 +62,7 @@ func Options(cfg Config, env Env) fx.Option {
 			application.NewOrgService,
 			application.NewLoginService,
 			newQuotaService,
+			application.NewAdminService,
 			newDispatcher,
 			newAuth,
 			newHTTPAPI,
@@ -204,12 +205,13 @@ type apiServices struct {
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
 	Login    *application.LoginService
+	Admin    *application.AdminService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Engine: svc.Engine}
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Admin: svc.Admin, Engine: svc.Engine}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,

@@ -47,6 +47,12 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: "/admin/orgs"},
 		{method: http.MethodPost, path: "/admin/orgs/acme/users", body: map[string]any{"user": "zed"}},
 		{method: http.MethodGet, path: "/admin/orgs/acme/users"},
+		{method: http.MethodPost, path: forcePath("acme", lockName)},
+		{method: http.MethodGet, path: "/admin/api/overview"},
+		{method: http.MethodGet, path: "/admin/api/orgs/acme/locks"},
+		{method: http.MethodGet, path: "/admin/api/orgs/acme/sessions"},
+		{method: http.MethodGet, path: "/admin/api/orgs/acme/webhooks"},
+		{method: http.MethodGet, path: "/admin/api/events"},
 	}
 }
 

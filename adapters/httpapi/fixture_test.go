@@ -119,17 +119,19 @@ func newAPIWith(t *testing.T, s setup) *api {
 	}
 	events := application.NewEventService(e, s.watch)
 	orgs := application.NewOrgService(e)
+	auth := application.NewAuthService(e, credentials)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
 		DashboardURL: dashboardURL}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
-		Auth:     application.NewAuthService(e, credentials),
+		Auth:     auth,
 		Engine:   e,
 		Events:   events,
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 		Orgs:     orgs,
 		Quotas:   application.NewQuotaService(e, events),
 		Login:    application.NewLoginService(e, orgs),
+		Admin:    application.NewAdminService(e, events, auth),
 		GitHub:   s.github,
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}

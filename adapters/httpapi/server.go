@@ -69,6 +69,8 @@ type Services struct {
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
 	Login    *application.LoginService
+	// Admin holds the reads of the admin dashboard.
+	Admin *application.AdminService
 	// GitHub signs users in; nil when GitHub sign-in is not configured.
 	GitHub GitHub
 }
@@ -86,6 +88,7 @@ type Server struct {
 	orgs     *application.OrgService
 	quotas   *application.QuotaService
 	login    *application.LoginService
+	admin    *application.AdminService
 	github   GitHub
 	api      huma.API
 	handler  http.Handler
@@ -115,7 +118,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, login: svc.Login, github: svc.GitHub}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, login: svc.Login, admin: svc.Admin, github: svc.GitHub}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
