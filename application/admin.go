@@ -196,8 +196,8 @@ type TailInput struct {
 
 // Tail returns up to in.Limit published (lock) events of in.Org, or of
 // every org, oldest first, like EventService.Page. With in.Wait it waits
-// until at least one event arrives, the wait is over, or ctx ends (then it
-// answers what it has, nothing). Returns a KindInvalid error for a limit
+// until at least one event arrives, the wait is over, ctx ends or the
+// server stops (then it answers what it has, nothing). Returns a KindInvalid error for a limit
 // outside 1-1000 or a wait outside [0, MaxTailWait].
 func (s *AdminService) Tail(ctx context.Context, p domain.Principal, in TailInput) (EventPage, error) {
 	if !p.Admin {
@@ -228,6 +228,11 @@ func (s *AdminService) Tail(ctx context.Context, p domain.Principal, in TailInpu
 		from := after
 		var err error
 		after, err = s.collect(ctx, &page, in, after)
+		if errors.Is(err, errHubClosed) {
+			// The server is stopping: answer what there is, at once.
+			page.NextAfter = after
+			return page, nil
+		}
 		if err != nil {
 			return EventPage{}, err
 		}
@@ -258,9 +263,6 @@ func (s *AdminService) collect(ctx context.Context, page *EventPage, in TailInpu
 			_, floor := s.e.hub.position()
 			page.Reset, after = true, max(after+1, floor)
 			continue
-		}
-		if errors.Is(err, errHubClosed) {
-			return after, domain.ErrUnavailable
 		}
 		if err != nil {
 			return after, err

@@ -19,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/octostore/octostore/adapters/httpapi/adminui"
 	"github.com/octostore/octostore/adapters/httpapi/docsui"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
@@ -172,6 +173,10 @@ func New(cfg Config, svc Services) *Server {
 	// Without a route of its own, ServeMux redirects /docs/assets to
 	// /docs/assets/ (the only subtree pattern besides "/").
 	mux.Handle(strings.TrimSuffix(docsui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
+	admin := problemErrors(adminui.Handler())
+	mux.Handle("GET "+adminui.PagePath, admin)
+	mux.Handle("GET "+adminui.AssetsPrefix, admin)
+	mux.Handle(strings.TrimSuffix(adminui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
 	mux.Handle("/", s.fallback(mux))
 	s.handler = s.edge(mux)
 	return s
