@@ -1,10 +1,14 @@
 package application_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/adapters/memstore"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 )
@@ -103,5 +107,37 @@ func TestForceReleaseEphemeral(t *testing.T) {
 	view, err := sessions.Get(ctx, alice, s.ID)
 	if err != nil || len(view.Locks) != 0 {
 		t.Errorf("the session after its lock was forced free: %+v, %v; want alive with no locks", view, err)
+	}
+}
+
+// TestForceReleaseIsLogged: the force release writes one audit line at
+// Info naming the org, the lock, the holder's user and the token.
+func TestForceReleaseIsLogged(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e := application.NewEngine(memstore.New(), newFakeClock(), application.EngineConfig{SweepInterval: time.Hour, Logger: log})
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop(ctx) })
+	locks := application.NewLockService(e, 0)
+	l, err := locks.Acquire(ctx, alice, application.AcquireInput{Name: "db/primary", TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if _, err := locks.ForceRelease(ctx, application.AdminPrincipal, "acme", "db/primary"); err != nil {
+		t.Fatal(err)
+	}
+	var line map[string]any
+	for _, raw := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(raw, &m) == nil && m["msg"] == "lock force-released by the admin" {
+			line = m
+		}
+	}
+	if line == nil || line["level"] != "INFO" || line["org"] != "acme" || line["lock"] != "db/primary" ||
+		line["holder_user"] != "alice" || line["fencing_token"] != float64(l.Token) {
+		t.Errorf("audit line %v in log:\n%s", line, buf.String())
 	}
 }

@@ -1388,7 +1388,7 @@ type AdminTailEventsParams struct {
 	// Org Only this org's events; empty: every org.
 	Org *string `form:"org,omitempty" json:"org,omitempty"`
 
-	// After Return events after this seq (a previous page's next_after); -1: the newest limit events.
+	// After Return events after this seq (a previous page's next_after); -1: start at the newest limit events of the server (of which only org's are shown when org is set).
 	After *int64 `form:"after,omitempty" json:"after,omitempty"`
 
 	// Limit Page size.
