@@ -140,7 +140,7 @@ type AdminEventPage struct {
 
 type adminEventsInput struct {
 	Org   string `query:"org" maxLength:"64" doc:"Only this org's events; empty: every org." example:"acme"`
-	After int64  `query:"after" minimum:"-1" default:"-1" doc:"Return events after this seq (a previous page's next_after); -1: start at the newest limit events of the server (of which only org's are shown when org is set)." example:"1041"`
+	After int64  `query:"after" minimum:"-1" default:"-1" doc:"Return events after this seq (a previous page's next_after); -1: start at the newest limit events of the server (of which only org's are shown when org is set)."`
 	Limit int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Page size."`
 	Wait  int    `query:"wait_seconds" minimum:"0" maximum:"30" default:"0" doc:"While there is no event to return, wait up to this many seconds for one (a long poll); 0 answers at once."`
 }

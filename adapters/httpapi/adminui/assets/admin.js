@@ -98,6 +98,10 @@
     try {
       await api("GET", "/admin/api/overview", { token: candidate });
     } catch (err) {
+      // A kept token that no longer works (revoked, server reconfigured)
+      // is dropped as well.
+      sessionStorage.removeItem(KEY);
+      token = null;
       let msg = "Sign-in failed: " + err.message;
       if (err.status === 401) msg = "That token is not valid (401 unauthenticated). Nothing was stored.";
       else if (err.status === 403) msg = "That is a user token, not the admin token (403 admin_only). Nothing was stored.";
