@@ -258,3 +258,36 @@ func TestAdminEventTail(t *testing.T) {
 }
 
 func jsonNum(n uint64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestForceReleaseOnWatch: a watch stream shows the forced release as a
+// lock.released frame with forced_by admin.
+func TestForceReleaseOnWatch(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	l := a.acquire(t, aliceTok, "watched/x", nil)
+	w := a.watch(t, "/watch?prefix=watched", bobTok, nil)
+	w.snapshot(t)
+	a.post(forcePath("acme", l.name), adminTok, nil).ok(t, http.StatusOK)
+	f := w.next(t)
+	m := f.obj(t)
+	if f.event != "lock.released" || m["forced_by"] != "admin" || m["name"] != l.name || m["holder"] != "acme/alice" {
+		t.Errorf("%v: want lock.released of %s forced by admin", f, l.name)
+	}
+}
+
+// TestForceReleaseToWebhooks: the org's webhooks get the forced release,
+// its event saying who forced it.
+func TestForceReleaseToWebhooks(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver()
+	a := newAPIWith(t, setup{send: rc.send})
+	const url = "https://hooks.example.com/forced"
+	id := a.createHook(t, aliceTok, map[string]any{"url": url, "events": []string{"lock.released"}}).str("id")
+	l := a.acquire(t, aliceTok, "hooked/x", nil)
+	a.post(forcePath("acme", l.name), adminTok, nil).ok(t, http.StatusOK)
+	a.deliveries(t, aliceTok, id, func(ds []map[string]any) bool { return len(ds) == 1 && ds[0]["state"] == "delivered" })
+	got := rc.to(url)
+	if len(got) != 1 || got[0].Event.ForcedBy != "admin" || string(got[0].Event.Name) != l.name {
+		t.Errorf("deliveries %+v: want the forced release of %s", got, l.name)
+	}
+}
