@@ -64,6 +64,7 @@ func Options(cfg Config, env Env) fx.Option {
 			application.NewAccessService,
 			newLoginService,
 			newQuotaService,
+			application.NewAdminService,
 			newDispatcher,
 			newAuth,
 			newMetrics,
@@ -234,12 +235,13 @@ type apiServices struct {
 	Quotas   *application.QuotaService
 	Access   *application.AccessService
 	Login    *application.LoginService
+	Admin    *application.AdminService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger, m *metrics.Metrics) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Engine: svc.Engine}
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Admin: svc.Admin, Engine: svc.Engine}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,

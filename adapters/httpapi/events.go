@@ -19,12 +19,13 @@ type Event struct {
 	FencingToken uint64 `json:"fencing_token" doc:"The token of the grant that began or ended." example:"42"`
 	Holder       string `json:"holder" doc:"The principal that holds (or held) the lock, org/user." example:"acme/alice"`
 	At           Time   `json:"at" doc:"When it happened (server clock)."`
+	ForcedBy     string `json:"forced_by,omitempty" doc:"Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment." example:"admin"`
 }
 
 // eventOf converts a domain event for the wire.
 func eventOf(e domain.Event) Event {
 	return Event{Seq: e.Seq, Type: string(e.Kind), Name: string(e.Name), FencingToken: uint64(e.Token),
-		Holder: holderName(e.Org, e.Holder), At: wireTime(e.At)}
+		Holder: holderName(e.Org, e.Holder), At: wireTime(e.At), ForcedBy: e.ForcedBy}
 }
 
 type eventsInput struct {

@@ -148,6 +148,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Quotas:   application.NewQuotaService(e, events),
 		Access:   application.NewAccessService(e),
 		Login:    application.NewLoginService(e, orgs, domain.OrgMapping{}),
+		Admin:    application.NewAdminService(e, events, auth),
 		GitHub:   s.github,
 	})
 	if !s.notServing {

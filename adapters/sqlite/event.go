@@ -22,6 +22,8 @@ type eventRow struct {
 	Holder string `json:"holder,omitempty"`
 	Token  int64  `json:"token"`
 	AtMs   int64  `json:"at_ms"`
+	// ForcedBy is absent from every row but a forced release's.
+	ForcedBy string `json:"forced_by,omitempty"`
 }
 
 // eventRows are the events of a batch waiting to be inserted.
@@ -45,7 +47,7 @@ func (r eventRows) flush(ctx context.Context, q *sqlitedb.Queries) error {
 func fromEvent(e domain.Event) eventRow {
 	return eventRow{
 		Seq: int64(e.Seq), Org: string(e.Org), Kind: string(e.Kind), Name: string(e.Name),
-		Holder: string(e.Holder), Token: int64(e.Token), AtMs: e.At.UnixMilli(),
+		Holder: string(e.Holder), Token: int64(e.Token), AtMs: e.At.UnixMilli(), ForcedBy: e.ForcedBy,
 	}
 }
 
@@ -54,6 +56,7 @@ func (r eventRow) event() domain.Event {
 	return domain.Event{
 		Seq: uint64(r.Seq), Org: domain.OrgID(r.Org), Kind: domain.EventKind(r.Kind), Name: domain.LockName(r.Name),
 		Holder: domain.Holder(r.Holder), Token: domain.FencingToken(r.Token), At: time.UnixMilli(r.AtMs),
+		ForcedBy: r.ForcedBy,
 	}
 }
 

@@ -19,6 +19,7 @@ type payload struct {
 	FencingToken uint64 `json:"fencing_token"`
 	Holder       string `json:"holder"`
 	At           string `json:"at"`
+	ForcedBy     string `json:"forced_by,omitempty"`
 }
 
 // atLayout is RFC 3339 in UTC with exactly three fractional digits.
@@ -27,7 +28,8 @@ const atLayout = "2006-01-02T15:04:05.000Z"
 // Body returns the request body delivered for e: compact JSON with the
 // fields seq, type, name, fencing_token, holder ("org/user", or the org
 // alone when the holder records no user) and at (UTC, millisecond
-// precision), in that order. The signatures are computed over these bytes.
+// precision), in that order, then forced_by ("admin") on a lock.released
+// that the admin's force release recorded, and on no other event. The signatures are computed over these bytes.
 func Body(e domain.Event) []byte {
 	holder := string(e.Org)
 	if u := e.Holder.User(); u != "" {
@@ -40,6 +42,7 @@ func Body(e domain.Event) []byte {
 		FencingToken: uint64(e.Token),
 		Holder:       holder,
 		At:           e.At.UTC().Format(atLayout),
+		ForcedBy:     e.ForcedBy,
 	})
 	if err != nil {
 		// Strings and integers always marshal.
