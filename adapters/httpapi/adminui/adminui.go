@@ -18,6 +18,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/octostore/octostore/adapters/httpapi/statusui"
 )
 
 const (
@@ -27,7 +29,7 @@ const (
 	// sheet, served as AssetsPrefix + file name.
 	AssetsPrefix = "/admin/assets/"
 	// ChartsID is the id of the overview's element that holds the charts
-	// of the status page (empty until they are added).
+	// of the status page (requests per second and p99 over the last hour).
 	ChartsID = "overview-charts"
 )
 
@@ -82,8 +84,11 @@ func Handler() http.Handler {
 		panic("adminui: read embedded assets: " + err.Error()) // cannot happen: go:embed checked them
 	}
 	var page bytes.Buffer
-	err = pageTemplate.Execute(&page, struct{ CSS, JS, ChartsID string }{
+	// The overview's charts are the status page's: its uPlot build and
+	// chart code, served under /ui/.
+	err = pageTemplate.Execute(&page, struct{ CSS, JS, ChartsID, ChartCSS, UPlot, ChartJS string }{
 		CSS: h.assetURL("admin.css"), JS: h.assetURL("admin.js"), ChartsID: ChartsID,
+		ChartCSS: statusui.AssetURL("uPlot.min.css"), UPlot: statusui.AssetURL("uPlot.iife.min.js"), ChartJS: statusui.AssetURL("chart.js"),
 	})
 	if err != nil {
 		panic("adminui: render page: " + err.Error()) // the template is constant and writes to memory

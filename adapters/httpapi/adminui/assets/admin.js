@@ -182,8 +182,26 @@
     }
   }
 
+  // The charts of the status page, fed from the public GET /status.
+  let charts = null;
+  async function loadCharts() {
+    if (!window.OctoChart) return;
+    if (!charts) {
+      charts = {
+        rps: OctoChart.line($("ov-rps"), { label: "requests/s", color: "#1f5fbf", decimals: 2, height: 150 }),
+        p99: OctoChart.line($("ov-p99"), { label: "p99 ms", color: "#8a3ab9", fill: "rgba(138, 58, 185, 0.12)", decimals: 1, height: 150 }),
+      };
+    }
+    const res = await fetch("/status", { cache: "no-store", headers: { Accept: "application/json" } });
+    if (!res.ok) throw new Error("GET /status: " + res.status);
+    const h = OctoChart.history(await res.json());
+    charts.rps.update(h.xs, h.rps);
+    charts.p99.update(h.xs, h.p99);
+  }
+
   async function loadOverview() {
     try {
+      await loadCharts();
       const ov = await api("GET", "/admin/api/overview");
       const rows = ov.orgs.map((o) => el("tr", {},
         el("th", { scope: "row" }, o.org), td(o.locks_held, "num"), td(o.sessions_open, "num"),
