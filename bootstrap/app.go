@@ -62,6 +62,7 @@ func Options(cfg Config, env Env) fx.Option {
 			application.NewOrgService,
 			application.NewLoginService,
 			newQuotaService,
+			application.NewConfigService,
 			newDispatcher,
 			newAuth,
 			newHTTPAPI,
@@ -106,7 +107,7 @@ func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, er
 func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *application.Engine {
 	return application.NewEngine(j, clk, application.EngineConfig{
 		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
-		KeepEvents: uint64(cfg.Events.Retain), Quotas: cfg.Quotas.limits(),
+		KeepEvents: uint64(cfg.Events.Retain), Quotas: cfg.Quotas.limits(), ConfigHistory: cfg.ConfigStore.History,
 	})
 }
 
@@ -204,12 +205,13 @@ type apiServices struct {
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
 	Login    *application.LoginService
+	Config   *application.ConfigService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Engine: svc.Engine}
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Config: svc.Config, Engine: svc.Engine}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,

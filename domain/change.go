@@ -96,4 +96,8 @@ type Snapshot struct {
 	Members []Member
 	// Quotas are the stored per-org quota overrides, one per org.
 	Quotas []QuotaSet
+	// Configs are the newest stored version of every config key (a
+	// deletion for a deleted key), by org and key; their values are
+	// the current ones.
+	Configs []ConfigEntry
 }

@@ -69,6 +69,7 @@ type Services struct {
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
 	Login    *application.LoginService
+	Config   *application.ConfigService
 	// GitHub signs users in; nil when GitHub sign-in is not configured.
 	GitHub GitHub
 }
@@ -86,6 +87,7 @@ type Server struct {
 	orgs     *application.OrgService
 	quotas   *application.QuotaService
 	login    *application.LoginService
+	config   *application.ConfigService
 	github   GitHub
 	api      huma.API
 	handler  http.Handler
@@ -115,7 +117,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, login: svc.Login, github: svc.GitHub}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, login: svc.Login, config: svc.Config, github: svc.GitHub}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -151,6 +153,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerSessions()
 	s.registerEvents()
 	s.registerWatches()
+	s.registerConfig()
 	s.registerWebhooks()
 	s.registerAdmin()
 	s.registerTokens()
@@ -322,7 +325,8 @@ func exampleInstance(path string) string {
 	if strings.HasPrefix(path, "/webhooks/") {
 		id = exampleWebhookID
 	}
-	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme").Replace(path)
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{key}", url.PathEscape(exampleConfigKey),
+		"{id}", id, "{org}", "acme").Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through

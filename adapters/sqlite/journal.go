@@ -175,6 +175,18 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			err = applyOrgChange(ctx, q, c)
 		case domain.QuotaSet:
 			err = applyQuotaSet(ctx, q, c)
+		case domain.ConfigSaved:
+			if c.Entry.Deleted {
+				err = fmt.Errorf("config %s: a saved value marked deleted", c.Entry.Key.Name)
+			} else {
+				err = applyConfig(ctx, q, c.Entry, c.Keep)
+			}
+		case domain.ConfigDeleted:
+			if !c.Entry.Deleted {
+				err = fmt.Errorf("config %s: a deletion not marked deleted", c.Entry.Key.Name)
+			} else {
+				err = applyConfig(ctx, q, c.Entry, c.Keep)
+			}
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}
