@@ -52,13 +52,13 @@ func (e ConfigWatchStream0Event) Valid() bool {
 
 // Defines values for ConfigWatchStream1Event.
 const (
-	ConfigUpdated ConfigWatchStream1Event = "config.updated"
+	ConfigWatchStream1EventConfigUpdated ConfigWatchStream1Event = "config.updated"
 )
 
 // Valid indicates whether the value is a known member of the ConfigWatchStream1Event enum.
 func (e ConfigWatchStream1Event) Valid() bool {
 	switch e {
-	case ConfigUpdated:
+	case ConfigWatchStream1EventConfigUpdated:
 		return true
 	default:
 		return false
@@ -67,13 +67,13 @@ func (e ConfigWatchStream1Event) Valid() bool {
 
 // Defines values for ConfigWatchStream2Event.
 const (
-	ConfigDeleted ConfigWatchStream2Event = "config.deleted"
+	ConfigWatchStream2EventConfigDeleted ConfigWatchStream2Event = "config.deleted"
 )
 
 // Valid indicates whether the value is a known member of the ConfigWatchStream2Event enum.
 func (e ConfigWatchStream2Event) Valid() bool {
 	switch e {
-	case ConfigDeleted:
+	case ConfigWatchStream2EventConfigDeleted:
 		return true
 	default:
 		return false
@@ -292,13 +292,13 @@ func (e WatchStream4Event) Valid() bool {
 
 // Defines values for WatchStream5Event.
 const (
-	WatchStream5EventReset WatchStream5Event = "reset"
+	WatchStream5EventConfigUpdated WatchStream5Event = "config.updated"
 )
 
 // Valid indicates whether the value is a known member of the WatchStream5Event enum.
 func (e WatchStream5Event) Valid() bool {
 	switch e {
-	case WatchStream5EventReset:
+	case WatchStream5EventConfigUpdated:
 		return true
 	default:
 		return false
@@ -307,13 +307,43 @@ func (e WatchStream5Event) Valid() bool {
 
 // Defines values for WatchStream6Event.
 const (
-	WatchStream6EventLagged WatchStream6Event = "lagged"
+	WatchStream6EventConfigDeleted WatchStream6Event = "config.deleted"
 )
 
 // Valid indicates whether the value is a known member of the WatchStream6Event enum.
 func (e WatchStream6Event) Valid() bool {
 	switch e {
-	case WatchStream6EventLagged:
+	case WatchStream6EventConfigDeleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WatchStream7Event.
+const (
+	WatchStream7EventReset WatchStream7Event = "reset"
+)
+
+// Valid indicates whether the value is a known member of the WatchStream7Event enum.
+func (e WatchStream7Event) Valid() bool {
+	switch e {
+	case WatchStream7EventReset:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WatchStream8Event.
+const (
+	WatchStream8EventLagged WatchStream8Event = "lagged"
+)
+
+// Valid indicates whether the value is a known member of the WatchStream8Event enum.
+func (e WatchStream8Event) Valid() bool {
+	switch e {
+	case WatchStream8EventLagged:
 		return true
 	default:
 		return false
@@ -923,7 +953,9 @@ type OrgList struct {
 
 // OrgQuotas defines model for OrgQuotas.
 type OrgQuotas struct {
-	Locks QuotaStatus `json:"locks"`
+	ConfigBytes QuotaStatus `json:"config_bytes"`
+	ConfigKeys  QuotaStatus `json:"config_keys"`
+	Locks       QuotaStatus `json:"locks"`
 
 	// Org Examples: acme
 	Org          string      `json:"org"`
@@ -966,7 +998,7 @@ type Problem struct {
 	// Examples: 100000
 	Limit *int64 `json:"limit,omitempty"`
 
-	// Quota For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks or watch_streams)
+	// Quota For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks, watch_streams, config_keys or config_bytes)
 	//
 	// Examples: locks
 	Quota *string `json:"quota,omitempty"`
@@ -1102,6 +1134,12 @@ type SessionOpened struct {
 
 // SetQuotasRequest defines model for SetQuotasRequest.
 type SetQuotasRequest struct {
+	// ConfigBytes Bytes of the current config values (compact JSON); the history does not count.
+	ConfigBytes *int64 `json:"config_bytes,omitempty"`
+
+	// ConfigKeys Config keys with a value.
+	ConfigKeys *int64 `json:"config_keys,omitempty"`
+
 	// Locks Lock records (held, or in their lock delay).
 	//
 	// Examples: 1000
@@ -1265,7 +1303,7 @@ type WatchStream0 struct {
 // WatchStream0Event The event name.
 type WatchStream0Event string
 
-// WatchStream1 One change of a watched lock.
+// WatchStream1 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream1 struct {
 	Data Event `json:"data"`
 
@@ -1279,7 +1317,7 @@ type WatchStream1 struct {
 // WatchStream1Event The event name.
 type WatchStream1Event string
 
-// WatchStream2 One change of a watched lock.
+// WatchStream2 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream2 struct {
 	Data Event `json:"data"`
 
@@ -1293,7 +1331,7 @@ type WatchStream2 struct {
 // WatchStream2Event The event name.
 type WatchStream2Event string
 
-// WatchStream3 One change of a watched lock.
+// WatchStream3 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream3 struct {
 	Data Event `json:"data"`
 
@@ -1307,7 +1345,7 @@ type WatchStream3 struct {
 // WatchStream3Event The event name.
 type WatchStream3Event string
 
-// WatchStream4 One change of a watched lock.
+// WatchStream4 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream4 struct {
 	Data Event `json:"data"`
 
@@ -1321,20 +1359,23 @@ type WatchStream4 struct {
 // WatchStream4Event The event name.
 type WatchStream4Event string
 
-// WatchStream5 The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now.
+// WatchStream5 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream5 struct {
-	Data WatchReset `json:"data"`
+	Data Event `json:"data"`
 
 	// Event The event name.
 	Event WatchStream5Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
 }
 
 // WatchStream5Event The event name.
 type WatchStream5Event string
 
-// WatchStream6 The stream fell too far behind the newest events; it ends after this frame. Reconnect with Last-Event-ID set to its id.
+// WatchStream6 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream6 struct {
-	Data WatchLagged `json:"data"`
+	Data Event `json:"data"`
 
 	// Event The event name.
 	Event WatchStream6Event `json:"event"`
@@ -1345,6 +1386,31 @@ type WatchStream6 struct {
 
 // WatchStream6Event The event name.
 type WatchStream6Event string
+
+// WatchStream7 The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now.
+type WatchStream7 struct {
+	Data WatchReset `json:"data"`
+
+	// Event The event name.
+	Event WatchStream7Event `json:"event"`
+}
+
+// WatchStream7Event The event name.
+type WatchStream7Event string
+
+// WatchStream8 The stream fell too far behind the newest events; it ends after this frame. Reconnect with Last-Event-ID set to its id.
+type WatchStream8 struct {
+	Data WatchLagged `json:"data"`
+
+	// Event The event name.
+	Event WatchStream8Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
+}
+
+// WatchStream8Event The event name.
+type WatchStream8Event string
 
 // WatchStream_Item defines model for WatchStream.Item.
 type WatchStream_Item struct {
@@ -1904,6 +1970,58 @@ func (t *WatchStream_Item) FromWatchStream6(v WatchStream6) error {
 
 // MergeWatchStream6 performs a merge with any union data inside the WatchStream_Item, using the provided WatchStream6
 func (t *WatchStream_Item) MergeWatchStream6(v WatchStream6) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWatchStream7 returns the union data inside the WatchStream_Item as a WatchStream7
+func (t WatchStream_Item) AsWatchStream7() (WatchStream7, error) {
+	var body WatchStream7
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWatchStream7 overwrites any union data inside the WatchStream_Item as the provided WatchStream7
+func (t *WatchStream_Item) FromWatchStream7(v WatchStream7) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWatchStream7 performs a merge with any union data inside the WatchStream_Item, using the provided WatchStream7
+func (t *WatchStream_Item) MergeWatchStream7(v WatchStream7) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWatchStream8 returns the union data inside the WatchStream_Item as a WatchStream8
+func (t WatchStream_Item) AsWatchStream8() (WatchStream8, error) {
+	var body WatchStream8
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWatchStream8 overwrites any union data inside the WatchStream_Item as the provided WatchStream8
+func (t *WatchStream_Item) FromWatchStream8(v WatchStream8) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWatchStream8 performs a merge with any union data inside the WatchStream_Item, using the provided WatchStream8
+func (t *WatchStream_Item) MergeWatchStream8(v WatchStream8) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err

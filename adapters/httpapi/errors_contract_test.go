@@ -47,6 +47,12 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: "/admin/orgs"},
 		{method: http.MethodPost, path: "/admin/orgs/acme/users", body: map[string]any{"user": "zed"}},
 		{method: http.MethodGet, path: "/admin/orgs/acme/users"},
+		{method: http.MethodPut, path: "/config/app%2Fx", body: map[string]any{"value": map[string]any{"a": 1}}},
+		{method: http.MethodGet, path: "/config/app%2Fx"},
+		{method: http.MethodGet, path: "/config/app%2Fx/history"},
+		{method: http.MethodDelete, path: "/config/app%2Fx"},
+		{method: http.MethodGet, path: "/config"},
+		{method: http.MethodGet, path: "/config/app%2Fx/watch"},
 	}
 }
 

@@ -130,6 +130,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Orgs:     orgs,
 		Quotas:   application.NewQuotaService(e, events),
 		Login:    application.NewLoginService(e, orgs),
+		Config:   application.NewConfigService(e, events),
 		GitHub:   s.github,
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}

@@ -17,6 +17,7 @@ var validBodies = map[string]any{
 	"/admin/orgs":             map[string]any{"org": "initech"},
 	"/admin/orgs/{org}/users": map[string]any{"user": "dave"},
 	"/auth/exchange":          map[string]any{"code": "x"},
+	"/config/{key}":           map[string]any{"value": 1},
 }
 
 // TestEveryRouteKeepsItsPlace walks every operation of the served OpenAPI
@@ -38,7 +39,7 @@ func TestEveryRouteKeepsItsPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill := strings.NewReplacer("{name}", "x", "{id}", "s_0011223344556677", "{org}", "acme", "{user}", "dave",
-		"{token_id}", "tok_0011223344556677")
+		"{token_id}", "tok_0011223344556677", "{key}", "x")
 	checked := 0
 	for path, ops := range doc.Paths {
 		for method, op := range ops {

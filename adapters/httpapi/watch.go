@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -309,6 +310,7 @@ func (s *Server) watchStream() *huma.Response {
 		Description: "A stream of Server-Sent Events, one frame at a time: `id: <seq>`, `event: <name>`, `data: <one line of JSON>`, then an empty line.\n\n" +
 			"- `snapshot` comes first (and after `reset`): the watched locks that are held or delayed, as of the event in its id.\n" +
 			"- `lock.acquired`, `lock.released`, `lock.expired`, `lock.session_ended`: one change each, in seq order; the id is the event's seq.\n" +
+			"- `config.updated`, `config.deleted` (prefix watches only): a config key below the prefix changed; never its value.\n" +
 			"- `reset` (no id): the Last-Event-ID is no longer retained, or was never sent; a fresh `snapshot` follows.\n" +
 			"- `lagged`: the stream fell too far behind and ends after it; resume with its id as Last-Event-ID.\n" +
 			"- `: heartbeat`, a comment line, when nothing else was sent for a while (15 seconds by default), so that proxies keep the stream open.\n\n" +
@@ -344,7 +346,7 @@ func (s *Server) configWatchStream() *huma.Response {
 // watchFrames is the schema of a lock watch stream.
 func watchFrames(reg huma.Registry) *huma.Schema {
 	return streamFrames(reg, WatchSnapshot{}, "First frame of a fresh stream, and the one after reset: the held or delayed locks watched, as of the event in id.",
-		domain.LockEventKinds, "One change of a watched lock.")
+		slices.Concat(domain.LockEventKinds, domain.ConfigEventKinds), "One change of a watched lock, or (on a prefix watch) of a config key below the prefix.")
 }
 
 // streamFrames is the schema of a watch stream whose snapshot frame
