@@ -63,7 +63,9 @@ func compactValue(t *testing.T, r *response) string {
 	return rest[:j]
 }
 
-func ifMatch(v uint64) http.Header { return http.Header{"If-Match": {`"` + strconv.FormatUint(v, 10) + `"`}} }
+func ifMatch(v uint64) http.Header {
+	return http.Header{"If-Match": {`"` + strconv.FormatUint(v, 10) + `"`}}
+}
 
 // TestConfigLifecycle: versions count from 1 over writes and deletions,
 // CAS with If-Match, If-None-Match and expected_version, old versions by
