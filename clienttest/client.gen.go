@@ -1555,7 +1555,7 @@ type DeleteConfigParams struct {
 
 // GetConfigParams defines parameters for GetConfig.
 type GetConfigParams struct {
-	// Version A kept older version to read instead of the current value.
+	// Version A kept older version to read instead of the current value (e.g. 2).
 	Version *int64 `form:"version,omitempty" json:"version,omitempty"`
 }
 

@@ -54,20 +54,20 @@ type DeleteConfigRequest struct {
 
 type putConfigInput struct {
 	ConfigKeyPath
-	IfMatch     string `header:"If-Match" doc:"Compare-and-set: the version the key must be at now, as an entity tag (\"3\"). 412 version_conflict otherwise." example:"\"3\""`
-	IfNoneMatch string `header:"If-None-Match" doc:"* writes only if the key has no value now (create only). 412 version_conflict otherwise." example:"*"`
+	IfMatch     string `header:"If-Match" doc:"Compare-and-set: the version the key must be at now, as an entity tag (\"3\"). 412 version_conflict otherwise."`
+	IfNoneMatch string `header:"If-None-Match" doc:"* writes only if the key has no value now (create only). 412 version_conflict otherwise."`
 	Body        PutConfigRequest
 }
 
 type deleteConfigInput struct {
 	ConfigKeyPath
-	IfMatch string               `header:"If-Match" doc:"Delete only if the key is at this version now, as an entity tag (\"3\")." example:"\"3\""`
+	IfMatch string               `header:"If-Match" doc:"Delete only if the key is at this version now, as an entity tag (\"3\")."`
 	Body    *DeleteConfigRequest `required:"false"`
 }
 
 type getConfigInput struct {
 	ConfigKeyPath
-	Version uint64 `query:"version" doc:"A kept older version to read instead of the current value." example:"2"`
+	Version uint64 `query:"version" doc:"A kept older version to read instead of the current value (e.g. 2)."`
 }
 
 type configHistoryInput struct {
@@ -197,6 +197,8 @@ func (s *Server) registerConfig() {
 	register(s, huma.Operation{
 		OperationID: "delete-config", Method: http.MethodDelete, Path: "/config/{key}",
 		Summary: "Delete a config value", Tags: []string{"config"}, Security: bearer,
+		RequestBody: requestExample("cas", "Delete version 1 only", "The body is optional; without it the key is deleted whatever its version.",
+			DeleteConfigRequest{ExpectedVersion: new(uint64(1))}),
 		Description: "Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. " +
 			"Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.",
 	}, s.deleteConfig, append(writes, errorDoc{http.StatusNotFound, "`config_not_found`: the key has no value in your org.", domain.ErrConfigNotFound})...)
