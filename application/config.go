@@ -24,23 +24,36 @@ func NewConfigService(e *Engine, events *EventService) *ConfigService {
 	return &ConfigService{e: e, events: events}
 }
 
-// configAction is what a caller does with a key, in the terms of the ACLs:
-// reading is observe, writing is acquire.
-type configAction string
-
+// The ACL actions of config keys: reading is observe, writing (and
+// deleting) is acquire, on the key's name as for a lock of that name.
 const (
-	configObserve configAction = "observe"
-	configAcquire configAction = "acquire"
+	configObserve = domain.ActionObserve
+	configAcquire = domain.ActionAcquire
 )
 
 // authorize is the one check every config read and write passes through:
-// the admin token acts on no org's data, and (once ACLs exist) the caller
-// needs the action's permission on the key.
-func (s *ConfigService) authorize(p domain.Principal, _ domain.LockName, _ configAction) error {
+// the admin token acts on no org's data, and the org's ACL rules must
+// allow the caller the action on the key (an empty key: the listing, which
+// filters per key). It reads the committed rules and runs before anything
+// is looked up, so a denied caller learns nothing of the key. Returns
+// ErrAdminNotTenant or ErrPermissionDenied.
+func (s *ConfigService) authorize(p domain.Principal, key domain.LockName, action domain.Action) error {
 	if p.Admin {
 		return domain.ErrAdminNotTenant
 	}
-	return nil
+	if key == "" {
+		return nil
+	}
+	return s.e.permit(p, key, action)
+}
+
+// authorizeFence checks that the caller may observe the fence's lock: a
+// fence reveals whether a token is its holder's.
+func (s *ConfigService) authorizeFence(p domain.Principal, f *domain.Fence) error {
+	if f == nil {
+		return nil
+	}
+	return s.e.permit(p, f.Lock, configObserve)
 }
 
 // ConfigPut is a write of a value.
@@ -54,13 +67,17 @@ type ConfigPut struct {
 // Put stores a new version of key in the caller's org: version 1 for a key
 // never written, else one above its newest version (a deletion included).
 // The preconditions are decided by the writer against the newest state.
-// Returns ErrAdminNotTenant, ErrInvalidConfigValue, invalid_description, a
+// Returns ErrAdminNotTenant, ErrPermissionDenied (no acquire on the key,
+// or no observe on the fence's lock), ErrInvalidConfigValue, invalid_description, a
 // *domain.ValueTooLargeError (nothing stored), a *VersionConflictError
 // when Cond's version or absence does not hold, ErrFenceRejected when its
 // fence does not admit the write, a *QuotaExceededError (config_keys or
 // config_bytes) and ErrUnavailable when the commit failed.
 func (s *ConfigService) Put(ctx context.Context, p domain.Principal, key domain.LockName, in ConfigPut) (domain.ConfigEntry, error) {
 	if err := s.authorize(p, key, configAcquire); err != nil {
+		return domain.ConfigEntry{}, err
+	}
+	if err := s.authorizeFence(p, in.Cond.Fence); err != nil {
 		return domain.ConfigEntry{}, err
 	}
 	value, err := domain.ParseConfigValue(in.Value)
@@ -103,6 +120,9 @@ func (s *ConfigService) Put(ctx context.Context, p domain.Principal, key domain.
 // ErrUnavailable.
 func (s *ConfigService) Delete(ctx context.Context, p domain.Principal, key domain.LockName, cond domain.ConfigWrite) (domain.ConfigEntry, error) {
 	if err := s.authorize(p, key, configAcquire); err != nil {
+		return domain.ConfigEntry{}, err
+	}
+	if err := s.authorizeFence(p, cond.Fence); err != nil {
 		return domain.ConfigEntry{}, err
 	}
 	k := domain.LockKey{Org: p.Org, Name: key}
@@ -224,14 +244,17 @@ type ConfigPage struct {
 // List returns up to limit keys of the caller's org with a value whose
 // keys match prefix and sort after 'after', in key order, with their
 // current values; a page also stops early once its values pass
-// MaxConfigPageBytes. Returns ErrAdminNotTenant.
+// MaxConfigPageBytes. Keys the caller may not observe are left out.
+// Returns ErrAdminNotTenant.
 func (s *ConfigService) List(_ context.Context, p domain.Principal, prefix domain.Prefix, after domain.LockName, limit int) (ConfigPage, error) {
 	if err := s.authorize(p, "", configObserve); err != nil {
 		return ConfigPage{}, err
 	}
-	es, more := s.e.configs.list(p.Org, prefix, after, limit, MaxConfigPageBytes)
-	// Once ACLs exist, entries the caller may not observe are left out
-	// here, through authorize.
+	// Keys the caller may not observe are left out; the scan goes on past
+	// them.
+	es, more := s.e.configs.list(p.Org, prefix, after, limit, MaxConfigPageBytes, func(e *domain.ConfigEntry) bool {
+		return s.e.allows(p, e.Key.Name, configObserve)
+	})
 	return ConfigPage{Entries: es, More: more}, nil
 }
 

@@ -62,8 +62,9 @@ func (t *configTable) usage(org domain.OrgID) (keys, bytes int) {
 
 // list returns up to limit live entries of org whose keys match p and sort
 // after 'after', in key order, stopping early (after at least one) once
-// their values reach maxBytes; more tells whether more may follow.
-func (t *configTable) list(org domain.OrgID, p domain.Prefix, after domain.LockName, limit, maxBytes int) ([]domain.ConfigEntry, bool) {
+// their values reach maxBytes; more tells whether more may follow. Entries
+// keep refuses are skipped.
+func (t *configTable) list(org domain.OrgID, p domain.Prefix, after domain.LockName, limit, maxBytes int, keep func(*domain.ConfigEntry) bool) ([]domain.ConfigEntry, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	tree := t.orgs[org]
@@ -80,7 +81,7 @@ func (t *configTable) list(org domain.OrgID, p domain.Prefix, after domain.LockN
 		if p.Exhausted(e.Key.Name) {
 			return false
 		}
-		if e.Key.Name == after || !p.Matches(e.Key.Name) || !e.Live() {
+		if e.Key.Name == after || !p.Matches(e.Key.Name) || !e.Live() || !keep(e) {
 			return true
 		}
 		if len(out) == limit || len(out) > 0 && size+len(e.Value) > maxBytes {

@@ -100,4 +100,7 @@ type Snapshot struct {
 	// deletion for a deleted key), by org and key; their values are
 	// the current ones.
 	Configs []ConfigEntry
+	// Teams and ACLs are every org's teams and ACL rules.
+	Teams []Team
+	ACLs  []ACL
 }

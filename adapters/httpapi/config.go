@@ -178,9 +178,9 @@ var (
 )
 
 func (s *Server) registerConfig() {
-	writes := []errorDoc{errUnauthorized, errForbidden, errConfigInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable,
+	writes := []errorDoc{errUnauthorized, errForbidden, errDenied, errConfigInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable,
 		errVersionConflict, errFenceRejected}
-	reads := []errorDoc{errUnauthorized, errForbidden, errConfigKey, errConfigNotFound}
+	reads := []errorDoc{errUnauthorized, errForbidden, errDenied, errConfigKey, errConfigNotFound}
 
 	register(s, huma.Operation{
 		OperationID: "put-config", Method: http.MethodPut, Path: "/config/{key}",
@@ -213,7 +213,7 @@ func (s *Server) registerConfig() {
 		OperationID: "config-history", Method: http.MethodGet, Path: "/config/{key}/history",
 		Summary: "Read a key's history", Tags: []string{"config"}, Security: bearer,
 		Description: "Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.",
-	}, s.configHistory, errUnauthorized, errForbidden, errConfigNotFound,
+	}, s.configHistory, errUnauthorized, errForbidden, errDenied, errConfigNotFound,
 		errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a parameter violates the schema; `invalid_name`: bad key; `invalid_cursor`.",
 			atField("query.cursor", errInvalidCursor)})
 
@@ -228,7 +228,7 @@ func (s *Server) registerConfig() {
 		Summary: "Watch a config key", Tags: []string{"config", "events"}, Security: bearer,
 		Description: "Streams the changes of one config key of your org (`config.updated`, `config.deleted`; never the value: read it with GET), after a first `snapshot` of its newest version." + watchDescription,
 		Responses:   map[string]*huma.Response{"200": s.configWatchStream()},
-	}, s.watchConfig, errUnauthorized, errForbidden, errConfigKey, errLastEventID, errTooManyWatches, errWatchQuota)
+	}, s.watchConfig, errUnauthorized, errForbidden, errDenied, errConfigKey, errLastEventID, errTooManyWatches, errWatchQuota)
 }
 
 // configWrite reads the preconditions of a write from its headers and

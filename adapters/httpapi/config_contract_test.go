@@ -424,3 +424,41 @@ func TestConfigWatchRefusals(t *testing.T) {
 	_, r = a.openStream(t, configPath("k", "/watch"), aliceTok, nil)
 	r.problem(t, http.StatusTooManyRequests, "too_many_watches")
 }
+
+// TestConfigACL: config keys follow the org's ACL rules as lock names do:
+// observe to read (get, history, watch, listing, events), acquire to
+// write and delete; a fence needs observe on its lock.
+func TestConfigACL(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.makeOwner(t)
+	only := map[string]any{"acquire": []string{"user:alice"}, "observe": []string{"user:alice"}}
+	a.put("/acls/app%2Fsecret", aliceTok, only).ok(t, http.StatusOK)
+	a.put("/acls/locks%2Fhidden", aliceTok, only).ok(t, http.StatusOK)
+	a.putConfig(aliceTok, "app/secret/x", 1, nil, nil).ok(t, http.StatusOK)
+	a.putConfig(bobTok, "app/open", 1, nil, nil).ok(t, http.StatusOK)
+
+	a.get(configPath("app/secret/x", ""), bobTok).problem(t, http.StatusForbidden, "permission_denied")
+	a.get(configPath("app/secret/x", "/history"), bobTok).problem(t, http.StatusForbidden, "permission_denied")
+	a.putConfig(bobTok, "app/secret/x", 2, nil, nil).problem(t, http.StatusForbidden, "permission_denied")
+	a.putConfig(bobTok, "app/secret/new", 2, nil, nil).problem(t, http.StatusForbidden, "permission_denied")
+	a.send(request{method: http.MethodDelete, path: configPath("app/secret/x", ""), token: bobTok}).problem(t, http.StatusForbidden, "permission_denied")
+	_, r := a.openStream(t, configPath("app/secret/x", "/watch"), bobTok, nil)
+	r.problem(t, http.StatusForbidden, "permission_denied")
+	fence := map[string]any{"fence": map[string]any{"lock": "locks/hidden", "fencing_token": 1}}
+	a.putConfig(bobTok, "app/open", 2, nil, fence).problem(t, http.StatusForbidden, "permission_denied")
+
+	list := a.get("/config?prefix=app", bobTok).ok(t, http.StatusOK)
+	if cs := list.obj["configs"].([]any); len(cs) != 1 || cs[0].(map[string]any)["key"] != "app/open" {
+		t.Errorf("bob lists %v, want app/open only", cs)
+	}
+	if n := len(a.get("/config?prefix=app", aliceTok).ok(t, http.StatusOK).obj["configs"].([]any)); n != 2 {
+		t.Errorf("alice lists %d keys, want 2", n)
+	}
+	for _, e := range a.get("/events", bobTok).ok(t, http.StatusOK).obj["events"].([]any) {
+		if e.(map[string]any)["key"] == "app/secret/x" {
+			t.Errorf("bob sees %v", e)
+		}
+	}
+	wantConfig(t, a.get(configPath("app/secret/x", ""), aliceTok), "app/secret/x", 1, "1", "alice")
+}

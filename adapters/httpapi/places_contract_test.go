@@ -18,6 +18,7 @@ var validBodies = map[string]any{
 	"/admin/orgs/{org}/users": map[string]any{"user": "dave"},
 	"/auth/exchange":          map[string]any{"code": "x"},
 	"/config/{key}":           map[string]any{"value": 1},
+	"/teams/{team}":           map[string]any{"members": []string{"bob"}},
 }
 
 // TestEveryRouteKeepsItsPlace walks every operation of the served OpenAPI
@@ -39,7 +40,7 @@ func TestEveryRouteKeepsItsPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill := strings.NewReplacer("{name}", "x", "{id}", "s_0011223344556677", "{org}", "acme", "{user}", "dave",
-		"{token_id}", "tok_0011223344556677", "{key}", "x")
+		"{token_id}", "tok_0011223344556677", "{team}", "dba", "{prefix}", "x", "{key}", "x")
 	checked := 0
 	for path, ops := range doc.Paths {
 		for method, op := range ops {
@@ -54,7 +55,7 @@ func TestEveryRouteKeepsItsPlace(t *testing.T) {
 				}
 			}
 			switch {
-			case strings.HasPrefix(path, "/admin/"):
+			case strings.HasPrefix(path, "/admin/") || path == "/metrics":
 				r.token = aliceTok
 				a.send(r).problem(t, http.StatusForbidden, "admin_only")
 			case path == "/auth/token/rotate":

@@ -187,6 +187,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			} else {
 				err = applyConfig(ctx, q, c.Entry, c.Keep)
 			}
+		case domain.TeamSaved, domain.TeamDeleted, domain.ACLSaved, domain.ACLDeleted:
+			err = applyAccessChange(ctx, q, c)
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

@@ -42,6 +42,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.currentConfigsStmt, err = db.PrepareContext(ctx, CurrentConfigs); err != nil {
 		return nil, fmt.Errorf("error preparing query CurrentConfigs: %w", err)
 	}
+	if q.deleteACLStmt, err = db.PrepareContext(ctx, DeleteACL); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteACL: %w", err)
+	}
 	if q.deleteChangesThroughStmt, err = db.PrepareContext(ctx, DeleteChangesThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteChangesThrough: %w", err)
 	}
@@ -59,6 +62,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteSessionStmt, err = db.PrepareContext(ctx, DeleteSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
+	}
+	if q.deleteTeamStmt, err = db.PrepareContext(ctx, DeleteTeam); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteTeam: %w", err)
 	}
 	if q.deleteWebhookStmt, err = db.PrepareContext(ctx, DeleteWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhook: %w", err)
@@ -96,6 +102,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lastLockKeyStmt, err = db.PrepareContext(ctx, LastLockKey); err != nil {
 		return nil, fmt.Errorf("error preparing query LastLockKey: %w", err)
 	}
+	if q.listACLsStmt, err = db.PrepareContext(ctx, ListACLs); err != nil {
+		return nil, fmt.Errorf("error preparing query ListACLs: %w", err)
+	}
 	if q.listChangesStmt, err = db.PrepareContext(ctx, ListChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query ListChanges: %w", err)
 	}
@@ -119,6 +128,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listSessionsStmt, err = db.PrepareContext(ctx, ListSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
+	}
+	if q.listTeamsStmt, err = db.PrepareContext(ctx, ListTeams); err != nil {
+		return nil, fmt.Errorf("error preparing query ListTeams: %w", err)
 	}
 	if q.listWebhooksStmt, err = db.PrepareContext(ctx, ListWebhooks); err != nil {
 		return nil, fmt.Errorf("error preparing query ListWebhooks: %w", err)
@@ -144,6 +156,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.trimDeliveriesStmt, err = db.PrepareContext(ctx, TrimDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query TrimDeliveries: %w", err)
 	}
+	if q.upsertACLStmt, err = db.PrepareContext(ctx, UpsertACL); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertACL: %w", err)
+	}
 	if q.upsertDeliveryStmt, err = db.PrepareContext(ctx, UpsertDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertDelivery: %w", err)
 	}
@@ -155,6 +170,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertSessionStmt, err = db.PrepareContext(ctx, UpsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
+	}
+	if q.upsertTeamStmt, err = db.PrepareContext(ctx, UpsertTeam); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertTeam: %w", err)
 	}
 	if q.upsertWebhookStmt, err = db.PrepareContext(ctx, UpsertWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertWebhook: %w", err)
@@ -194,6 +212,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing currentConfigsStmt: %w", cerr)
 		}
 	}
+	if q.deleteACLStmt != nil {
+		if cerr := q.deleteACLStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteACLStmt: %w", cerr)
+		}
+	}
 	if q.deleteChangesThroughStmt != nil {
 		if cerr := q.deleteChangesThroughStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteChangesThroughStmt: %w", cerr)
@@ -222,6 +245,11 @@ func (q *Queries) Close() error {
 	if q.deleteSessionStmt != nil {
 		if cerr := q.deleteSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionStmt: %w", cerr)
+		}
+	}
+	if q.deleteTeamStmt != nil {
+		if cerr := q.deleteTeamStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteTeamStmt: %w", cerr)
 		}
 	}
 	if q.deleteWebhookStmt != nil {
@@ -284,6 +312,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lastLockKeyStmt: %w", cerr)
 		}
 	}
+	if q.listACLsStmt != nil {
+		if cerr := q.listACLsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listACLsStmt: %w", cerr)
+		}
+	}
 	if q.listChangesStmt != nil {
 		if cerr := q.listChangesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listChangesStmt: %w", cerr)
@@ -322,6 +355,11 @@ func (q *Queries) Close() error {
 	if q.listSessionsStmt != nil {
 		if cerr := q.listSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listSessionsStmt: %w", cerr)
+		}
+	}
+	if q.listTeamsStmt != nil {
+		if cerr := q.listTeamsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listTeamsStmt: %w", cerr)
 		}
 	}
 	if q.listWebhooksStmt != nil {
@@ -364,6 +402,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing trimDeliveriesStmt: %w", cerr)
 		}
 	}
+	if q.upsertACLStmt != nil {
+		if cerr := q.upsertACLStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertACLStmt: %w", cerr)
+		}
+	}
 	if q.upsertDeliveryStmt != nil {
 		if cerr := q.upsertDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertDeliveryStmt: %w", cerr)
@@ -382,6 +425,11 @@ func (q *Queries) Close() error {
 	if q.upsertSessionStmt != nil {
 		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
+		}
+	}
+	if q.upsertTeamStmt != nil {
+		if cerr := q.upsertTeamStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertTeamStmt: %w", cerr)
 		}
 	}
 	if q.upsertWebhookStmt != nil {
@@ -434,12 +482,14 @@ type Queries struct {
 	countLocksStmt              *sql.Stmt
 	countWebhookStmt            *sql.Stmt
 	currentConfigsStmt          *sql.Stmt
+	deleteACLStmt               *sql.Stmt
 	deleteChangesThroughStmt    *sql.Stmt
 	deleteCredentialStmt        *sql.Stmt
 	deleteEventsThroughStmt     *sql.Stmt
 	deleteLockStmt              *sql.Stmt
 	deleteOrgQuotasStmt         *sql.Stmt
 	deleteSessionStmt           *sql.Stmt
+	deleteTeamStmt              *sql.Stmt
 	deleteWebhookStmt           *sql.Stmt
 	deleteWebhookDeliveriesStmt *sql.Stmt
 	eventBatchesAfterStmt       *sql.Stmt
@@ -452,6 +502,7 @@ type Queries struct {
 	insertOrgStmt               *sql.Stmt
 	insertQuotaStmt             *sql.Stmt
 	lastLockKeyStmt             *sql.Stmt
+	listACLsStmt                *sql.Stmt
 	listChangesStmt             *sql.Stmt
 	listCredentialsStmt         *sql.Stmt
 	listDeliveriesStmt          *sql.Stmt
@@ -460,6 +511,7 @@ type Queries struct {
 	listOrgsStmt                *sql.Stmt
 	listQuotasStmt              *sql.Stmt
 	listSessionsStmt            *sql.Stmt
+	listTeamsStmt               *sql.Stmt
 	listWebhooksStmt            *sql.Stmt
 	lockKeyAfterStmt            *sql.Stmt
 	maxEventSeqStmt             *sql.Stmt
@@ -468,10 +520,12 @@ type Queries struct {
 	raiseMetaStmt               *sql.Stmt
 	trimConfigVersionsStmt      *sql.Stmt
 	trimDeliveriesStmt          *sql.Stmt
+	upsertACLStmt               *sql.Stmt
 	upsertDeliveryStmt          *sql.Stmt
 	upsertLockStmt              *sql.Stmt
 	upsertMemberStmt            *sql.Stmt
 	upsertSessionStmt           *sql.Stmt
+	upsertTeamStmt              *sql.Stmt
 	upsertWebhookStmt           *sql.Stmt
 }
 
@@ -485,12 +539,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countLocksStmt:              q.countLocksStmt,
 		countWebhookStmt:            q.countWebhookStmt,
 		currentConfigsStmt:          q.currentConfigsStmt,
+		deleteACLStmt:               q.deleteACLStmt,
 		deleteChangesThroughStmt:    q.deleteChangesThroughStmt,
 		deleteCredentialStmt:        q.deleteCredentialStmt,
 		deleteEventsThroughStmt:     q.deleteEventsThroughStmt,
 		deleteLockStmt:              q.deleteLockStmt,
 		deleteOrgQuotasStmt:         q.deleteOrgQuotasStmt,
 		deleteSessionStmt:           q.deleteSessionStmt,
+		deleteTeamStmt:              q.deleteTeamStmt,
 		deleteWebhookStmt:           q.deleteWebhookStmt,
 		deleteWebhookDeliveriesStmt: q.deleteWebhookDeliveriesStmt,
 		eventBatchesAfterStmt:       q.eventBatchesAfterStmt,
@@ -503,6 +559,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertOrgStmt:               q.insertOrgStmt,
 		insertQuotaStmt:             q.insertQuotaStmt,
 		lastLockKeyStmt:             q.lastLockKeyStmt,
+		listACLsStmt:                q.listACLsStmt,
 		listChangesStmt:             q.listChangesStmt,
 		listCredentialsStmt:         q.listCredentialsStmt,
 		listDeliveriesStmt:          q.listDeliveriesStmt,
@@ -511,6 +568,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listOrgsStmt:                q.listOrgsStmt,
 		listQuotasStmt:              q.listQuotasStmt,
 		listSessionsStmt:            q.listSessionsStmt,
+		listTeamsStmt:               q.listTeamsStmt,
 		listWebhooksStmt:            q.listWebhooksStmt,
 		lockKeyAfterStmt:            q.lockKeyAfterStmt,
 		maxEventSeqStmt:             q.maxEventSeqStmt,
@@ -519,10 +577,12 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		raiseMetaStmt:               q.raiseMetaStmt,
 		trimConfigVersionsStmt:      q.trimConfigVersionsStmt,
 		trimDeliveriesStmt:          q.trimDeliveriesStmt,
+		upsertACLStmt:               q.upsertACLStmt,
 		upsertDeliveryStmt:          q.upsertDeliveryStmt,
 		upsertLockStmt:              q.upsertLockStmt,
 		upsertMemberStmt:            q.upsertMemberStmt,
 		upsertSessionStmt:           q.upsertSessionStmt,
+		upsertTeamStmt:              q.upsertTeamStmt,
 		upsertWebhookStmt:           q.upsertWebhookStmt,
 	}
 }
