@@ -42,8 +42,8 @@ type Journal struct {
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
 	quotas      map[domain.OrgID]domain.Limits
 	configs     map[domain.LockKey][]domain.ConfigEntry // kept versions, ascending
-	teams       map[string]domain.Team // by org and name
-	acls        map[string]domain.ACL  // by org and prefix
+	teams       map[string]domain.Team                  // by org and name
+	acls        map[string]domain.ACL                   // by org and prefix
 	failNext    error
 }
 
