@@ -31,7 +31,7 @@ func TestDocsTryItOut(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := browsertest.Start(t, 120*time.Second) // about 5 s per operation on a busy machine
+	ctx := browsertest.Start(t, 5*time.Minute) // several seconds per operation on a busy machine (each has its own 10 s bound)
 	var (
 		mu   sync.Mutex
 		sent []string // API requests the page sent: method and URL
