@@ -178,8 +178,10 @@ func (j *Journal) webhookRecords() ([]domain.Webhook, []domain.Delivery) {
 // event with seq 0, an empty kind, or a seq not above every event stored or
 // recorded before it, a credential whose hash is already stored or added
 // earlier in the batch, a webhook or delivery record that breaks its
-// Validate, a webhook cursor above math.MaxInt64, and a batch after
-// FailNextCommit.
+// Validate, a webhook cursor above math.MaxInt64, a config version that
+// breaks ConfigEntry.Validate, is not above the key's newest version, keeps
+// fewer than one version or whose Deleted does not match its change type,
+// and a batch after FailNextCommit.
 //
 // WebhookSaved keeps the webhook's delivery records; WebhookDeleted drops
 // them; WebhookAdvanced never lowers a cursor. WebhookAdvanced and
