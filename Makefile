@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-deps generate check-generated lint lint-openapi openapi bench migration clean bench-compare bench-blocking bench-events bench-acl bench-metrics
+.PHONY: help run build test test-deps generate check-generated lint lint-openapi openapi bench migration clean bench-compare bench-blocking bench-events bench-acl bench-metrics bench-config
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench-events: build ## OctoStore's cycles/s with 1,000 watch streams open vs non
 	go run ./cmd/octobench compare -bin bin/octostore -watchers 1000
 	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -webhook-503 -duration 60s
 	go test -run '^$$' -bench BenchmarkWatchDelivery -benchtime 400x ./bootstrap/
+
+bench-config: build ## config reads/s and writes/s (64 clients); lock acquire p99 alone and beside 8 clients writing 256 KiB config values
+	go run ./cmd/octobench config -bin bin/octostore
 
 bench-acl: build ## OctoStore's cycles/s with 1,000 ACL rules in the load's org vs none (each check decided through a team); the Policy.Allows micro-benchmark
 	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -acl-rules 1000

@@ -17,6 +17,14 @@ import (
 type EngineConfig struct {
 	// MaxBatch caps the number of requests decided and committed together.
 	MaxBatch int
+	// MaxBatchBytes caps the bytes of config values a batch commits (a
+	// batch takes at least one request, however large): a burst of large
+	// values is spread over several commits, so the lock requests queued
+	// beside them wait for one bounded commit, not for all of them.
+	MaxBatchBytes int
+	// ConfigHistory is how many versions of each config key are kept
+	// (the newest ones, deletions included).
+	ConfigHistory int
 	// SweepInterval is how often expired locks are looked for; the sweep
 	// frees them within one interval of their expiry.
 	SweepInterval time.Duration
@@ -65,6 +73,7 @@ type Engine struct {
 	// revoked (set up before Start; the writer calls them).
 	onRevoke []func([]domain.TokenHash)
 	quotas   *quotaTable
+	configs  *configTable
 	access   *accessTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
@@ -89,6 +98,12 @@ type Engine struct {
 func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1024
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = 1 << 20
+	}
+	if cfg.ConfigHistory <= 0 {
+		cfg.ConfigHistory = domain.DefaultConfigHistory
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 250 * time.Millisecond
@@ -120,6 +135,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		hooks:   newWebhookTable(),
 		orgs:    newOrgTable(),
 		quotas:  newQuotaTable(cfg.Quotas),
+		configs: newConfigTable(),
 		access:  newAccessTable(),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
@@ -151,6 +167,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	for _, q := range snap.Quotas {
 		e.quotas.set(q)
 	}
+	e.configs.restore(snap.Configs, snap.EventSeq)
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
 	e.hub.reset(snap.EventSeq, e.trimmed)
 	graced, ended, err := e.startupBatch(snap)
@@ -236,6 +253,9 @@ type intent struct {
 	decide func(x *txn) error
 	err    error
 	done   chan struct{}
+	// size is how many bytes the intent may commit beyond its records (a
+	// config value), counted against MaxBatchBytes.
+	size int
 }
 
 // submit hands decide to the writer and waits for the committed outcome.
@@ -245,13 +265,19 @@ type intent struct {
 // the caller always knows whether its change was made: a grant made for a
 // client that left during the commit is then revoked by the caller.
 func (e *Engine) submit(ctx context.Context, decide func(x *txn) error) error {
+	return e.submitSized(ctx, 0, decide)
+}
+
+// submitSized is submit for an intent that may commit size bytes of
+// values, which the writer spreads over batches of MaxBatchBytes.
+func (e *Engine) submitSized(ctx context.Context, size int, decide func(x *txn) error) error {
 	if !e.started.Load() {
 		return domain.ErrUnavailable
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	it := &intent{ctx: ctx, decide: decide, done: make(chan struct{})}
+	it := &intent{ctx: ctx, decide: decide, done: make(chan struct{}), size: size}
 	select {
 	case e.queue <- it:
 	case <-e.stop:
@@ -289,24 +315,36 @@ func do[T any](ctx context.Context, e *Engine, decide func(x *txn) (T, error)) (
 }
 
 // run is the writer loop: take whatever has arrived (never wait for more),
-// decide, commit once, publish, answer.
+// decide, commit once, publish, answer. A batch stops taking requests at
+// MaxBatch, or before the one whose value would take its bytes past
+// MaxBatchBytes; that one starts the next batch.
 func (e *Engine) run() {
 	defer close(e.exited)
 	batch := make([]*intent, 0, e.cfg.MaxBatch)
+	var carry *intent
 	for {
 		batch = batch[:0]
-		select {
-		case it := <-e.queue:
-			batch = append(batch, it)
-		case <-e.stop:
-			e.failQueued()
-			return
+		size := 0
+		if carry != nil {
+			batch, size, carry = append(batch, carry), carry.size, nil
+		} else {
+			select {
+			case it := <-e.queue:
+				batch, size = append(batch, it), it.size
+			case <-e.stop:
+				e.failQueued()
+				return
+			}
 		}
 	drain:
 		for len(batch) < e.cfg.MaxBatch {
 			select {
 			case it := <-e.queue:
-				batch = append(batch, it)
+				if it.size > 0 && size+it.size > e.cfg.MaxBatchBytes {
+					carry = it
+					break drain
+				}
+				batch, size = append(batch, it), size+it.size
 			default:
 				break drain
 			}
@@ -428,6 +466,7 @@ func (e *Engine) fold(x *txn) {
 	e.hooks.apply(x.changes)
 	e.orgs.apply(x.changes)
 	e.quotas.apply(x.changes)
+	e.configs.apply(x.changes, x.eventSeq)
 	e.access.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }

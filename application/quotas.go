@@ -17,6 +17,8 @@ var DefaultQuotas = domain.Limits{
 	domain.QuotaWaiters:      10_000,
 	domain.QuotaWebhooks:     25,
 	domain.QuotaWatchStreams: 1_000,
+	domain.QuotaConfigKeys:   10_000,
+	domain.QuotaConfigBytes:  64 << 20,
 }
 
 // quotaTable holds the server-wide limits and the committed per-org
@@ -137,6 +139,7 @@ func (s *QuotaService) Get(_ context.Context, p domain.Principal, org domain.Org
 		domain.QuotaWaiters:  s.e.waiters.orgCount(org),
 		domain.QuotaWebhooks: s.e.hooks.count(org),
 	}
+	used[domain.QuotaConfigKeys], used[domain.QuotaConfigBytes] = s.e.configs.usage(org)
 	if s.events != nil {
 		used[domain.QuotaWatchStreams] = s.events.b.orgStreams(org)
 	}

@@ -36,6 +36,12 @@ type txn struct {
 	lockDelta    map[domain.OrgID]int
 	sessionDelta map[domain.OrgID]int
 	quotaSets    map[domain.OrgID]domain.Limits
+	// configs are the config records written in this batch (newest per
+	// key); configKeyDelta and configByteDelta what they changed of each
+	// org's config usage.
+	configs         map[domain.LockKey]domain.ConfigEntry
+	configKeyDelta  map[domain.OrgID]int
+	configByteDelta map[domain.OrgID]int
 }
 
 func newTxn(e *Engine, now time.Time) *txn {

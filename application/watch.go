@@ -16,6 +16,9 @@ type Frame struct {
 	Seq   uint64
 	Event domain.Event // FrameEvent
 	Locks []LockView   // FrameSnapshot: held or delayed locks, in name order
+	// Config is a config key watch's snapshot: the key's newest record
+	// (the zero entry when it was never written).
+	Config domain.ConfigEntry
 }
 
 // WatchTarget is what a watch follows: one lock (Name) or every lock whose
@@ -23,16 +26,26 @@ type Frame struct {
 type WatchTarget struct {
 	Name   domain.LockName
 	Prefix domain.Prefix
+	// Config makes a watch of Name follow the config key Name instead of
+	// the lock: config events only, and a snapshot of the key.
+	Config bool
 	// Auth is the credential the stream was opened with: revoking it ends
 	// the stream.
 	Auth domain.TokenHash
 }
 
-func (t WatchTarget) matches(n domain.LockName) bool {
+// matches reports whether the watch follows ev: a watch of one name sees
+// the events of its family only (a lock and a config key may share a
+// name); a prefix watch sees every published event below its prefix.
+func (t WatchTarget) matches(ev domain.Event) bool {
 	if t.Name != "" {
-		return n == t.Name
+		family := "lock"
+		if t.Config {
+			family = "config"
+		}
+		return ev.Name == t.Name && ev.Kind.Family() == family
 	}
-	return t.Prefix.Matches(n)
+	return t.Prefix.Matches(ev.Name)
 }
 
 // key is where the broker files a watch: the lock's name, or the
@@ -183,7 +196,7 @@ func (b *broker) fan(ev domain.Event) {
 			continue
 		}
 		for _, w := range keys[n[:i]] {
-			if w.target.matches(ev.Name) {
+			if w.target.matches(ev) {
 				w.push(ev, b.lim.MaxLag)
 			}
 		}
@@ -303,6 +316,14 @@ func (s *EventService) Watch(_ context.Context, p domain.Principal, target Watch
 // it reflects are skipped when they arrive.
 func (w *Watch) snapshot() {
 	e := w.s.e
+	if w.target.Config {
+		key := domain.LockKey{Org: w.p.Org, Name: w.target.Name}
+		cur, seq := e.configs.watched(key)
+		cur.Key, cur.Value = key, nil
+		w.pending = append(w.pending, Frame{Kind: FrameSnapshot, Seq: seq, Config: cur})
+		w.cursor, w.replayTo = seq, 0
+		return
+	}
 	locks, seq := e.st.watched(w.p.Org, w.target.Prefix, w.target.Name)
 	now := e.now()
 	views := []LockView{}
@@ -424,7 +445,7 @@ func (w *Watch) replay(ctx context.Context) error {
 		if ev.Seq > w.replayTo {
 			break
 		}
-		if ev.Visible(w.p.Org, domain.Prefix{}) && w.target.matches(ev.Name) && w.s.e.observes(w.p, ev) {
+		if ev.Visible(w.p.Org, domain.Prefix{}) && w.target.matches(ev) && w.s.e.observes(w.p, ev) {
 			w.pending = append(w.pending, Frame{Kind: FrameEvent, Seq: ev.Seq, Event: ev})
 		}
 		w.cursor = ev.Seq

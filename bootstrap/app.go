@@ -65,6 +65,7 @@ func Options(cfg Config, env Env) fx.Option {
 			newLoginService,
 			newQuotaService,
 			application.NewAdminService,
+			application.NewConfigService,
 			newDispatcher,
 			newAuth,
 			newMetrics,
@@ -111,6 +112,7 @@ func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger, m
 	return application.NewEngine(j, clk, application.EngineConfig{
 		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
 		KeepEvents: uint64(cfg.Events.Retain), Quotas: cfg.Quotas.limits(), Observer: m,
+		ConfigHistory: cfg.ConfigStore.History,
 	})
 }
 
@@ -236,12 +238,13 @@ type apiServices struct {
 	Access   *application.AccessService
 	Login    *application.LoginService
 	Admin    *application.AdminService
+	Config   *application.ConfigService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger, m *metrics.Metrics) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Admin: svc.Admin, Engine: svc.Engine}
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Admin: svc.Admin, Config: svc.Config, Engine: svc.Engine}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,

@@ -70,6 +70,7 @@ type Config struct {
 	TLS          TLSConfig      `koanf:"tls"`
 	Quotas       QuotasConfig   `koanf:"quotas"`
 	OAuth        OAuthConfig    `koanf:"oauth"`
+	ConfigStore  ConfigStore    `koanf:"config"`
 	Metrics      MetricsConfig  `koanf:"metrics"`
 	// WebhookAllowPrivate lifts the webhook address and https rules, for
 	// self-hosted private networks and tests.
@@ -84,6 +85,12 @@ type StorageConfig struct {
 	// Sync is the SQLite synchronous mode: SyncFull or SyncNormal. NORMAL
 	// can lose the last commits on power loss and so reissue a fencing token.
 	Sync string `koanf:"sync" doc:"durability: full (fsync every commit) or normal (may lose the last commits on power loss and reissue a fencing token)"`
+}
+
+// ConfigStore configures the config store.
+type ConfigStore struct {
+	// History is how many versions of each key are kept.
+	History int `koanf:"history" doc:"versions of each config key kept for GET /config/{key}/history and ?version= (the newest ones, deletions included)"`
 }
 
 // LocksConfig configures the lock engine.
@@ -145,12 +152,15 @@ type QuotasConfig struct {
 	Waiters      int `koanf:"waiters" doc:"blocking acquires of one org that may wait at once (429 quota_exceeded beyond)"`
 	Webhooks     int `koanf:"webhooks" doc:"webhooks one org may have (429 quota_exceeded beyond)"`
 	WatchStreams int `koanf:"watch_streams" doc:"open watch streams one org may have (429 quota_exceeded beyond)"`
+	ConfigKeys   int `koanf:"config_keys" doc:"config keys with a value one org may have (429 quota_exceeded beyond)"`
+	ConfigBytes  int `koanf:"config_bytes" doc:"bytes of current config values (compact JSON) one org may store; history is bounded by config.history instead (429 quota_exceeded beyond)"`
 }
 
 // limits returns the quotas as the engine takes them.
 func (q QuotasConfig) limits() domain.Limits {
 	return domain.Limits{domain.QuotaLocks: q.Locks, domain.QuotaSessions: q.Sessions, domain.QuotaWaiters: q.Waiters,
-		domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams}
+		domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams,
+		domain.QuotaConfigKeys: q.ConfigKeys, domain.QuotaConfigBytes: q.ConfigBytes}
 }
 
 // OAuthConfig configures signing in with GitHub: on when
@@ -222,7 +232,9 @@ func DefaultConfig() Config {
 		Watch:     WatchConfig{MaxStreams: 10_000, MaxStreamsPerPrincipal: 100, MaxLag: 1000, Heartbeat: 15 * time.Second},
 		Webhooks: WebhooksConfig{Attempts: 12, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Timeout: 5 * time.Second, Workers: 8},
-		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000},
+		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000,
+			ConfigKeys: 10_000, ConfigBytes: 64 << 20},
+		ConfigStore: ConfigStore{History: domain.DefaultConfigHistory},
 		OAuth: OAuthConfig{GitHub: GitHubOAuthConfig{AuthorizeURL: oauth.DefaultAuthorizeURL, TokenURL: oauth.DefaultTokenURL,
 			APIURL: oauth.DefaultAPIURL, PersonalOrgs: true}},
 	}
@@ -512,6 +524,7 @@ func (c Config) Validate() error {
 		}
 	}
 	positive("events.retain", c.Events.Retain)
+	positive("config.history", c.ConfigStore.History)
 	positive("watch.max_streams", c.Watch.MaxStreams)
 	positive("watch.max_streams_per_principal", c.Watch.MaxStreamsPerPrincipal)
 	positive("watch.max_lag", c.Watch.MaxLag)

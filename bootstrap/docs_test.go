@@ -238,6 +238,12 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 				t.Fatalf("open-session for %s: %d %s", id, opened.status, opened.raw)
 			}
 			v = opened.str("session_id")
+		case p.In == "path" && p.Name == "key" && id != "put-config":
+			// A config key exists once put-config's example has run.
+			if put := runExample(t, s, ops, "put-config"); put.status != http.StatusOK {
+				t.Fatalf("put-config for %s: %d %s", id, put.status, put.raw)
+			}
+			v, _ = p.Example.(string)
 		case p.Example == nil:
 			if p.In == "path" {
 				t.Fatalf("%s: path parameter %s has no example", id, p.Name)

@@ -35,6 +35,81 @@ func (e AddUserRequestRole) Valid() bool {
 	}
 }
 
+// Defines values for ConfigWatchStream0Event.
+const (
+	ConfigWatchStream0EventSnapshot ConfigWatchStream0Event = "snapshot"
+)
+
+// Valid indicates whether the value is a known member of the ConfigWatchStream0Event enum.
+func (e ConfigWatchStream0Event) Valid() bool {
+	switch e {
+	case ConfigWatchStream0EventSnapshot:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConfigWatchStream1Event.
+const (
+	ConfigWatchStream1EventConfigUpdated ConfigWatchStream1Event = "config.updated"
+)
+
+// Valid indicates whether the value is a known member of the ConfigWatchStream1Event enum.
+func (e ConfigWatchStream1Event) Valid() bool {
+	switch e {
+	case ConfigWatchStream1EventConfigUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConfigWatchStream2Event.
+const (
+	ConfigWatchStream2EventConfigDeleted ConfigWatchStream2Event = "config.deleted"
+)
+
+// Valid indicates whether the value is a known member of the ConfigWatchStream2Event enum.
+func (e ConfigWatchStream2Event) Valid() bool {
+	switch e {
+	case ConfigWatchStream2EventConfigDeleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConfigWatchStream3Event.
+const (
+	ConfigWatchStream3EventReset ConfigWatchStream3Event = "reset"
+)
+
+// Valid indicates whether the value is a known member of the ConfigWatchStream3Event enum.
+func (e ConfigWatchStream3Event) Valid() bool {
+	switch e {
+	case ConfigWatchStream3EventReset:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConfigWatchStream4Event.
+const (
+	ConfigWatchStream4EventLagged ConfigWatchStream4Event = "lagged"
+)
+
+// Valid indicates whether the value is a known member of the ConfigWatchStream4Event enum.
+func (e ConfigWatchStream4Event) Valid() bool {
+	switch e {
+	case ConfigWatchStream4EventLagged:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeliveryState.
 const (
 	DeliveryStateDelivered DeliveryState = "delivered"
@@ -217,13 +292,13 @@ func (e StatusReportStatus) Valid() bool {
 
 // Defines values for WatchStream0Event.
 const (
-	Snapshot WatchStream0Event = "snapshot"
+	WatchStream0EventSnapshot WatchStream0Event = "snapshot"
 )
 
 // Valid indicates whether the value is a known member of the WatchStream0Event enum.
 func (e WatchStream0Event) Valid() bool {
 	switch e {
-	case Snapshot:
+	case WatchStream0EventSnapshot:
 		return true
 	default:
 		return false
@@ -292,13 +367,13 @@ func (e WatchStream4Event) Valid() bool {
 
 // Defines values for WatchStream5Event.
 const (
-	Reset WatchStream5Event = "reset"
+	WatchStream5EventConfigUpdated WatchStream5Event = "config.updated"
 )
 
 // Valid indicates whether the value is a known member of the WatchStream5Event enum.
 func (e WatchStream5Event) Valid() bool {
 	switch e {
-	case Reset:
+	case WatchStream5EventConfigUpdated:
 		return true
 	default:
 		return false
@@ -307,13 +382,43 @@ func (e WatchStream5Event) Valid() bool {
 
 // Defines values for WatchStream6Event.
 const (
-	Lagged WatchStream6Event = "lagged"
+	WatchStream6EventConfigDeleted WatchStream6Event = "config.deleted"
 )
 
 // Valid indicates whether the value is a known member of the WatchStream6Event enum.
 func (e WatchStream6Event) Valid() bool {
 	switch e {
-	case Lagged:
+	case WatchStream6EventConfigDeleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WatchStream7Event.
+const (
+	WatchStream7EventReset WatchStream7Event = "reset"
+)
+
+// Valid indicates whether the value is a known member of the WatchStream7Event enum.
+func (e WatchStream7Event) Valid() bool {
+	switch e {
+	case WatchStream7EventReset:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WatchStream8Event.
+const (
+	WatchStream8EventLagged WatchStream8Event = "lagged"
+)
+
+// Valid indicates whether the value is a known member of the WatchStream8Event enum.
+func (e WatchStream8Event) Valid() bool {
+	switch e {
+	case WatchStream8EventLagged:
 		return true
 	default:
 		return false
@@ -409,25 +514,35 @@ type AdminEvent struct {
 	// Examples: 2026-11-26T10:00:30.120Z
 	At time.Time `json:"at"`
 
-	// FencingToken The token of the grant that began or ended.
+	// By The user of your org that made the change (config events).
+	//
+	// Examples: alice
+	By *string `json:"by,omitempty"`
+
+	// FencingToken The token of the grant that began or ended (lock events).
 	//
 	// Examples: 42
-	FencingToken int64 `json:"fencing_token"`
+	FencingToken *int64 `json:"fencing_token,omitempty"`
 
 	// ForcedBy Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment.
 	//
 	// Examples: admin
 	ForcedBy *string `json:"forced_by,omitempty"`
 
-	// Holder The principal that holds (or held) the lock, org/user.
+	// Holder The principal that holds (or held) the lock, org/user (lock events).
 	//
 	// Examples: acme/alice
-	Holder string `json:"holder"`
+	Holder *string `json:"holder,omitempty"`
 
-	// Name The lock's name.
+	// Key The config key (config events).
+	//
+	// Examples: app/feature-x
+	Key *string `json:"key,omitempty"`
+
+	// Name The lock's name (lock events).
 	//
 	// Examples: db/primary
-	Name string `json:"name"`
+	Name *string `json:"name,omitempty"`
 
 	// Org Examples: acme
 	Org string `json:"org"`
@@ -437,10 +552,15 @@ type AdminEvent struct {
 	// Examples: 1042
 	Seq int64 `json:"seq"`
 
-	// Type lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed). A renewal or keepalive is no event. Other types may be added later, namespaced the same way.
+	// Type lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed); config.updated, config.deleted (a config key's change). A renewal or keepalive is no event. Other types may be added later, namespaced the same way.
 	//
 	// Examples: lock.acquired
 	Type string `json:"type"`
+
+	// Version The version the change made (config events); read the value with GET /config/{key}?version=N.
+	//
+	// Examples: 4
+	Version *int64 `json:"version,omitempty"`
 }
 
 // AdminEventPage defines model for AdminEventPage.
@@ -515,6 +635,220 @@ type AdminWebhookList struct {
 	Webhooks []AdminWebhook `json:"webhooks"`
 }
 
+// ConfigDeletion defines model for ConfigDeletion.
+type ConfigDeletion struct {
+	// Deleted Always true.
+	Deleted bool `json:"deleted"`
+
+	// Key Examples: app/feature-x
+	Key string `json:"key"`
+
+	// UpdatedAt When it was deleted (server clock).
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UpdatedBy The user of your org that deleted it.
+	//
+	// Examples: alice
+	UpdatedBy string `json:"updated_by"`
+
+	// Version The version the deletion was recorded as; a later write gets the next one.
+	//
+	// Examples: 4
+	Version int64 `json:"version"`
+}
+
+// ConfigFence defines model for ConfigFence.
+type ConfigFence struct {
+	// FencingToken Your grant's fencing token: the write succeeds only while it is the token of the lock's current, unexpired holder.
+	//
+	// Examples: 42
+	FencingToken int64 `json:"fencing_token"`
+
+	// Lock A lock of your org.
+	//
+	// Examples: leader/app
+	Lock string `json:"lock"`
+}
+
+// ConfigHistory defines model for ConfigHistory.
+type ConfigHistory struct {
+	// Key Examples: app/feature-x
+	Key string `json:"key"`
+
+	// NextCursor Pass as cursor to get older versions; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+
+	// Versions Kept versions, newest first, deletions included. The server keeps the newest config.history versions of each key (100 by default).
+	Versions []ConfigVersion `json:"versions"`
+}
+
+// ConfigList defines model for ConfigList.
+type ConfigList struct {
+	// Configs Keys with a value, in key order, with their current values.
+	Configs []ConfigValue `json:"configs"`
+
+	// NextCursor Pass as cursor to get the next page; absent on the last page.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ConfigValue defines model for ConfigValue.
+type ConfigValue struct {
+	// Description The description written with this version (empty if none).
+	Description string `json:"description"`
+
+	// Key Examples: app/feature-x
+	Key string `json:"key"`
+
+	// UpdatedAt When this version was written (server clock).
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UpdatedBy The user of your org that wrote it.
+	//
+	// Examples: alice
+	UpdatedBy string `json:"updated_by"`
+
+	// Value The value, as compact JSON.
+	Value interface{} `json:"value"`
+
+	// Version 1 for the first write of the key, one more for each write or deletion after it.
+	//
+	// Examples: 3
+	Version int64 `json:"version"`
+}
+
+// ConfigVersion defines model for ConfigVersion.
+type ConfigVersion struct {
+	// Deleted True when this version is the key's deletion (then there is no value).
+	Deleted bool `json:"deleted"`
+
+	// Description The description written with it.
+	Description string `json:"description"`
+
+	// UpdatedAt When (server clock).
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// UpdatedBy Who: the user of your org.
+	//
+	// Examples: alice
+	UpdatedBy string `json:"updated_by"`
+
+	// Value The value written (absent for a deletion).
+	Value interface{} `json:"value,omitempty"`
+
+	// Version Examples: 3
+	Version int64 `json:"version"`
+}
+
+// ConfigWatchSnapshot defines model for ConfigWatchSnapshot.
+type ConfigWatchSnapshot struct {
+	// Deleted True when the newest version is a deletion (the key has no value).
+	Deleted bool `json:"deleted"`
+
+	// Key Examples: app/feature-x
+	Key string `json:"key"`
+
+	// Seq The last event the state reflects (also the frame's id).
+	//
+	// Examples: 1042
+	Seq int64 `json:"seq"`
+
+	// UpdatedAt When the newest version was written.
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+
+	// UpdatedBy Who wrote it.
+	//
+	// Examples: alice
+	UpdatedBy *string `json:"updated_by,omitempty"`
+
+	// Version The key's newest version; 0 when it was never written.
+	//
+	// Examples: 3
+	Version int64 `json:"version"`
+}
+
+// ConfigWatchStream A watch stream. Each item of oneOf is one possible frame, sent as UTF-8 text in the form of the Server-Sent Events specification.
+type ConfigWatchStream = []ConfigWatchStream_Item
+
+// ConfigWatchStream0 First frame of a fresh stream, and the one after reset: the key's newest version, as of the event in id.
+type ConfigWatchStream0 struct {
+	Data ConfigWatchSnapshot `json:"data"`
+
+	// Event The event name.
+	Event ConfigWatchStream0Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
+}
+
+// ConfigWatchStream0Event The event name.
+type ConfigWatchStream0Event string
+
+// ConfigWatchStream1 One change of the watched key (never its value).
+type ConfigWatchStream1 struct {
+	Data Event `json:"data"`
+
+	// Event The event name.
+	Event ConfigWatchStream1Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
+}
+
+// ConfigWatchStream1Event The event name.
+type ConfigWatchStream1Event string
+
+// ConfigWatchStream2 One change of the watched key (never its value).
+type ConfigWatchStream2 struct {
+	Data Event `json:"data"`
+
+	// Event The event name.
+	Event ConfigWatchStream2Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
+}
+
+// ConfigWatchStream2Event The event name.
+type ConfigWatchStream2Event string
+
+// ConfigWatchStream3 The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now.
+type ConfigWatchStream3 struct {
+	Data WatchReset `json:"data"`
+
+	// Event The event name.
+	Event ConfigWatchStream3Event `json:"event"`
+}
+
+// ConfigWatchStream3Event The event name.
+type ConfigWatchStream3Event string
+
+// ConfigWatchStream4 The stream fell too far behind the newest events; it ends after this frame. Reconnect with Last-Event-ID set to its id.
+type ConfigWatchStream4 struct {
+	Data WatchLagged `json:"data"`
+
+	// Event The event name.
+	Event ConfigWatchStream4Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
+}
+
+// ConfigWatchStream4Event The event name.
+type ConfigWatchStream4Event string
+
+// ConfigWatchStream_Item defines model for ConfigWatchStream.Item.
+type ConfigWatchStream_Item struct {
+	union json.RawMessage
+}
+
 // CreateOrgRequest defines model for CreateOrgRequest.
 type CreateOrgRequest struct {
 	// Org The org's name: letters, digits, '.', '_' and '-'.
@@ -542,6 +876,17 @@ type CreateWebhookRequest struct {
 	//
 	// Examples: https://hooks.example.com/octostore
 	Url string `json:"url"`
+}
+
+// DeleteConfigRequest defines model for DeleteConfigRequest.
+type DeleteConfigRequest struct {
+	// ExpectedVersion Delete only if the key is at this version now. Same as If-Match.
+	//
+	// Examples: 3
+	ExpectedVersion *int64 `json:"expected_version,omitempty"`
+
+	// Fence Delete only while you hold this lock with this fencing token.
+	Fence *ConfigFence `json:"fence,omitempty"`
 }
 
 // Delivery defines model for Delivery.
@@ -646,35 +991,50 @@ type Event struct {
 	// Examples: 2026-11-26T10:00:30.120Z
 	At time.Time `json:"at"`
 
-	// FencingToken The token of the grant that began or ended.
+	// By The user of your org that made the change (config events).
+	//
+	// Examples: alice
+	By *string `json:"by,omitempty"`
+
+	// FencingToken The token of the grant that began or ended (lock events).
 	//
 	// Examples: 42
-	FencingToken int64 `json:"fencing_token"`
+	FencingToken *int64 `json:"fencing_token,omitempty"`
 
 	// ForcedBy Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment.
 	//
 	// Examples: admin
 	ForcedBy *string `json:"forced_by,omitempty"`
 
-	// Holder The principal that holds (or held) the lock, org/user.
+	// Holder The principal that holds (or held) the lock, org/user (lock events).
 	//
 	// Examples: acme/alice
-	Holder string `json:"holder"`
+	Holder *string `json:"holder,omitempty"`
 
-	// Name The lock's name.
+	// Key The config key (config events).
+	//
+	// Examples: app/feature-x
+	Key *string `json:"key,omitempty"`
+
+	// Name The lock's name (lock events).
 	//
 	// Examples: db/primary
-	Name string `json:"name"`
+	Name *string `json:"name,omitempty"`
 
 	// Seq Orders every event of the server; never reused. It is the event's id on watch streams (Last-Event-ID) and the after of the events page.
 	//
 	// Examples: 1042
 	Seq int64 `json:"seq"`
 
-	// Type lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed). A renewal or keepalive is no event. Other types may be added later, namespaced the same way.
+	// Type lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed); config.updated, config.deleted (a config key's change). A renewal or keepalive is no event. Other types may be added later, namespaced the same way.
 	//
 	// Examples: lock.acquired
 	Type string `json:"type"`
+
+	// Version The version the change made (config events); read the value with GET /config/{key}?version=N.
+	//
+	// Examples: 4
+	Version *int64 `json:"version,omitempty"`
 }
 
 // EventPage defines model for EventPage.
@@ -950,7 +1310,9 @@ type OrgList struct {
 
 // OrgQuotas defines model for OrgQuotas.
 type OrgQuotas struct {
-	Locks QuotaStatus `json:"locks"`
+	ConfigBytes QuotaStatus `json:"config_bytes"`
+	ConfigKeys  QuotaStatus `json:"config_keys"`
+	Locks       QuotaStatus `json:"locks"`
 
 	// Org Examples: acme
 	Org          string      `json:"org"`
@@ -1024,7 +1386,7 @@ type Problem struct {
 	// Examples: 100000
 	Limit *int64 `json:"limit,omitempty"`
 
-	// Quota For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks or watch_streams)
+	// Quota For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks, watch_streams, config_keys or config_bytes)
 	//
 	// Examples: locks
 	Quota *string `json:"quota,omitempty"`
@@ -1041,6 +1403,25 @@ type Problem struct {
 	//
 	// Examples: Conflict
 	Title string `json:"title"`
+}
+
+// PutConfigRequest defines model for PutConfigRequest.
+type PutConfigRequest struct {
+	// Description Free text stored with this version (at most 1024 bytes).
+	//
+	// Examples: rollout of feature x
+	Description *string `json:"description,omitempty"`
+
+	// ExpectedVersion Compare-and-set: write only if the key is at this version now (0: only if it has no value). Same as If-Match.
+	//
+	// Examples: 3
+	ExpectedVersion *int64 `json:"expected_version,omitempty"`
+
+	// Fence Write only while you hold this lock with this fencing token.
+	Fence *ConfigFence `json:"fence,omitempty"`
+
+	// Value Any JSON value (object, array, string, number, true, false or null), at most 262144 bytes once insignificant whitespace is removed; it is stored in that compact form.
+	Value interface{} `json:"value"`
 }
 
 // QuotaStatus defines model for QuotaStatus.
@@ -1150,6 +1531,12 @@ type SessionOpened struct {
 
 // SetQuotasRequest defines model for SetQuotasRequest.
 type SetQuotasRequest struct {
+	// ConfigBytes Bytes of the current config values (compact JSON); the history does not count.
+	ConfigBytes *int64 `json:"config_bytes,omitempty"`
+
+	// ConfigKeys Config keys with a value.
+	ConfigKeys *int64 `json:"config_keys,omitempty"`
+
 	// Locks Lock records (held, or in their lock delay).
 	//
 	// Examples: 1000
@@ -1411,7 +1798,7 @@ type WatchStream0 struct {
 // WatchStream0Event The event name.
 type WatchStream0Event string
 
-// WatchStream1 One change of a watched lock.
+// WatchStream1 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream1 struct {
 	Data Event `json:"data"`
 
@@ -1425,7 +1812,7 @@ type WatchStream1 struct {
 // WatchStream1Event The event name.
 type WatchStream1Event string
 
-// WatchStream2 One change of a watched lock.
+// WatchStream2 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream2 struct {
 	Data Event `json:"data"`
 
@@ -1439,7 +1826,7 @@ type WatchStream2 struct {
 // WatchStream2Event The event name.
 type WatchStream2Event string
 
-// WatchStream3 One change of a watched lock.
+// WatchStream3 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream3 struct {
 	Data Event `json:"data"`
 
@@ -1453,7 +1840,7 @@ type WatchStream3 struct {
 // WatchStream3Event The event name.
 type WatchStream3Event string
 
-// WatchStream4 One change of a watched lock.
+// WatchStream4 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream4 struct {
 	Data Event `json:"data"`
 
@@ -1467,20 +1854,23 @@ type WatchStream4 struct {
 // WatchStream4Event The event name.
 type WatchStream4Event string
 
-// WatchStream5 The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now.
+// WatchStream5 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream5 struct {
-	Data WatchReset `json:"data"`
+	Data Event `json:"data"`
 
 	// Event The event name.
 	Event WatchStream5Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
 }
 
 // WatchStream5Event The event name.
 type WatchStream5Event string
 
-// WatchStream6 The stream fell too far behind the newest events; it ends after this frame. Reconnect with Last-Event-ID set to its id.
+// WatchStream6 One change of a watched lock, or (on a prefix watch) of a config key below the prefix.
 type WatchStream6 struct {
-	Data WatchLagged `json:"data"`
+	Data Event `json:"data"`
 
 	// Event The event name.
 	Event WatchStream6Event `json:"event"`
@@ -1491,6 +1881,31 @@ type WatchStream6 struct {
 
 // WatchStream6Event The event name.
 type WatchStream6Event string
+
+// WatchStream7 The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now.
+type WatchStream7 struct {
+	Data WatchReset `json:"data"`
+
+	// Event The event name.
+	Event WatchStream7Event `json:"event"`
+}
+
+// WatchStream7Event The event name.
+type WatchStream7Event string
+
+// WatchStream8 The stream fell too far behind the newest events; it ends after this frame. Reconnect with Last-Event-ID set to its id.
+type WatchStream8 struct {
+	Data WatchLagged `json:"data"`
+
+	// Event The event name.
+	Event WatchStream8Event `json:"event"`
+
+	// Id The event's seq; send it back as Last-Event-ID to resume after it.
+	Id int64 `json:"id"`
+}
+
+// WatchStream8Event The event name.
+type WatchStream8Event string
 
 // WatchStream_Item defines model for WatchStream.Item.
 type WatchStream_Item struct {
@@ -1647,6 +2062,54 @@ type GithubCallbackParams struct {
 	UnderscoreUnderscoreHostOctostoreOauthState *string `form:"__Host-octostore_oauth_state,omitempty" json:"__Host-octostore_oauth_state,omitempty"`
 }
 
+// ListConfigParams defines parameters for ListConfig.
+type ListConfigParams struct {
+	// Prefix Only keys equal to or below this path, matched component by component (app matches app and app/x, not appx); a trailing / keeps only keys strictly below.
+	Prefix *string `form:"prefix,omitempty" json:"prefix,omitempty"`
+
+	// Limit Page size. A page also ends early once its values pass 1 MiB.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor next_cursor from the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// DeleteConfigParams defines parameters for DeleteConfig.
+type DeleteConfigParams struct {
+	// IfMatch Delete only if the key is at this version now, as an entity tag ("3").
+	IfMatch *string `json:"If-Match,omitempty"`
+}
+
+// GetConfigParams defines parameters for GetConfig.
+type GetConfigParams struct {
+	// Version A kept older version to read instead of the current value (e.g. 2).
+	Version *int64 `form:"version,omitempty" json:"version,omitempty"`
+}
+
+// PutConfigParams defines parameters for PutConfig.
+type PutConfigParams struct {
+	// IfMatch Compare-and-set: the version the key must be at now, as an entity tag ("3"). 412 version_conflict otherwise.
+	IfMatch *string `json:"If-Match,omitempty"`
+
+	// IfNoneMatch * writes only if the key has no value now (create only). 412 version_conflict otherwise.
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
+
+// ConfigHistoryParams defines parameters for ConfigHistory.
+type ConfigHistoryParams struct {
+	// Limit Page size. A page also ends early once its values pass 1 MiB.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor next_cursor from the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// WatchConfigParams defines parameters for WatchConfig.
+type WatchConfigParams struct {
+	// LastEventID Resume after this event: the id of the last frame you received (browsers send it when they reconnect). Without it the stream starts with a snapshot.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	// After Return events after this seq: the previous page's next_after, or 0 to start at the oldest retained event (with reset when older ones were trimmed).
@@ -1701,6 +2164,12 @@ type AdminAddUserJSONRequestBody = AddUserRequest
 // ExchangeCodeJSONRequestBody defines body for ExchangeCode for application/json ContentType.
 type ExchangeCodeJSONRequestBody = ExchangeRequest
 
+// DeleteConfigJSONRequestBody defines body for DeleteConfig for application/json ContentType.
+type DeleteConfigJSONRequestBody = DeleteConfigRequest
+
+// PutConfigJSONRequestBody defines body for PutConfig for application/json ContentType.
+type PutConfigJSONRequestBody = PutConfigRequest
+
 // AcquireLockJSONRequestBody defines body for AcquireLock for application/json ContentType.
 type AcquireLockJSONRequestBody = AcquireRequest
 
@@ -1721,6 +2190,146 @@ type PutTeamJSONRequestBody = TeamRequest
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest
+
+// AsConfigWatchStream0 returns the union data inside the ConfigWatchStream_Item as a ConfigWatchStream0
+func (t ConfigWatchStream_Item) AsConfigWatchStream0() (ConfigWatchStream0, error) {
+	var body ConfigWatchStream0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConfigWatchStream0 overwrites any union data inside the ConfigWatchStream_Item as the provided ConfigWatchStream0
+func (t *ConfigWatchStream_Item) FromConfigWatchStream0(v ConfigWatchStream0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeConfigWatchStream0 performs a merge with any union data inside the ConfigWatchStream_Item, using the provided ConfigWatchStream0
+func (t *ConfigWatchStream_Item) MergeConfigWatchStream0(v ConfigWatchStream0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConfigWatchStream1 returns the union data inside the ConfigWatchStream_Item as a ConfigWatchStream1
+func (t ConfigWatchStream_Item) AsConfigWatchStream1() (ConfigWatchStream1, error) {
+	var body ConfigWatchStream1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConfigWatchStream1 overwrites any union data inside the ConfigWatchStream_Item as the provided ConfigWatchStream1
+func (t *ConfigWatchStream_Item) FromConfigWatchStream1(v ConfigWatchStream1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeConfigWatchStream1 performs a merge with any union data inside the ConfigWatchStream_Item, using the provided ConfigWatchStream1
+func (t *ConfigWatchStream_Item) MergeConfigWatchStream1(v ConfigWatchStream1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConfigWatchStream2 returns the union data inside the ConfigWatchStream_Item as a ConfigWatchStream2
+func (t ConfigWatchStream_Item) AsConfigWatchStream2() (ConfigWatchStream2, error) {
+	var body ConfigWatchStream2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConfigWatchStream2 overwrites any union data inside the ConfigWatchStream_Item as the provided ConfigWatchStream2
+func (t *ConfigWatchStream_Item) FromConfigWatchStream2(v ConfigWatchStream2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeConfigWatchStream2 performs a merge with any union data inside the ConfigWatchStream_Item, using the provided ConfigWatchStream2
+func (t *ConfigWatchStream_Item) MergeConfigWatchStream2(v ConfigWatchStream2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConfigWatchStream3 returns the union data inside the ConfigWatchStream_Item as a ConfigWatchStream3
+func (t ConfigWatchStream_Item) AsConfigWatchStream3() (ConfigWatchStream3, error) {
+	var body ConfigWatchStream3
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConfigWatchStream3 overwrites any union data inside the ConfigWatchStream_Item as the provided ConfigWatchStream3
+func (t *ConfigWatchStream_Item) FromConfigWatchStream3(v ConfigWatchStream3) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeConfigWatchStream3 performs a merge with any union data inside the ConfigWatchStream_Item, using the provided ConfigWatchStream3
+func (t *ConfigWatchStream_Item) MergeConfigWatchStream3(v ConfigWatchStream3) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConfigWatchStream4 returns the union data inside the ConfigWatchStream_Item as a ConfigWatchStream4
+func (t ConfigWatchStream_Item) AsConfigWatchStream4() (ConfigWatchStream4, error) {
+	var body ConfigWatchStream4
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConfigWatchStream4 overwrites any union data inside the ConfigWatchStream_Item as the provided ConfigWatchStream4
+func (t *ConfigWatchStream_Item) FromConfigWatchStream4(v ConfigWatchStream4) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeConfigWatchStream4 performs a merge with any union data inside the ConfigWatchStream_Item, using the provided ConfigWatchStream4
+func (t *ConfigWatchStream_Item) MergeConfigWatchStream4(v ConfigWatchStream4) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ConfigWatchStream_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ConfigWatchStream_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsWatchStream0 returns the union data inside the WatchStream_Item as a WatchStream0
 func (t WatchStream_Item) AsWatchStream0() (WatchStream0, error) {
@@ -1894,6 +2503,58 @@ func (t *WatchStream_Item) FromWatchStream6(v WatchStream6) error {
 
 // MergeWatchStream6 performs a merge with any union data inside the WatchStream_Item, using the provided WatchStream6
 func (t *WatchStream_Item) MergeWatchStream6(v WatchStream6) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWatchStream7 returns the union data inside the WatchStream_Item as a WatchStream7
+func (t WatchStream_Item) AsWatchStream7() (WatchStream7, error) {
+	var body WatchStream7
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWatchStream7 overwrites any union data inside the WatchStream_Item as the provided WatchStream7
+func (t *WatchStream_Item) FromWatchStream7(v WatchStream7) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWatchStream7 performs a merge with any union data inside the WatchStream_Item, using the provided WatchStream7
+func (t *WatchStream_Item) MergeWatchStream7(v WatchStream7) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWatchStream8 returns the union data inside the WatchStream_Item as a WatchStream8
+func (t WatchStream_Item) AsWatchStream8() (WatchStream8, error) {
+	var body WatchStream8
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWatchStream8 overwrites any union data inside the WatchStream_Item as the provided WatchStream8
+func (t *WatchStream_Item) FromWatchStream8(v WatchStream8) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWatchStream8 performs a merge with any union data inside the WatchStream_Item, using the provided WatchStream8
+func (t *WatchStream_Item) MergeWatchStream8(v WatchStream8) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -2210,6 +2871,70 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /auth/token/rotate (the `RotateToken` operationId).
 	RotateToken(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListConfig List config values
+	//
+	// Lists the keys of your org that have a value, in key order, optionally below a prefix, with their current values, a page at a time.
+	//
+	// Corresponds with GET /config (the `ListConfig` operationId).
+	ListConfig(ctx context.Context, params *ListConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteConfigWithBody Delete a config value
+	//
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+	DeleteConfigWithBody(ctx context.Context, key string, params *DeleteConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteConfig Delete a config value
+	//
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+	DeleteConfig(ctx context.Context, key string, params *DeleteConfigParams, body DeleteConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConfig Read a config value
+	//
+	// Returns the key's current value, or with `version` a kept older one. The current value is served from memory and is always the newest committed one.
+	//
+	// Corresponds with GET /config/{key} (the `GetConfig` operationId).
+	GetConfig(ctx context.Context, key string, params *GetConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutConfigWithBody Write a config value
+	//
+	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+	PutConfigWithBody(ctx context.Context, key string, params *PutConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutConfig Write a config value
+	//
+	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+	PutConfig(ctx context.Context, key string, params *PutConfigParams, body PutConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ConfigHistory Read a key's history
+	//
+	// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+	//
+	// Corresponds with GET /config/{key}/history (the `ConfigHistory` operationId).
+	ConfigHistory(ctx context.Context, key string, params *ConfigHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WatchConfig Watch a config key
+	//
+	// Streams the changes of one config key of your org (`config.updated`, `config.deleted`; never the value: read it with GET), after a first `snapshot` of its newest version. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
+	//
+	// Corresponds with GET /config/{key}/watch (the `WatchConfig` operationId).
+	WatchConfig(ctx context.Context, key string, params *WatchConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEvents Read the event stream
 	//
@@ -2974,6 +3699,150 @@ func (c *Client) GithubCallback(ctx context.Context, params *GithubCallbackParam
 // Corresponds with POST /auth/token/rotate (the `RotateToken` operationId).
 func (c *Client) RotateToken(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateTokenRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListConfig List config values
+//
+// Lists the keys of your org that have a value, in key order, optionally below a prefix, with their current values, a page at a time.
+//
+// Corresponds with GET /config (the `ListConfig` operationId).
+func (c *Client) ListConfig(ctx context.Context, params *ListConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListConfigRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteConfigWithBody Delete a config value
+//
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+func (c *Client) DeleteConfigWithBody(ctx context.Context, key string, params *DeleteConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteConfigRequestWithBody(c.Server, key, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteConfig Delete a config value
+//
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+func (c *Client) DeleteConfig(ctx context.Context, key string, params *DeleteConfigParams, body DeleteConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteConfigRequest(c.Server, key, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConfig Read a config value
+//
+// Returns the key's current value, or with `version` a kept older one. The current value is served from memory and is always the newest committed one.
+//
+// Corresponds with GET /config/{key} (the `GetConfig` operationId).
+func (c *Client) GetConfig(ctx context.Context, key string, params *GetConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConfigRequest(c.Server, key, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutConfigWithBody Write a config value
+//
+// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+func (c *Client) PutConfigWithBody(ctx context.Context, key string, params *PutConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutConfigRequestWithBody(c.Server, key, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutConfig Write a config value
+//
+// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+func (c *Client) PutConfig(ctx context.Context, key string, params *PutConfigParams, body PutConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutConfigRequest(c.Server, key, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ConfigHistory Read a key's history
+//
+// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+//
+// Corresponds with GET /config/{key}/history (the `ConfigHistory` operationId).
+func (c *Client) ConfigHistory(ctx context.Context, key string, params *ConfigHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewConfigHistoryRequest(c.Server, key, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WatchConfig Watch a config key
+//
+// Streams the changes of one config key of your org (`config.updated`, `config.deleted`; never the value: read it with GET), after a first `snapshot` of its newest version. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
+//
+// Corresponds with GET /config/{key}/watch (the `WatchConfig` operationId).
+func (c *Client) WatchConfig(ctx context.Context, key string, params *WatchConfigParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWatchConfigRequest(c.Server, key, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4612,6 +5481,402 @@ func NewRotateTokenRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListConfigRequest constructs an http.Request for the ListConfig method
+func NewListConfigRequest(server string, params *ListConfigParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/config")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Prefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "prefix", *params.Prefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteConfigRequest calls the generic DeleteConfig builder with application/json body
+func NewDeleteConfigRequest(server string, key string, params *DeleteConfigParams, body DeleteConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteConfigRequestWithBody(server, key, params, "application/json", bodyReader)
+}
+
+// NewDeleteConfigRequestWithBody constructs an http.Request for the DeleteConfig method, with any body, and a specified content type
+func NewDeleteConfigRequestWithBody(server string, key string, params *DeleteConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/config/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetConfigRequest constructs an http.Request for the GetConfig method
+func NewGetConfigRequest(server string, key string, params *GetConfigParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/config/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Version != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "version", *params.Version, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutConfigRequest calls the generic PutConfig builder with application/json body
+func NewPutConfigRequest(server string, key string, params *PutConfigParams, body PutConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutConfigRequestWithBody(server, key, params, "application/json", bodyReader)
+}
+
+// NewPutConfigRequestWithBody constructs an http.Request for the PutConfig method, with any body, and a specified content type
+func NewPutConfigRequestWithBody(server string, key string, params *PutConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/config/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+		if params.IfNoneMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewConfigHistoryRequest constructs an http.Request for the ConfigHistory method
+func NewConfigHistoryRequest(server string, key string, params *ConfigHistoryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/config/%s/history", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewWatchConfigRequest constructs an http.Request for the WatchConfig method
+func NewWatchConfigRequest(server string, key string, params *WatchConfigParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/config/%s/watch", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListEventsRequest constructs an http.Request for the ListEvents method
 func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
 	var err error
@@ -5973,6 +7238,78 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /auth/token/rotate (the `RotateToken` operationId).
 	RotateTokenWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RotateTokenResponse, error)
+
+	// ListConfigWithResponse List config values
+	//
+	// Lists the keys of your org that have a value, in key order, optionally below a prefix, with their current values, a page at a time.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /config (the `ListConfig` operationId).
+	ListConfigWithResponse(ctx context.Context, params *ListConfigParams, reqEditors ...RequestEditorFn) (*ListConfigResponse, error)
+
+	// DeleteConfigWithBodyWithResponse Delete a config value
+	//
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+	DeleteConfigWithBodyWithResponse(ctx context.Context, key string, params *DeleteConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteConfigResponse, error)
+
+	// DeleteConfigWithResponse Delete a config value
+	//
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+	DeleteConfigWithResponse(ctx context.Context, key string, params *DeleteConfigParams, body DeleteConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteConfigResponse, error)
+
+	// GetConfigWithResponse Read a config value
+	//
+	// Returns the key's current value, or with `version` a kept older one. The current value is served from memory and is always the newest committed one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /config/{key} (the `GetConfig` operationId).
+	GetConfigWithResponse(ctx context.Context, key string, params *GetConfigParams, reqEditors ...RequestEditorFn) (*GetConfigResponse, error)
+
+	// PutConfigWithBodyWithResponse Write a config value
+	//
+	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+	PutConfigWithBodyWithResponse(ctx context.Context, key string, params *PutConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutConfigResponse, error)
+
+	// PutConfigWithResponse Write a config value
+	//
+	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+	PutConfigWithResponse(ctx context.Context, key string, params *PutConfigParams, body PutConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*PutConfigResponse, error)
+
+	// ConfigHistoryWithResponse Read a key's history
+	//
+	// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /config/{key}/history (the `ConfigHistory` operationId).
+	ConfigHistoryWithResponse(ctx context.Context, key string, params *ConfigHistoryParams, reqEditors ...RequestEditorFn) (*ConfigHistoryResponse, error)
+
+	// WatchConfigWithResponse Watch a config key
+	//
+	// Streams the changes of one config key of your org (`config.updated`, `config.deleted`; never the value: read it with GET), after a first `snapshot` of its newest version. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /config/{key}/watch (the `WatchConfig` operationId).
+	WatchConfigWithResponse(ctx context.Context, key string, params *WatchConfigParams, reqEditors ...RequestEditorFn) (*WatchConfigResponse, error)
 
 	// ListEventsWithResponse Read the event stream
 	//
@@ -8269,6 +9606,596 @@ func (r RotateTokenResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RotateTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfigList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListConfigResponse) GetJSON200() *ConfigList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListConfigResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListConfigResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListConfigResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListConfigResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListConfigResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfigDeletion
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *Problem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteConfigResponse) GetJSON200() *ConfigDeletion {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON408() *Problem {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON412() *Problem {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON413() *Problem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON415() *Problem {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteConfigResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetConfigResponse200Headers the declared response headers of an HTTP 200 response for GetConfig
+type GetConfigResponse200Headers struct {
+	ETag *string
+}
+
+type GetConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfigValue
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetConfigResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConfigResponse) GetJSON200() *ConfigValue {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetConfigResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetConfigResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetConfigResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetConfigResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetConfigResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetConfigResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutConfigResponse200Headers the declared response headers of an HTTP 200 response for PutConfig
+type PutConfigResponse200Headers struct {
+	ETag *string
+}
+
+type PutConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfigValue
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *Problem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PutConfigResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutConfigResponse) GetJSON200() *ConfigValue {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON408() *Problem {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON412() *Problem {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON413() *Problem {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON415() *Problem {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PutConfigResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PutConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ConfigHistoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ConfigHistory
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ConfigHistoryResponse) GetJSON200() *ConfigHistory {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ConfigHistoryResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ConfigHistoryResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ConfigHistoryResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ConfigHistoryResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ConfigHistoryResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ConfigHistoryResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ConfigHistoryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ConfigHistoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ConfigHistoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ConfigHistoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// WatchConfigResponse200Headers the declared response headers of an HTTP 200 response for WatchConfig
+type WatchConfigResponse200Headers struct {
+	CacheControl    *string
+	XAccelBuffering *string
+}
+
+type WatchConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *WatchConfigResponse200Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r WatchConfigResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r WatchConfigResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r WatchConfigResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r WatchConfigResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r WatchConfigResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r WatchConfigResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WatchConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WatchConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WatchConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WatchConfigResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10975,6 +12902,126 @@ func (c *ClientWithResponses) RotateTokenWithResponse(ctx context.Context, reqEd
 	return ParseRotateTokenResponse(rsp)
 }
 
+// ListConfigWithResponse List config values
+//
+// Lists the keys of your org that have a value, in key order, optionally below a prefix, with their current values, a page at a time.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /config (the `ListConfig` operationId).
+func (c *ClientWithResponses) ListConfigWithResponse(ctx context.Context, params *ListConfigParams, reqEditors ...RequestEditorFn) (*ListConfigResponse, error) {
+	rsp, err := c.ListConfig(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListConfigResponse(rsp)
+}
+
+// DeleteConfigWithBodyWithResponse Delete a config value
+//
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+func (c *ClientWithResponses) DeleteConfigWithBodyWithResponse(ctx context.Context, key string, params *DeleteConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteConfigResponse, error) {
+	rsp, err := c.DeleteConfigWithBody(ctx, key, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteConfigResponse(rsp)
+}
+
+// DeleteConfigWithResponse Delete a config value
+//
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /config/{key} (the `DeleteConfig` operationId).
+func (c *ClientWithResponses) DeleteConfigWithResponse(ctx context.Context, key string, params *DeleteConfigParams, body DeleteConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteConfigResponse, error) {
+	rsp, err := c.DeleteConfig(ctx, key, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteConfigResponse(rsp)
+}
+
+// GetConfigWithResponse Read a config value
+//
+// Returns the key's current value, or with `version` a kept older one. The current value is served from memory and is always the newest committed one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /config/{key} (the `GetConfig` operationId).
+func (c *ClientWithResponses) GetConfigWithResponse(ctx context.Context, key string, params *GetConfigParams, reqEditors ...RequestEditorFn) (*GetConfigResponse, error) {
+	rsp, err := c.GetConfig(ctx, key, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConfigResponse(rsp)
+}
+
+// PutConfigWithBodyWithResponse Write a config value
+//
+// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+func (c *ClientWithResponses) PutConfigWithBodyWithResponse(ctx context.Context, key string, params *PutConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutConfigResponse, error) {
+	rsp, err := c.PutConfigWithBody(ctx, key, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutConfigResponse(rsp)
+}
+
+// PutConfigWithResponse Write a config value
+//
+// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /config/{key} (the `PutConfig` operationId).
+func (c *ClientWithResponses) PutConfigWithResponse(ctx context.Context, key string, params *PutConfigParams, body PutConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*PutConfigResponse, error) {
+	rsp, err := c.PutConfig(ctx, key, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutConfigResponse(rsp)
+}
+
+// ConfigHistoryWithResponse Read a key's history
+//
+// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /config/{key}/history (the `ConfigHistory` operationId).
+func (c *ClientWithResponses) ConfigHistoryWithResponse(ctx context.Context, key string, params *ConfigHistoryParams, reqEditors ...RequestEditorFn) (*ConfigHistoryResponse, error) {
+	rsp, err := c.ConfigHistory(ctx, key, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfigHistoryResponse(rsp)
+}
+
+// WatchConfigWithResponse Watch a config key
+//
+// Streams the changes of one config key of your org (`config.updated`, `config.deleted`; never the value: read it with GET), after a first `snapshot` of its newest version. The answer is a stream of Server-Sent Events (`text/event-stream`); the 200 response lists its frames. Reconnect with `Last-Event-ID` set to the id of the last frame you received, and the stream resumes after it without a gap or a duplicate, as long as that event is retained (else `reset` and a fresh `snapshot`). A stream that falls too far behind gets `lagged` and ends; one also ends when the server stops. Either way, resume with `Last-Event-ID`. A comment line (`: heartbeat`) keeps an idle stream open through proxies. This page's Try it out shows a response only once it ends, which a stream never does: use `curl -N` or an EventSource.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /config/{key}/watch (the `WatchConfig` operationId).
+func (c *ClientWithResponses) WatchConfigWithResponse(ctx context.Context, key string, params *WatchConfigParams, reqEditors ...RequestEditorFn) (*WatchConfigResponse, error) {
+	rsp, err := c.WatchConfig(ctx, key, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWatchConfigResponse(rsp)
+}
+
 // ListEventsWithResponse Read the event stream
 //
 // Returns the retained events of your org after a seq, oldest first, a page at a time: the same events that watches stream and webhooks deliver, for scripts and clients without SSE. Every lock change is an event, recorded in the same commit as the change. `reset: true` says that events you asked for are no longer retained (or that after is newer than any event): re-read the state, then go on from next_after.
@@ -13186,6 +15233,530 @@ func ParseRotateTokenResponse(rsp *http.Response) (*RotateTokenResponse, error) 
 			headers.CacheControl = &value
 		}
 		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListConfigResponse parses an HTTP response from a ListConfigWithResponse call
+func ParseListConfigResponse(rsp *http.Response) (*ListConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfigList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteConfigResponse parses an HTTP response from a DeleteConfigWithResponse call
+func ParseDeleteConfigResponse(rsp *http.Response) (*DeleteConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfigDeletion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetConfigResponse parses an HTTP response from a GetConfigWithResponse call
+func ParseGetConfigResponse(rsp *http.Response) (*GetConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfigValue
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetConfigResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutConfigResponse parses an HTTP response from a PutConfigWithResponse call
+func ParsePutConfigResponse(rsp *http.Response) (*PutConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfigValue
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PutConfigResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseConfigHistoryResponse parses an HTTP response from a ConfigHistoryWithResponse call
+func ParseConfigHistoryResponse(rsp *http.Response) (*ConfigHistoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ConfigHistoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ConfigHistory
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWatchConfigResponse parses an HTTP response from a WatchConfigWithResponse call
+func ParseWatchConfigResponse(rsp *http.Response) (*WatchConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WatchConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers WatchConfigResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		if values := rsp.Header.Values("X-Accel-Buffering"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Accel-Buffering", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XAccelBuffering = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil

@@ -96,6 +96,10 @@ type Snapshot struct {
 	Members []Member
 	// Quotas are the stored per-org quota overrides, one per org.
 	Quotas []QuotaSet
+	// Configs are the newest stored version of every config key (a
+	// deletion for a deleted key), by org and key; their values are
+	// the current ones.
+	Configs []ConfigEntry
 	// Teams and ACLs are every org's teams and ACL rules.
 	Teams []Team
 	ACLs  []ACL

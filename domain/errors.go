@@ -22,6 +22,10 @@ const (
 	KindGone    // the object existed but has ended (an expired session)
 	KindLocked  // the object is in a waiting period (lock delay)
 	KindTooMany // a limit on concurrent use is reached; retry later
+	// KindPrecondition: a condition the client set on a write does not
+	// hold (a compare-and-set on a version).
+	KindPrecondition
+	KindTooLarge // an input is larger than allowed
 )
 
 // Error is a domain error with a stable machine-readable code. Two errors

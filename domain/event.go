@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,8 @@ const (
 	EventSessionOpened  EventKind = "session.opened"
 	EventSessionClosed  EventKind = "session.closed"
 	EventSessionExpired EventKind = "session.expired"
+	EventConfigUpdated  EventKind = "config.updated" // a config key got a new value
+	EventConfigDeleted  EventKind = "config.deleted" // a config key was deleted
 )
 
 // LockEventKinds are the kinds that watchers, the events page and webhooks
@@ -26,11 +29,27 @@ const (
 // the record but not published: a session's locks report its end.
 var LockEventKinds = []EventKind{EventLockAcquired, EventLockReleased, EventLockExpired, EventLockFreed}
 
+// ConfigEventKinds are the published kinds of config changes, in the order
+// the README lists them.
+var ConfigEventKinds = []EventKind{EventConfigUpdated, EventConfigDeleted}
+
+// Family is the part of k before its first dot (lock, config, session):
+// what kind of object the event is about. A watch of one name follows the
+// events of one family, so that a lock and a config key of the same name
+// are told apart.
+func (k EventKind) Family() string {
+	if i := strings.IndexByte(string(k), '.'); i >= 0 {
+		return string(k[:i])
+	}
+	return string(k)
+}
+
 // Published reports whether events of kind k are shown to watchers,
 // the events page and webhooks.
 func (k EventKind) Published() bool {
 	switch k {
-	case EventLockAcquired, EventLockReleased, EventLockExpired, EventLockFreed:
+	case EventLockAcquired, EventLockReleased, EventLockExpired, EventLockFreed,
+		EventConfigUpdated, EventConfigDeleted:
 		return true
 	}
 	return false
@@ -38,7 +57,9 @@ func (k EventKind) Published() bool {
 
 // Event is one recorded state change. Seq orders all events of a database
 // and never repeats. Events carry no capability: no lease or session id,
-// no metadata; Holder is kept to show its user, never its session.
+// no metadata; Holder is kept to show its user, never its session. A
+// config event names its key in Name, the version written in Version and
+// the user that wrote it in By, never the value.
 type Event struct {
 	Seq    uint64
 	Org    OrgID
@@ -50,6 +71,10 @@ type Event struct {
 	// ForcedBy names who ended the lease when it was not its holder: "admin"
 	// for a force release (ForcedByAdmin); empty for every other event.
 	ForcedBy string
+	// Version is the version a config change made (0 for lock events).
+	Version uint64
+	// By is the user that made a config change (empty for lock events).
+	By string
 }
 
 // ForcedByAdmin is the ForcedBy of a lock.released event that the admin's

@@ -16,10 +16,13 @@ const (
 	QuotaWaiters      Quota = "waiters"       // blocking acquires queued on a busy lock
 	QuotaWebhooks     Quota = "webhooks"      // webhook subscriptions
 	QuotaWatchStreams Quota = "watch_streams" // open watch streams
+	QuotaConfigKeys   Quota = "config_keys"   // config keys with a value (deleted ones do not count)
+	QuotaConfigBytes  Quota = "config_bytes"  // bytes of the current values of those keys (history does not count)
 )
 
 // Quotas lists every quota.
-var Quotas = []Quota{QuotaLocks, QuotaSessions, QuotaWaiters, QuotaWebhooks, QuotaWatchStreams}
+var Quotas = []Quota{QuotaLocks, QuotaSessions, QuotaWaiters, QuotaWebhooks, QuotaWatchStreams,
+	QuotaConfigKeys, QuotaConfigBytes}
 
 // MaxQuotaLimit is the highest limit a quota may be given.
 const MaxQuotaLimit = 1_000_000_000

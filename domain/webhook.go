@@ -88,13 +88,13 @@ var (
 	ErrWebhookAddressNotAllowed = Invalid("webhook_address_not_allowed",
 		"url points at a loopback, private, link-local or otherwise non-public address; deliveries go to public addresses only")
 	ErrInvalidEventType = Invalid("invalid_event_type",
-		"events must list at least one of lock.acquired, lock.released, lock.expired, lock.session_ended, lock.* or *")
+		"events must list at least one of lock.acquired, lock.released, lock.expired, lock.session_ended, lock.*, config.updated, config.deleted, config.* or *")
 	ErrInvalidWebhookSecret = Invalid("invalid_webhook_secret",
 		"secret must be 1-256 bytes of printable ASCII")
 )
 
 // CheckEventPatterns validates the event selection of a webhook: at least
-// one pattern, each a published kind, "lock.*" or "*". It returns the
+// one pattern, each a published kind, "lock.*", "config.*" or "*". It returns the
 // patterns without duplicates, in the order given.
 func CheckEventPatterns(ps []string) ([]string, error) {
 	if len(ps) == 0 {
@@ -102,7 +102,7 @@ func CheckEventPatterns(ps []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(ps))
 	for _, p := range ps {
-		if p != "*" && p != "lock.*" && !EventKind(p).Published() {
+		if p != "*" && p != "lock.*" && p != "config.*" && !EventKind(p).Published() {
 			return nil, &Error{Kind: KindInvalid, Code: ErrInvalidEventType.Code,
 				Msg: "unknown event type " + strconv.Quote(p) + "; " + ErrInvalidEventType.Msg}
 		}

@@ -17,7 +17,9 @@ type Journal interface {
 	// stored (it survives trimming; 0 if none), the last-alive time (zero
 	// if never recorded), all stored credentials, every webhook (with its
 	// cursor), the stored delivery records and the per-org quota
-	// overrides (one QuotaSet per org, in org order, never an empty one).
+	// overrides (one QuotaSet per org, in org order, never an empty one)
+	// and the newest version of every config key (by org and key; a
+	// deletion for a deleted key).
 	// Times and durations
 	// come back at millisecond precision without a monotonic reading. It is
 	// called once at start-up, before any Commit. A database that cannot be
@@ -28,7 +30,10 @@ type Journal interface {
 	// SessionSaved, SessionDeleted, CredentialAdded, EventRecorded,
 	// EventsTrimmed, WebhookSaved, WebhookDeleted, WebhookAdvanced,
 	// DeliveryRecorded, QuotaSet: it replaces the org's overrides, and an
-	// empty one removes them), raises the stored fencing counter to b.Counter and,
+	// empty one removes them; ConfigSaved and ConfigDeleted: they add a
+	// version of a key, which must be above every version of the key stored
+	// before, and drop the key's versions older than its Keep newest),
+	// raises the stored fencing counter to b.Counter and,
 	// when b.AliveAt is not zero, the last-alive time to b.AliveAt, all in
 	// one transaction; neither value is ever lowered. A batch with no
 	// changes but a newer AliveAt is stored: it is the idle heartbeat.
@@ -46,6 +51,12 @@ type Journal interface {
 	// the first seq returned is after+1. It reads committed data only and
 	// may run concurrently with Commit.
 	Events(ctx context.Context, after uint64, limit int) ([]domain.Event, error)
+
+	// ConfigHistory returns up to limit stored versions of the config key
+	// with a version below 'before' (every version when before is 0),
+	// newest first, each as committed. It reads committed data only and
+	// may run concurrently with Commit.
+	ConfigHistory(ctx context.Context, key domain.LockKey, before uint64, limit int) ([]domain.ConfigEntry, error)
 
 	// Ping performs a real read against the storage, for health checks.
 	Ping(ctx context.Context) error

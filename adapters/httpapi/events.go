@@ -14,16 +14,24 @@ import (
 // lets a reader act as the holder: no lease or session id, no metadata.
 type Event struct {
 	Seq          uint64 `json:"seq" doc:"Orders every event of the server; never reused. It is the event's id on watch streams (Last-Event-ID) and the after of the events page." example:"1042"`
-	Type         string `json:"type" doc:"lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed). A renewal or keepalive is no event. Other types may be added later, namespaced the same way." example:"lock.acquired"`
-	Name         string `json:"name" doc:"The lock's name." example:"db/primary"`
-	FencingToken uint64 `json:"fencing_token" doc:"The token of the grant that began or ended." example:"42"`
-	Holder       string `json:"holder" doc:"The principal that holds (or held) the lock, org/user." example:"acme/alice"`
+	Type         string `json:"type" doc:"lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed); config.updated, config.deleted (a config key's change). A renewal or keepalive is no event. Other types may be added later, namespaced the same way." example:"lock.acquired"`
+	Name         string `json:"name,omitempty" doc:"The lock's name (lock events)." example:"db/primary"`
+	FencingToken uint64 `json:"fencing_token,omitempty" doc:"The token of the grant that began or ended (lock events)." example:"42"`
+	Holder       string `json:"holder,omitempty" doc:"The principal that holds (or held) the lock, org/user (lock events)." example:"acme/alice"`
+	Key          string `json:"key,omitempty" doc:"The config key (config events)." example:"app/feature-x"`
+	Version      uint64 `json:"version,omitempty" doc:"The version the change made (config events); read the value with GET /config/{key}?version=N." example:"4"`
+	By           string `json:"by,omitempty" doc:"The user of your org that made the change (config events)." example:"alice"`
 	At           Time   `json:"at" doc:"When it happened (server clock)."`
 	ForcedBy     string `json:"forced_by,omitempty" doc:"Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment." example:"admin"`
 }
 
-// eventOf converts a domain event for the wire.
+// eventOf converts a domain event for the wire: a lock event names its lock,
+// token and holder; a config event its key, version and user, never the
+// value.
 func eventOf(e domain.Event) Event {
+	if e.Kind.Family() == "config" {
+		return Event{Seq: e.Seq, Type: string(e.Kind), Key: string(e.Name), Version: e.Version, By: e.By, At: wireTime(e.At)}
+	}
 	return Event{Seq: e.Seq, Type: string(e.Kind), Name: string(e.Name), FencingToken: uint64(e.Token),
 		Holder: holderName(e.Org, e.Holder), At: wireTime(e.At), ForcedBy: e.ForcedBy}
 }

@@ -149,6 +149,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Access:   application.NewAccessService(e),
 		Login:    application.NewLoginService(e, orgs, domain.OrgMapping{}),
 		Admin:    application.NewAdminService(e, events, auth),
+		Config:   application.NewConfigService(e, events),
 		GitHub:   s.github,
 	})
 	if !s.notServing {

@@ -41,6 +41,7 @@ type orgA struct {
 	hook    string  // id of acme's webhook
 	team    string  // acme's team (alice in it)
 	rule    string  // prefix of acme's ACL rule (naming the team)
+	key     string  // acme's config key (version 1, written by alice)
 	before  uint64  // the newest event of globex from before A acted
 }
 
@@ -211,6 +212,42 @@ var isolationCases = map[string]isolationCase{
 		}
 	}},
 
+	// Config keys: by name, in the caller's org.
+	"GET /config/{key}": {byName, func(t *testing.T, a *api, w orgA) {
+		a.get(configPath(w.key, ""), carolTok).problem(t, http.StatusNotFound, "config_not_found")
+	}},
+	"GET /config/{key}/history": {byName, func(t *testing.T, a *api, w orgA) {
+		a.get(configPath(w.key, "/history"), carolTok).problem(t, http.StatusNotFound, "config_not_found")
+	}},
+	"PUT /config/{key}": {byName, func(t *testing.T, a *api, w orgA) {
+		// B's CAS sees no key (A's version 1 is not B's).
+		a.putConfig(carolTok, w.key, "globex's", http.Header{"If-None-Match": {"*"}}, nil).ok(t, http.StatusOK)
+		if r := a.get(configPath(w.key, ""), aliceTok).ok(t, http.StatusOK); r.obj["value"] != "acme's" || r.num(t, "version") != 1 {
+			t.Errorf("%v: globex changed acme's key", r)
+		}
+		// A's lock is no fence in B's org.
+		a.putConfig(carolTok, w.key, "x", nil, map[string]any{"fence": map[string]any{"lock": w.lock.name, "fencing_token": w.lock.token}}).
+			problem(t, http.StatusConflict, "fence_rejected")
+		a.call(http.MethodDelete, configPath(w.key, ""), carolTok, nil).ok(t, http.StatusOK)
+	}},
+	"DELETE /config/{key}": {byName, func(t *testing.T, a *api, w orgA) {
+		a.call(http.MethodDelete, configPath(w.key, ""), carolTok, nil).problem(t, http.StatusNotFound, "config_not_found")
+		a.get(configPath(w.key, ""), aliceTok).ok(t, http.StatusOK)
+	}},
+	"GET /config": {listing, func(t *testing.T, a *api, w orgA) {
+		if r := a.get("/config?prefix=iso", carolTok).ok(t, http.StatusOK); strings.Contains(string(r.raw), "acme's") {
+			t.Errorf("%v: globex lists acme's keys", r)
+		}
+	}},
+	"GET /config/{key}/watch": {byName, func(t *testing.T, a *api, w orgA) {
+		s := a.watch(t, configPath(w.key, "/watch"), carolTok, nil)
+		defer s.close()
+		f := s.next(t)
+		if snap := (&response{obj: f.obj(t)}); f.event != "snapshot" || snap.num(t, "version") != 0 {
+			t.Errorf("%v: globex's snapshot of %s shows acme's key (want version 0: never written)", f, w.key)
+		}
+	}},
+
 	// The bearer token itself.
 	"POST /auth/token/rotate": {ownToken, func(t *testing.T, a *api, w orgA) {
 		a.post("/auth/token/rotate", carolTok, nil).problem(t, http.StatusConflict, "static_token")
@@ -243,7 +280,8 @@ func TestEveryRouteKeepsOrgsApart(t *testing.T) {
 		a.post("/admin/orgs", adminTok, map[string]any{"org": o.org}).ok(t, http.StatusCreated)
 		a.post("/admin/orgs/"+o.org+"/users", adminTok, map[string]any{"user": o.user, "role": "owner"}).ok(t, http.StatusCreated)
 	}
-	w.team, w.rule = "iso-team", "iso-rule"
+	w.team, w.rule, w.key = "iso-team", "iso-rule", "iso/conf"
+	a.putConfig(aliceTok, w.key, "acme's", nil, nil).ok(t, http.StatusOK)
 	a.put("/teams/"+w.team, aliceTok, map[string]any{"members": []string{"alice"}}).ok(t, http.StatusOK)
 	a.put("/acls/"+w.rule, aliceTok, map[string]any{"acquire": []string{"team:" + w.team}}).ok(t, http.StatusOK)
 

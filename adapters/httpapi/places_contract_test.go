@@ -17,6 +17,7 @@ var validBodies = map[string]any{
 	"/admin/orgs":             map[string]any{"org": "initech"},
 	"/admin/orgs/{org}/users": map[string]any{"user": "dave"},
 	"/auth/exchange":          map[string]any{"code": "x"},
+	"/config/{key}":           map[string]any{"value": 1},
 	"/teams/{team}":           map[string]any{"members": []string{"bob"}},
 }
 
@@ -52,7 +53,7 @@ func TestEveryRouteKeepsItsPlace(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	fill := strings.NewReplacer("{name}", "x", "{id}", "s_0011223344556677", "{org}", "acme", "{user}", "dave",
-		"{token_id}", "tok_0011223344556677", "{team}", "dba", "{prefix}", "x")
+		"{token_id}", "tok_0011223344556677", "{team}", "dba", "{prefix}", "x", "{key}", "x")
 	checked := 0
 	for path, ops := range servedOperations(t, a) {
 		for method, op := range ops {

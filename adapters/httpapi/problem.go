@@ -29,7 +29,7 @@ type Problem struct {
 	Errors      []*FieldError `json:"errors,omitempty" doc:"Per-field validation errors"`
 	ExpiresAt   *Time         `json:"expires_at,omitempty" doc:"For lock_held: when the current lease runs out unless renewed"`
 	AvailableAt *Time         `json:"available_at,omitempty" doc:"For lock_delayed: when the lock can be acquired again"`
-	Quota       string        `json:"quota,omitempty" doc:"For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks or watch_streams)" example:"locks"`
+	Quota       string        `json:"quota,omitempty" doc:"For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks, watch_streams, config_keys or config_bytes)" example:"locks"`
 	Limit       *int          `json:"limit,omitempty" doc:"For quota_exceeded: the org's limit for that quota" example:"100000"`
 	headers     http.Header
 }
@@ -68,6 +68,8 @@ var statusOf = map[domain.Kind]int{
 	domain.KindGone:             http.StatusGone,
 	domain.KindLocked:           http.StatusLocked,
 	domain.KindTooMany:          http.StatusTooManyRequests,
+	domain.KindPrecondition:     http.StatusPreconditionFailed,
+	domain.KindTooLarge:         http.StatusRequestEntityTooLarge,
 }
 
 // fieldError attaches the input location that caused a validation error,
@@ -103,6 +105,9 @@ var bodyFields = map[string]string{
 	"webhook_address_not_allowed": "body.url",
 	"invalid_event_type":          "body.events",
 	"invalid_webhook_secret":      "body.secret",
+	// Config writes.
+	"invalid_value":       "body.value",
+	"invalid_description": "body.description",
 }
 
 // problemFor converts any error of a handler into a Problem. Only domain
@@ -154,6 +159,12 @@ func problemOf(err error, now time.Time) *Problem {
 		p.Detail = delayed.Error()
 		p.AvailableAt = wireTimeRef(delayed.AvailableAt)
 		p.headers = retryAfter(delayed.AvailableAt, now)
+	}
+	if c, ok := errors.AsType[*domain.VersionConflictError](err); ok {
+		p.Detail = c.Error()
+	}
+	if big, ok := errors.AsType[*domain.ValueTooLargeError](err); ok {
+		p.Detail = big.Error()
 	}
 	if q, ok := errors.AsType[*domain.QuotaExceededError](err); ok {
 		p.Detail = q.Error()

@@ -19,13 +19,16 @@ type SetQuotasRequest struct {
 	Waiters      *int `json:"waiters,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Blocking acquires queued on busy locks."`
 	Webhooks     *int `json:"webhooks,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Webhook subscriptions."`
 	WatchStreams *int `json:"watch_streams,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Open watch streams."`
+	ConfigKeys   *int `json:"config_keys,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Config keys with a value."`
+	ConfigBytes  *int `json:"config_bytes,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Bytes of the current config values (compact JSON); the history does not count."`
 }
 
 // limits converts the body to domain limits, leaving out null fields.
 func (q SetQuotasRequest) limits() domain.Limits {
 	out := domain.Limits{}
 	for k, v := range map[domain.Quota]*int{domain.QuotaLocks: q.Locks, domain.QuotaSessions: q.Sessions,
-		domain.QuotaWaiters: q.Waiters, domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams} {
+		domain.QuotaWaiters: q.Waiters, domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams,
+		domain.QuotaConfigKeys: q.ConfigKeys, domain.QuotaConfigBytes: q.ConfigBytes} {
 		if v != nil {
 			out[k] = *v
 		}
@@ -48,6 +51,8 @@ type OrgQuotas struct {
 	Waiters      QuotaStatus `json:"waiters"`
 	Webhooks     QuotaStatus `json:"webhooks"`
 	WatchStreams QuotaStatus `json:"watch_streams"`
+	ConfigKeys   QuotaStatus `json:"config_keys"`
+	ConfigBytes  QuotaStatus `json:"config_bytes"`
 }
 
 type orgPath struct {
@@ -126,6 +131,10 @@ func orgQuotas(org domain.OrgID, us []application.QuotaUsage) OrgQuotas {
 			out.Webhooks = st
 		case domain.QuotaWatchStreams:
 			out.WatchStreams = st
+		case domain.QuotaConfigKeys:
+			out.ConfigKeys = st
+		case domain.QuotaConfigBytes:
+			out.ConfigBytes = st
 		}
 	}
 	return out

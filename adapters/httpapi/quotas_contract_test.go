@@ -53,7 +53,7 @@ func TestQuotaAdminRoutes(t *testing.T) {
 	a.acquire(t, aliceTok, "q/one", nil)
 	a.openSession(t, aliceTok, 60)
 	r := a.get("/admin/orgs/acme/quotas", adminTok).ok(t, http.StatusOK)
-	r.keys(t, "org", "locks", "sessions", "waiters", "webhooks", "watch_streams")
+	r.keys(t, "org", "locks", "sessions", "waiters", "webhooks", "watch_streams", "config_keys", "config_bytes")
 	wantQuota(t, r, "locks", 100_000, 1, true)
 	wantQuota(t, r, "sessions", 10_000, 1, true)
 	wantQuota(t, r, "waiters", 10_000, 0, true)

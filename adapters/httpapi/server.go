@@ -87,7 +87,8 @@ type Services struct {
 	Access   *application.AccessService
 	Login    *application.LoginService
 	// Admin holds the reads of the admin dashboard.
-	Admin *application.AdminService
+	Admin  *application.AdminService
+	Config *application.ConfigService
 	// GitHub signs users in; nil when GitHub sign-in is not configured.
 	GitHub GitHub
 }
@@ -107,6 +108,7 @@ type Server struct {
 	access   *application.AccessService
 	login    *application.LoginService
 	admin    *application.AdminService
+	config   *application.ConfigService
 	github   GitHub
 	api      huma.API
 	handler  http.Handler
@@ -145,7 +147,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, admin: svc.Admin, github: svc.GitHub}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, admin: svc.Admin, config: svc.Config, github: svc.GitHub}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -182,6 +184,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerSessions()
 	s.registerEvents()
 	s.registerWatches()
+	s.registerConfig()
 	s.registerWebhooks()
 	s.registerAdmin()
 	s.registerTokens()
@@ -370,7 +373,7 @@ func exampleInstance(path string) string {
 		id = exampleWebhookID
 	}
 	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme",
-		"{team}", exampleTeam, "{prefix}", url.PathEscape(exampleName)).Replace(path)
+		"{team}", exampleTeam, "{prefix}", url.PathEscape(exampleName), "{key}", url.PathEscape(exampleConfigKey)).Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -130,13 +131,9 @@ func (s *Server) watchLocks(ctx context.Context, in *watchLocksInput) (*watchOut
 // watch opens a watch of target. Every refusal comes here, before a byte
 // of the stream is written, so it is an ordinary problem.
 func (s *Server) watch(ctx context.Context, target application.WatchTarget, lastEventID string) (*watchOutput, error) {
-	var last *uint64
-	if lastEventID != "" {
-		id, err := strconv.ParseUint(lastEventID, 10, 64)
-		if err != nil {
-			return nil, atField("header.Last-Event-ID", errInvalidLastEventID)
-		}
-		last = &id
+	last, err := parseLastEventID(lastEventID)
+	if err != nil {
+		return nil, err
 	}
 	// Revoking the token the stream was opened with ends the stream.
 	target.Auth = domain.HashToken(bearerToken(ctx))
@@ -144,18 +141,36 @@ func (s *Server) watch(ctx context.Context, target application.WatchTarget, last
 	if err != nil {
 		return nil, err
 	}
+	return s.streamOf(w, false), nil
+}
+
+// parseLastEventID reads a Last-Event-ID header (nil when not sent).
+func parseLastEventID(h string) (*uint64, error) {
+	if h == "" {
+		return nil, nil
+	}
+	id, err := strconv.ParseUint(h, 10, 64)
+	if err != nil {
+		return nil, atField("header.Last-Event-ID", errInvalidLastEventID)
+	}
+	return &id, nil
+}
+
+// streamOf is the answer of an opened watch; config says it follows a
+// config key (its snapshots are the key's).
+func (s *Server) streamOf(w *application.Watch, config bool) *watchOutput {
 	return &watchOutput{CacheControl: "no-cache", AccelBuffering: "no",
-		Body: func(hctx huma.Context) { s.stream(hctx, w) }}, nil
+		Body: func(hctx huma.Context) { s.stream(hctx, w, config) }}
 }
 
 // stream writes the frames of w until the watch ends (after lagged, or
 // when the server stops), the client goes away or a write fails, and then
 // closes w. A comment line goes out after WatchHeartbeat of silence.
-func (s *Server) stream(hctx huma.Context, w *application.Watch) {
+func (s *Server) stream(hctx huma.Context, w *application.Watch, config bool) {
 	defer w.Close()
 	ctx := hctx.Context()
 	_, rw := humago.Unwrap(hctx)
-	out := &sseWriter{w: rw, rc: http.NewResponseController(rw), timeout: s.cfg.WatchWriteTimeout}
+	out := &sseWriter{w: rw, rc: http.NewResponseController(rw), timeout: s.cfg.WatchWriteTimeout, config: config}
 	// The last write's deadline also bounds what net/http writes after
 	// the handler (the end of the chunked body); start it afresh.
 	defer func() { _ = out.rc.SetWriteDeadline(time.Now().Add(out.timeout)) }()
@@ -198,6 +213,7 @@ type sseWriter struct {
 	rc      *http.ResponseController
 	timeout time.Duration
 	buf     []byte
+	config  bool // a config key watch: snapshots are the key's
 }
 
 // maxKeptFrameBuffer keeps one large snapshot from holding its buffer for
@@ -208,7 +224,11 @@ const maxKeptFrameBuffer = 64 << 10
 func (o *sseWriter) frame(f application.Frame) {
 	switch f.Kind {
 	case application.FrameSnapshot:
-		o.add(f.Seq, true, "snapshot", snapshotOf(f))
+		if o.config {
+			o.add(f.Seq, true, "snapshot", configSnapshotOf(f))
+		} else {
+			o.add(f.Seq, true, "snapshot", snapshotOf(f))
+		}
 	case application.FrameEvent:
 		o.add(f.Seq, true, string(f.Event.Kind), eventOf(f.Event))
 	case application.FrameReset:
@@ -290,6 +310,7 @@ func (s *Server) watchStream() *huma.Response {
 		Description: "A stream of Server-Sent Events, one frame at a time: `id: <seq>`, `event: <name>`, `data: <one line of JSON>`, then an empty line.\n\n" +
 			"- `snapshot` comes first (and after `reset`): the watched locks that are held or delayed, as of the event in its id.\n" +
 			"- `lock.acquired`, `lock.released`, `lock.expired`, `lock.session_ended`: one change each, in seq order; the id is the event's seq.\n" +
+			"- `config.updated`, `config.deleted` (prefix watches only): a config key below the prefix changed; never its value.\n" +
 			"- `reset` (no id): the Last-Event-ID is no longer retained, or was never sent; a fresh `snapshot` follows.\n" +
 			"- `lagged`: the stream fell too far behind and ends after it; resume with its id as Last-Event-ID.\n" +
 			"- `: heartbeat`, a comment line, when nothing else was sent for a while (15 seconds by default), so that proxies keep the stream open.\n\n" +
@@ -299,8 +320,38 @@ func (s *Server) watchStream() *huma.Response {
 	}
 }
 
-// watchFrames is the schema of a watch stream.
+// configWatchStream documents the 200 answer of a config key watch, as
+// watchStream does for locks; its frames are the ConfigWatchStream
+// component.
+func (s *Server) configWatchStream() *huma.Response {
+	schemas := s.api.OpenAPI().Components.Schemas
+	if _, ok := schemas.Map()["ConfigWatchStream"]; !ok {
+		schemas.Map()["ConfigWatchStream"] = streamFrames(schemas,
+			ConfigWatchSnapshot{}, "First frame of a fresh stream, and the one after reset: the key's newest version, as of the event in id.",
+			domain.ConfigEventKinds, "One change of the watched key (never its value).")
+	}
+	return &huma.Response{
+		Description: "A stream of Server-Sent Events, one frame at a time: `id: <seq>`, `event: <name>`, `data: <one line of JSON>`, then an empty line.\n\n" +
+			"- `snapshot` comes first (and after `reset`): the key's newest version (0 if never written), as of the event in its id.\n" +
+			"- `config.updated`, `config.deleted`: one change each, in seq order; the id is the event's seq. Read the value with GET /config/{key}?version=N.\n" +
+			"- `reset` (no id): the Last-Event-ID is no longer retained, or was never sent; a fresh `snapshot` follows.\n" +
+			"- `lagged`: the stream fell too far behind and ends after it; resume with its id as Last-Event-ID.\n" +
+			"- `: heartbeat`, a comment line, when nothing else was sent for a while.\n\n" +
+			"Example:\n\n```\nid: 1041\nevent: snapshot\ndata: {\"seq\":1041,\"key\":\"app/feature-x\",\"version\":3,\"deleted\":false,\"updated_at\":\"2026-11-26T10:00:00.000Z\",\"updated_by\":\"alice\"}\n\n" +
+			"id: 1042\nevent: config.updated\ndata: {\"seq\":1042,\"type\":\"config.updated\",\"key\":\"app/feature-x\",\"version\":4,\"by\":\"alice\",\"at\":\"2026-11-26T10:00:30.123Z\"}\n\n```",
+		Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Ref: "#/components/schemas/ConfigWatchStream"}}},
+	}
+}
+
+// watchFrames is the schema of a lock watch stream.
 func watchFrames(reg huma.Registry) *huma.Schema {
+	return streamFrames(reg, WatchSnapshot{}, "First frame of a fresh stream, and the one after reset: the held or delayed locks watched, as of the event in id.",
+		slices.Concat(domain.LockEventKinds, domain.ConfigEventKinds), "One change of a watched lock, or (on a prefix watch) of a config key below the prefix.")
+}
+
+// streamFrames is the schema of a watch stream whose snapshot frame
+// carries snapshot and whose event frames are kinds.
+func streamFrames(reg huma.Registry, snapshot any, snapshotDoc string, kinds []domain.EventKind, eventDoc string) *huma.Schema {
 	frame := func(event string, withID bool, data any, doc string) *huma.Schema {
 		f := &huma.Schema{
 			Title: "Event " + event, Description: doc, Type: huma.TypeObject,
@@ -317,11 +368,9 @@ func watchFrames(reg huma.Registry) *huma.Schema {
 		}
 		return f
 	}
-	frames := []*huma.Schema{
-		frame("snapshot", true, WatchSnapshot{}, "First frame of a fresh stream, and the one after reset: the held or delayed locks watched, as of the event in id."),
-	}
-	for _, k := range domain.LockEventKinds {
-		frames = append(frames, frame(string(k), true, Event{}, "One change of a watched lock."))
+	frames := []*huma.Schema{frame("snapshot", true, snapshot, snapshotDoc)}
+	for _, k := range kinds {
+		frames = append(frames, frame(string(k), true, Event{}, eventDoc))
 	}
 	frames = append(frames,
 		frame("reset", false, WatchReset{}, "The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now."),

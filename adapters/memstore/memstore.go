@@ -41,8 +41,9 @@ type Journal struct {
 	webhooks    map[domain.WebhookID]domain.Webhook
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
 	quotas      map[domain.OrgID]domain.Limits
-	teams       map[string]domain.Team // by org and name
-	acls        map[string]domain.ACL  // by org and prefix
+	configs     map[domain.LockKey][]domain.ConfigEntry // kept versions, ascending
+	teams       map[string]domain.Team                  // by org and name
+	acls        map[string]domain.ACL                   // by org and prefix
 	failNext    error
 }
 
@@ -56,6 +57,7 @@ func New() *Journal {
 		webhooks:   make(map[domain.WebhookID]domain.Webhook),
 		deliveries: make(map[domain.WebhookID][]domain.Delivery),
 		quotas:     make(map[domain.OrgID]domain.Limits),
+		configs:    make(map[domain.LockKey][]domain.ConfigEntry),
 		teams:      make(map[string]domain.Team),
 		acls:       make(map[string]domain.ACL),
 	}
@@ -117,6 +119,13 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 		snap.Quotas = append(snap.Quotas, domain.QuotaSet{Org: org, Limits: maps.Clone(l)})
 	}
 	slices.SortFunc(snap.Quotas, func(a, b domain.QuotaSet) int { return cmp.Compare(a.Org, b.Org) })
+	snap.Configs = make([]domain.ConfigEntry, 0, len(j.configs))
+	for _, vs := range j.configs {
+		snap.Configs = append(snap.Configs, copyConfig(vs[len(vs)-1]))
+	}
+	slices.SortFunc(snap.Configs, func(a, b domain.ConfigEntry) int {
+		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
+	})
 	snap.Teams = make([]domain.Team, 0, len(j.teams))
 	for _, t := range j.teams {
 		t.Members = slices.Clone(t.Members)
@@ -169,8 +178,10 @@ func (j *Journal) webhookRecords() ([]domain.Webhook, []domain.Delivery) {
 // event with seq 0, an empty kind, or a seq not above every event stored or
 // recorded before it, a credential whose hash is already stored or added
 // earlier in the batch, a webhook or delivery record that breaks its
-// Validate, a webhook cursor above math.MaxInt64, and a batch after
-// FailNextCommit.
+// Validate, a webhook cursor above math.MaxInt64, a config version that
+// breaks ConfigEntry.Validate, is not above the key's newest version, keeps
+// fewer than one version or whose Deleted does not match its change type,
+// and a batch after FailNextCommit.
 //
 // WebhookSaved keeps the webhook's delivery records; WebhookDeleted drops
 // them; WebhookAdvanced never lowers a cursor. WebhookAdvanced and
@@ -283,6 +294,10 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 			} else {
 				j.quotas[c.Org] = maps.Clone(c.Limits)
 			}
+		case domain.ConfigSaved:
+			j.storeConfig(c.Entry, c.Keep)
+		case domain.ConfigDeleted:
+			j.storeConfig(c.Entry, c.Keep)
 		}
 	}
 	j.counter = max(j.counter, b.Counter)
@@ -322,6 +337,9 @@ func (j *Journal) check(b domain.Batch) error {
 	}
 	var added map[domain.TokenHash]struct{}
 	lastSeq := j.eventSeq
+	// configTop is the newest version of each config key added earlier
+	// in the batch.
+	configTop := make(map[domain.LockKey]uint64)
 	for i, c := range b.Changes {
 		var err error
 		switch c := c.(type) {
@@ -372,6 +390,18 @@ func (j *Journal) check(b domain.Batch) error {
 			err = c.Delivery.Validate()
 		case domain.QuotaSet:
 			err = c.Validate()
+		case domain.ConfigSaved:
+			if c.Entry.Deleted {
+				err = fmt.Errorf("config %s: a saved value marked deleted", c.Entry.Key.Name)
+			} else {
+				err = j.checkConfig(configTop, c.Entry, c.Keep)
+			}
+		case domain.ConfigDeleted:
+			if !c.Entry.Deleted {
+				err = fmt.Errorf("config %s: a deletion not marked deleted", c.Entry.Key.Name)
+			} else {
+				err = j.checkConfig(configTop, c.Entry, c.Keep)
+			}
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}
@@ -432,4 +462,69 @@ func (j *Journal) Events(ctx context.Context, after uint64, limit int) ([]domain
 	i, _ := slices.BinarySearchFunc(j.events, after+1, func(e domain.Event, seq uint64) int { return cmp.Compare(e.Seq, seq) })
 	end := min(len(j.events), i+max(limit, 0))
 	return slices.Clone(j.events[i:end]), nil
+}
+
+// checkConfig validates a config version against the newest version of its
+// key, stored or in top (added earlier in the batch), and records it in
+// top.
+func (j *Journal) checkConfig(top map[domain.LockKey]uint64, e domain.ConfigEntry, keep int) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if keep < 1 {
+		return fmt.Errorf("config %s: keep %d is below 1", e.Key.Name, keep)
+	}
+	newest, ok := top[e.Key]
+	if !ok {
+		if vs := j.configs[e.Key]; len(vs) > 0 {
+			newest = vs[len(vs)-1].Version
+		}
+	}
+	if e.Version <= newest {
+		return fmt.Errorf("config %s version %d is not above the stored %d", e.Key.Name, e.Version, newest)
+	}
+	top[e.Key] = e.Version
+	return nil
+}
+
+// storeConfig adds a checked config version and drops the key's versions
+// beyond keep.
+func (j *Journal) storeConfig(e domain.ConfigEntry, keep int) {
+	e = copyConfig(e)
+	e.At = storedTime(e.At)
+	vs := append(j.configs[e.Key], e)
+	// As in SQLite: the versions up to e.Version-keep go (versions of a
+	// key are dense, so that leaves the newest keep).
+	if e.Version > uint64(keep) {
+		through := e.Version - uint64(keep)
+		vs = slices.DeleteFunc(vs, func(x domain.ConfigEntry) bool { return x.Version <= through })
+	}
+	j.configs[e.Key] = vs
+}
+
+// copyConfig returns e with its own copy of the value.
+func copyConfig(e domain.ConfigEntry) domain.ConfigEntry {
+	if e.Value != nil {
+		e.Value = slices.Clone(e.Value)
+	}
+	return e
+}
+
+// ConfigHistory returns up to limit kept versions of key below before
+// (all when before is 0), newest first. It returns ctx's error if ctx is
+// done, and no other error.
+func (j *Journal) ConfigHistory(ctx context.Context, key domain.LockKey, before uint64, limit int) ([]domain.ConfigEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read config history: %w", err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	vs := j.configs[key]
+	var out []domain.ConfigEntry
+	for i := len(vs) - 1; i >= 0 && len(out) < limit; i-- {
+		if before == 0 || vs[i].Version < before {
+			out = append(out, copyConfig(vs[i]))
+		}
+	}
+	return out, nil
 }

@@ -24,6 +24,9 @@ type eventRow struct {
 	AtMs   int64  `json:"at_ms"`
 	// ForcedBy is absent from every row but a forced release's.
 	ForcedBy string `json:"forced_by,omitempty"`
+	// Version and By are set for config (and flag) events only.
+	Version uint64 `json:"version,omitempty"`
+	By      string `json:"by,omitempty"`
 }
 
 // eventRows are the events of a batch waiting to be inserted.
@@ -48,6 +51,7 @@ func fromEvent(e domain.Event) eventRow {
 	return eventRow{
 		Seq: int64(e.Seq), Org: string(e.Org), Kind: string(e.Kind), Name: string(e.Name),
 		Holder: string(e.Holder), Token: int64(e.Token), AtMs: e.At.UnixMilli(), ForcedBy: e.ForcedBy,
+		Version: e.Version, By: e.By,
 	}
 }
 
@@ -57,6 +61,7 @@ func (r eventRow) event() domain.Event {
 		Seq: uint64(r.Seq), Org: domain.OrgID(r.Org), Kind: domain.EventKind(r.Kind), Name: domain.LockName(r.Name),
 		Holder: domain.Holder(r.Holder), Token: domain.FencingToken(r.Token), At: time.UnixMilli(r.AtMs),
 		ForcedBy: r.ForcedBy,
+		Version:  r.Version, By: r.By,
 	}
 }
 

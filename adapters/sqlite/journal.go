@@ -76,8 +76,12 @@ func (j *Journal) queries(ctx context.Context) (*sqlitedb.Queries, error) {
 // org, no owner or a TTL under a millisecond; an event with seq 0, an
 // empty kind, or a seq not above every event stored or recorded before it;
 // a credential whose hash is already stored; a webhook or delivery record
-// that breaks its Validate, and a webhook cursor above math.MaxInt64. An
-// ephemeral lock's session need not be stored.
+// that breaks its Validate, a webhook cursor above math.MaxInt64, and a
+// config version that breaks ConfigEntry.Validate, is not above the key's
+// newest stored version or keeps fewer than one version. An ephemeral
+// lock's session need not be stored. Config versions are plain inserts
+// (the value stored as it is) with the key's older versions trimmed in
+// the same transaction.
 //
 // WebhookSaved keeps the webhook's delivery records; WebhookDeleted drops
 // them; WebhookAdvanced never lowers a cursor. WebhookAdvanced and
@@ -175,6 +179,18 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			err = applyOrgChange(ctx, q, c)
 		case domain.QuotaSet:
 			err = applyQuotaSet(ctx, q, c)
+		case domain.ConfigSaved:
+			if c.Entry.Deleted {
+				err = fmt.Errorf("config %s: a saved value marked deleted", c.Entry.Key.Name)
+			} else {
+				err = applyConfig(ctx, q, c.Entry, c.Keep)
+			}
+		case domain.ConfigDeleted:
+			if !c.Entry.Deleted {
+				err = fmt.Errorf("config %s: a deletion not marked deleted", c.Entry.Key.Name)
+			} else {
+				err = applyConfig(ctx, q, c.Entry, c.Keep)
+			}
 		case domain.TeamSaved, domain.TeamDeleted, domain.ACLSaved, domain.ACLDeleted:
 			err = applyAccessChange(ctx, q, c)
 		default:

@@ -22,6 +22,17 @@ type payload struct {
 	ForcedBy     string `json:"forced_by,omitempty"`
 }
 
+// configPayload is the JSON of a config event: the key, the version written
+// and the user that wrote it, never the value.
+type configPayload struct {
+	Seq     uint64 `json:"seq"`
+	Type    string `json:"type"`
+	Key     string `json:"key"`
+	Version uint64 `json:"version"`
+	By      string `json:"by"`
+	At      string `json:"at"`
+}
+
 // atLayout is RFC 3339 in UTC with exactly three fractional digits.
 const atLayout = "2006-01-02T15:04:05.000Z"
 
@@ -29,8 +40,18 @@ const atLayout = "2006-01-02T15:04:05.000Z"
 // fields seq, type, name, fencing_token, holder ("org/user", or the org
 // alone when the holder records no user) and at (UTC, millisecond
 // precision), in that order, then forced_by ("admin") on a lock.released
-// that the admin's force release recorded, and on no other event. The signatures are computed over these bytes.
+// that the admin's force release recorded, and on no other event; for a
+// config event seq, type, key, version, by (the user) and at. The
+// signatures are computed over these bytes.
 func Body(e domain.Event) []byte {
+	if e.Kind.Family() == "config" {
+		b, err := json.Marshal(configPayload{Seq: e.Seq, Type: string(e.Kind), Key: string(e.Name),
+			Version: e.Version, By: e.By, At: e.At.UTC().Format(atLayout)})
+		if err != nil {
+			panic("webhook: marshal body: " + err.Error())
+		}
+		return b
+	}
 	holder := string(e.Org)
 	if u := e.Holder.User(); u != "" {
 		holder += "/" + u

@@ -22,6 +22,8 @@ const usage = `Usage:
   octobench [run] [flags]          put load on one target and print its latencies
   octobench compare [flags]        start OctoStore, a no-op server and etcd; compare them
                                    (-workload blocking: OctoStore and etcd, queued acquires)
+  octobench config [flags]         start OctoStore; config reads/s and writes/s, and lock acquire
+                                   latency with and without clients writing 256 KiB config values
   octobench noop-server [-addr a]  serve {"ok":true} to every request (the baseline)
   octobench tokens [-n 256]        print OCTOSTORE_STATIC_TOKENS for the generated tokens
 
@@ -51,6 +53,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runCmd(ctx, args, stdout, stderr)
 	case "compare":
 		return compareCmd(ctx, args, stdout, stderr)
+	case "config":
+		return configCmd(ctx, args, stdout, stderr)
 	case "noop-server":
 		return noopCmd(ctx, args, stderr)
 	case "tokens":

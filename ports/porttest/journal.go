@@ -34,7 +34,10 @@ import (
 // seq 0 or above math.MaxInt64, no webhook id or an unknown state. Times
 // and durations are kept at millisecond precision. Of Events it requires
 // that a read running while batches commit sees each batch whole or not at
-// all, and that only trimmed events are missing.
+// all, and that only trimmed events are missing. Config versions must be
+// above the key's newest stored version, hold valid JSON (none for a
+// deletion) of at most domain.MaxConfigValueBytes and keep at least one
+// version.
 func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 	t.Helper()
 	tests := []struct {
@@ -66,6 +69,11 @@ func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 		{"QuotaRoundTrip", testQuotaRoundTrip},
 		{"RefusedQuotas", testRefusedQuotas},
 		{"QuotaCopiesData", testQuotaCopiesData},
+		{"ConfigRoundTrip", testConfigRoundTrip},
+		{"ConfigTrim", testConfigTrim},
+		{"RefusedConfigs", testRefusedConfigs},
+		{"ConfigCopiesData", testConfigCopiesData},
+		{"ConfigEventFields", testConfigEventFields},
 		{"AliveAtNeverLowers", testAliveAt},
 		{"HeartbeatOnlyBatch", testHeartbeatOnly},
 		{"RefusedSessionsAndEvents", testRefusedSessionsAndEvents},

@@ -30,11 +30,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.appendChangesStmt, err = db.PrepareContext(ctx, AppendChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query AppendChanges: %w", err)
 	}
+	if q.configHistoryStmt, err = db.PrepareContext(ctx, ConfigHistory); err != nil {
+		return nil, fmt.Errorf("error preparing query ConfigHistory: %w", err)
+	}
 	if q.countLocksStmt, err = db.PrepareContext(ctx, CountLocks); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
 	}
 	if q.countWebhookStmt, err = db.PrepareContext(ctx, CountWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query CountWebhook: %w", err)
+	}
+	if q.currentConfigsStmt, err = db.PrepareContext(ctx, CurrentConfigs); err != nil {
+		return nil, fmt.Errorf("error preparing query CurrentConfigs: %w", err)
 	}
 	if q.deleteACLStmt, err = db.PrepareContext(ctx, DeleteACL); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteACL: %w", err)
@@ -77,6 +83,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getEventSeqStmt, err = db.PrepareContext(ctx, GetEventSeq); err != nil {
 		return nil, fmt.Errorf("error preparing query GetEventSeq: %w", err)
+	}
+	if q.insertConfigVersionStmt, err = db.PrepareContext(ctx, InsertConfigVersion); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertConfigVersion: %w", err)
 	}
 	if q.insertCredentialStmt, err = db.PrepareContext(ctx, InsertCredential); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCredential: %w", err)
@@ -132,11 +141,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.maxEventSeqStmt, err = db.PrepareContext(ctx, MaxEventSeq); err != nil {
 		return nil, fmt.Errorf("error preparing query MaxEventSeq: %w", err)
 	}
+	if q.newestConfigVersionStmt, err = db.PrepareContext(ctx, NewestConfigVersion); err != nil {
+		return nil, fmt.Errorf("error preparing query NewestConfigVersion: %w", err)
+	}
 	if q.pingStmt, err = db.PrepareContext(ctx, Ping); err != nil {
 		return nil, fmt.Errorf("error preparing query Ping: %w", err)
 	}
 	if q.raiseMetaStmt, err = db.PrepareContext(ctx, RaiseMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query RaiseMeta: %w", err)
+	}
+	if q.trimConfigVersionsStmt, err = db.PrepareContext(ctx, TrimConfigVersions); err != nil {
+		return nil, fmt.Errorf("error preparing query TrimConfigVersions: %w", err)
 	}
 	if q.trimDeliveriesStmt, err = db.PrepareContext(ctx, TrimDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query TrimDeliveries: %w", err)
@@ -177,6 +192,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing appendChangesStmt: %w", cerr)
 		}
 	}
+	if q.configHistoryStmt != nil {
+		if cerr := q.configHistoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing configHistoryStmt: %w", cerr)
+		}
+	}
 	if q.countLocksStmt != nil {
 		if cerr := q.countLocksStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countLocksStmt: %w", cerr)
@@ -185,6 +205,11 @@ func (q *Queries) Close() error {
 	if q.countWebhookStmt != nil {
 		if cerr := q.countWebhookStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countWebhookStmt: %w", cerr)
+		}
+	}
+	if q.currentConfigsStmt != nil {
+		if cerr := q.currentConfigsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing currentConfigsStmt: %w", cerr)
 		}
 	}
 	if q.deleteACLStmt != nil {
@@ -255,6 +280,11 @@ func (q *Queries) Close() error {
 	if q.getEventSeqStmt != nil {
 		if cerr := q.getEventSeqStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getEventSeqStmt: %w", cerr)
+		}
+	}
+	if q.insertConfigVersionStmt != nil {
+		if cerr := q.insertConfigVersionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertConfigVersionStmt: %w", cerr)
 		}
 	}
 	if q.insertCredentialStmt != nil {
@@ -347,6 +377,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing maxEventSeqStmt: %w", cerr)
 		}
 	}
+	if q.newestConfigVersionStmt != nil {
+		if cerr := q.newestConfigVersionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing newestConfigVersionStmt: %w", cerr)
+		}
+	}
 	if q.pingStmt != nil {
 		if cerr := q.pingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pingStmt: %w", cerr)
@@ -355,6 +390,11 @@ func (q *Queries) Close() error {
 	if q.raiseMetaStmt != nil {
 		if cerr := q.raiseMetaStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing raiseMetaStmt: %w", cerr)
+		}
+	}
+	if q.trimConfigVersionsStmt != nil {
+		if cerr := q.trimConfigVersionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing trimConfigVersionsStmt: %w", cerr)
 		}
 	}
 	if q.trimDeliveriesStmt != nil {
@@ -438,8 +478,10 @@ type Queries struct {
 	tx                          *sql.Tx
 	advanceWebhookStmt          *sql.Stmt
 	appendChangesStmt           *sql.Stmt
+	configHistoryStmt           *sql.Stmt
 	countLocksStmt              *sql.Stmt
 	countWebhookStmt            *sql.Stmt
+	currentConfigsStmt          *sql.Stmt
 	deleteACLStmt               *sql.Stmt
 	deleteChangesThroughStmt    *sql.Stmt
 	deleteCredentialStmt        *sql.Stmt
@@ -454,6 +496,7 @@ type Queries struct {
 	getAliveAtStmt              *sql.Stmt
 	getCounterStmt              *sql.Stmt
 	getEventSeqStmt             *sql.Stmt
+	insertConfigVersionStmt     *sql.Stmt
 	insertCredentialStmt        *sql.Stmt
 	insertEventBatchStmt        *sql.Stmt
 	insertOrgStmt               *sql.Stmt
@@ -472,8 +515,10 @@ type Queries struct {
 	listWebhooksStmt            *sql.Stmt
 	lockKeyAfterStmt            *sql.Stmt
 	maxEventSeqStmt             *sql.Stmt
+	newestConfigVersionStmt     *sql.Stmt
 	pingStmt                    *sql.Stmt
 	raiseMetaStmt               *sql.Stmt
+	trimConfigVersionsStmt      *sql.Stmt
 	trimDeliveriesStmt          *sql.Stmt
 	upsertACLStmt               *sql.Stmt
 	upsertDeliveryStmt          *sql.Stmt
@@ -490,8 +535,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tx:                          tx,
 		advanceWebhookStmt:          q.advanceWebhookStmt,
 		appendChangesStmt:           q.appendChangesStmt,
+		configHistoryStmt:           q.configHistoryStmt,
 		countLocksStmt:              q.countLocksStmt,
 		countWebhookStmt:            q.countWebhookStmt,
+		currentConfigsStmt:          q.currentConfigsStmt,
 		deleteACLStmt:               q.deleteACLStmt,
 		deleteChangesThroughStmt:    q.deleteChangesThroughStmt,
 		deleteCredentialStmt:        q.deleteCredentialStmt,
@@ -506,6 +553,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getAliveAtStmt:              q.getAliveAtStmt,
 		getCounterStmt:              q.getCounterStmt,
 		getEventSeqStmt:             q.getEventSeqStmt,
+		insertConfigVersionStmt:     q.insertConfigVersionStmt,
 		insertCredentialStmt:        q.insertCredentialStmt,
 		insertEventBatchStmt:        q.insertEventBatchStmt,
 		insertOrgStmt:               q.insertOrgStmt,
@@ -524,8 +572,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listWebhooksStmt:            q.listWebhooksStmt,
 		lockKeyAfterStmt:            q.lockKeyAfterStmt,
 		maxEventSeqStmt:             q.maxEventSeqStmt,
+		newestConfigVersionStmt:     q.newestConfigVersionStmt,
 		pingStmt:                    q.pingStmt,
 		raiseMetaStmt:               q.raiseMetaStmt,
+		trimConfigVersionsStmt:      q.trimConfigVersionsStmt,
 		trimDeliveriesStmt:          q.trimDeliveriesStmt,
 		upsertACLStmt:               q.upsertACLStmt,
 		upsertDeliveryStmt:          q.upsertDeliveryStmt,

@@ -18,6 +18,17 @@ type ChangeLog struct {
 	Payload []byte
 }
 
+type ConfigVersion struct {
+	Org         string
+	Name        string
+	Version     int64
+	Value       *string
+	Description string
+	Deleted     int64
+	UpdatedAtMs int64
+	UpdatedBy   string
+}
+
 type Credential struct {
 	Hash        []byte
 	Org         string

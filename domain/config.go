@@ -1,0 +1,221 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// MaxConfigValueBytes is the largest config value accepted: its JSON text,
+// without insignificant whitespace.
+const MaxConfigValueBytes = 256 << 10
+
+// MaxConfigDescription is the longest description of a config value, in
+// bytes of UTF-8.
+const MaxConfigDescription = 1024
+
+// DefaultConfigHistory is how many versions of each config key are kept
+// when the server is not told otherwise.
+const DefaultConfigHistory = 100
+
+// ConfigEntry is one version of a config key: a value written, or its
+// deletion. Keys follow the lock-name rules and are unique within an org
+// (LockKey is the org and the key). Versions of a key start at 1 and grow
+// by one per write, deletions included, so a write after a deletion goes
+// on from the deletion's version.
+type ConfigEntry struct {
+	Key     LockKey
+	Version uint64
+	// Value is the JSON text of the value, compact; nil for a deletion.
+	Value       []byte
+	Description string
+	Deleted     bool
+	At          time.Time
+	// By is the user that wrote it (the principal's user name, without
+	// its org).
+	By string
+}
+
+// Exists reports whether e is a record at all (the zero entry is none).
+func (e ConfigEntry) Exists() bool { return e.Version != 0 }
+
+// Live reports whether e holds a value: it exists and is no deletion.
+func (e ConfigEntry) Live() bool { return e.Version != 0 && !e.Deleted }
+
+// Size is what the value counts against the org's config_bytes quota.
+func (e ConfigEntry) Size() int {
+	if !e.Live() {
+		return 0
+	}
+	return len(e.Value)
+}
+
+// Validate reports the first rule that e breaks: a valid org and key, a
+// version from 1 to math.MaxInt64, for a value valid compact-or-not JSON
+// of at most MaxConfigValueBytes, no value for a deletion, and a
+// description of at most MaxConfigDescription bytes. Storage adapters
+// check every entry they store or load with it; the error has no Kind.
+func (e ConfigEntry) Validate() error {
+	if _, err := ParseOrgID(string(e.Key.Org)); err != nil {
+		return kindless(err)
+	}
+	if _, err := ParseLockName(string(e.Key.Name)); err != nil {
+		return kindless(err)
+	}
+	if e.Version == 0 || e.Version > 1<<63-1 {
+		return fmt.Errorf("config %s version %d is out of range", e.Key.Name, e.Version)
+	}
+	if len(e.Description) > MaxConfigDescription {
+		return fmt.Errorf("config %s description is longer than %d bytes", e.Key.Name, MaxConfigDescription)
+	}
+	if e.Deleted {
+		if e.Value != nil {
+			return fmt.Errorf("config %s deletion has a value", e.Key.Name)
+		}
+		return nil
+	}
+	if len(e.Value) > MaxConfigValueBytes {
+		return fmt.Errorf("config %s value is %d bytes, above %d", e.Key.Name, len(e.Value), MaxConfigValueBytes)
+	}
+	if !json.Valid(e.Value) {
+		return fmt.Errorf("config %s value is not JSON", e.Key.Name)
+	}
+	return nil
+}
+
+// ParseConfigValue checks a value as a client sent it and returns its
+// compact JSON text, which is what is stored and counted: at most
+// MaxConfigValueBytes, else a *ValueTooLargeError. A missing value or one
+// that is not JSON is ErrInvalidConfigValue; null is a value like any other.
+func ParseConfigValue(raw []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, ErrInvalidConfigValue
+	}
+	var b bytes.Buffer
+	b.Grow(min(len(raw), MaxConfigValueBytes+1))
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, ErrInvalidConfigValue
+	}
+	if b.Len() > MaxConfigValueBytes {
+		return nil, &ValueTooLargeError{Size: b.Len()}
+	}
+	return b.Bytes(), nil
+}
+
+// CheckConfigDescription validates a description.
+func CheckConfigDescription(s string) error {
+	if len(s) > MaxConfigDescription {
+		return Invalid("invalid_description", "description must be at most "+strconv.Itoa(MaxConfigDescription)+" bytes")
+	}
+	return nil
+}
+
+// Fence makes a config write conditional on a lock: it succeeds only while
+// Token is the fencing token of the current, unexpired grant of the lock
+// Lock of the same org. A leader that lost its lock cannot overwrite what
+// its successor wrote.
+type Fence struct {
+	Lock  LockName
+	Token FencingToken
+}
+
+// Admits reports whether l, the fence lock's record as a decision sees it,
+// lets a write with the fence through at now.
+func (f Fence) Admits(l Lock, now time.Time) bool {
+	return l.HeldAt(now) && l.Token == f.Token
+}
+
+// ConfigWrite is what a client asks of a write or a deletion: its
+// preconditions. Expected, when set, is the version the key must have now
+// (0: the key must be absent); IfAbsent creates only if the key is absent;
+// Fence, when set, must admit the write.
+type ConfigWrite struct {
+	Expected *uint64
+	IfAbsent bool
+	Fence    *Fence
+}
+
+// Check decides the preconditions of w against cur, the key's newest
+// record (the zero entry if none), at now, with fenceLock the fence lock's
+// record (ignored without a fence). Returns ErrVersionConflict or
+// ErrFenceRejected.
+func (w ConfigWrite) Check(cur ConfigEntry, fenceLock Lock, now time.Time) error {
+	var have uint64
+	if cur.Live() {
+		have = cur.Version
+	}
+	if w.IfAbsent && cur.Live() {
+		return &VersionConflictError{Key: cur.Key.Name, Current: have}
+	}
+	if w.Expected != nil && *w.Expected != have {
+		return &VersionConflictError{Key: cur.Key.Name, Current: have}
+	}
+	if w.Fence != nil && !w.Fence.Admits(fenceLock, now) {
+		return ErrFenceRejected
+	}
+	return nil
+}
+
+// Config errors a client can cause.
+var (
+	ErrConfigNotFound = &Error{Kind: KindNotFound, Code: "config_not_found",
+		Msg: "no config value with this key in your org"}
+	ErrConfigVersionNotFound = &Error{Kind: KindNotFound, Code: "config_version_not_found",
+		Msg: "this version of the key is not kept (never written, trimmed from the history, or a deletion)"}
+	ErrVersionConflict = &Error{Kind: KindPrecondition, Code: "version_conflict",
+		Msg: "the key's current version is not the one the request expects"}
+	ErrFenceRejected = &Error{Kind: KindConflict, Code: "fence_rejected",
+		Msg: "the fence's fencing token is not the current holder's of its lock (released, expired or taken over)"}
+	ErrValueTooLarge = &Error{Kind: KindTooLarge, Code: "value_too_large",
+		Msg: "the value is larger than 262144 bytes of JSON"}
+	ErrInvalidConfigValue = Invalid("invalid_value", "value must be a JSON value")
+)
+
+// VersionConflictError says which version a key has now. It matches
+// ErrVersionConflict.
+type VersionConflictError struct {
+	Key     LockName
+	Current uint64 // 0: the key is absent
+}
+
+// Error returns a message naming the current version.
+func (e *VersionConflictError) Error() string {
+	if e.Current == 0 {
+		return "config " + string(e.Key) + " does not exist"
+	}
+	return "config " + string(e.Key) + " is at version " + strconv.FormatUint(e.Current, 10)
+}
+
+// Unwrap makes VersionConflictError match ErrVersionConflict.
+func (e *VersionConflictError) Unwrap() error { return ErrVersionConflict }
+
+// ValueTooLargeError gives the size of a refused value. It matches
+// ErrValueTooLarge.
+type ValueTooLargeError struct{ Size int }
+
+// Error returns a message with the sizes.
+func (e *ValueTooLargeError) Error() string {
+	return "the value is " + strconv.Itoa(e.Size) + " bytes of JSON; at most " + strconv.Itoa(MaxConfigValueBytes) + " are allowed"
+}
+
+// Unwrap makes ValueTooLargeError match ErrValueTooLarge.
+func (e *ValueTooLargeError) Unwrap() error { return ErrValueTooLarge }
+
+// ConfigSaved stores a new version of a config key (a value), keeping the
+// key's Keep newest versions and dropping older ones in the same commit.
+type ConfigSaved struct {
+	Entry ConfigEntry
+	Keep  int
+}
+
+// ConfigDeleted stores the deletion of a config key as its newest version
+// (Entry.Deleted), keeping the key's Keep newest versions.
+type ConfigDeleted struct {
+	Entry ConfigEntry
+	Keep  int
+}
+
+func (ConfigSaved) isChange()   {}
+func (ConfigDeleted) isChange() {}
