@@ -19,6 +19,8 @@ const (
 	EventSessionOpened  EventKind = "session.opened"
 	EventSessionClosed  EventKind = "session.closed"
 	EventSessionExpired EventKind = "session.expired"
+	EventFlagUpdated    EventKind = "flag.updated" // a flag was created or changed
+	EventFlagDeleted    EventKind = "flag.deleted"
 )
 
 // LockEventKinds are the kinds that watchers, the events page and webhooks
@@ -26,9 +28,11 @@ const (
 // the record but not published: a session's locks report its end.
 var LockEventKinds = []EventKind{EventLockAcquired, EventLockReleased, EventLockExpired, EventLockFreed}
 
-// Published reports whether events of kind k are shown to watchers,
-// the events page and webhooks.
-func (k EventKind) Published() bool {
+// FlagEventKinds are the published kinds of feature-flag changes.
+var FlagEventKinds = []EventKind{EventFlagUpdated, EventFlagDeleted}
+
+// IsLock reports whether k is a change of a lock (its Name is a lock's).
+func (k EventKind) IsLock() bool {
 	switch k {
 	case EventLockAcquired, EventLockReleased, EventLockExpired, EventLockFreed:
 		return true
@@ -36,17 +40,34 @@ func (k EventKind) Published() bool {
 	return false
 }
 
+// Published reports whether events of kind k are shown to watchers,
+// the events page and webhooks.
+func (k EventKind) Published() bool {
+	switch k {
+	case EventLockAcquired, EventLockReleased, EventLockExpired, EventLockFreed,
+		EventFlagUpdated, EventFlagDeleted:
+		return true
+	}
+	return false
+}
+
 // Event is one recorded state change. Seq orders all events of a database
 // and never repeats. Events carry no capability: no lease or session id,
-// no metadata; Holder is kept to show its user, never its session.
+// no metadata; Holder is kept to show its user, never its session. A flag
+// event names the flag in Name and carries its Version and the user that
+// changed it (By), never its settings.
 type Event struct {
 	Seq    uint64
 	Org    OrgID
 	Kind   EventKind
-	Name   LockName // empty for session events
-	Holder Holder   // the lock's holder (the one that lost it, for a loss); empty for session events
+	Name   LockName // the lock's or flag's name; empty for session events
+	Holder Holder   // the lock's holder (the one that lost it, for a loss); empty for session and flag events
 	Token  FencingToken
 	At     time.Time
+	// Version is the flag's version after an update, or the last one
+	// before a deletion; By is the user name of whoever made the change.
+	Version uint64
+	By      string
 }
 
 // Visible reports whether a watcher of org interested in names matching p
@@ -88,6 +109,9 @@ func (e Event) Follows(after uint64) error {
 	}
 	if e.Token > math.MaxInt64 {
 		return fmt.Errorf("event token %d is out of range", e.Token)
+	}
+	if e.Version > math.MaxInt64 {
+		return fmt.Errorf("event version %d is out of range", e.Version)
 	}
 	return nil
 }

@@ -16,10 +16,12 @@ const (
 	QuotaWaiters      Quota = "waiters"       // blocking acquires queued on a busy lock
 	QuotaWebhooks     Quota = "webhooks"      // webhook subscriptions
 	QuotaWatchStreams Quota = "watch_streams" // open watch streams
+	QuotaFlags        Quota = "flags"         // feature flags
+	QuotaLimits       Quota = "limits"        // rate-limit names with a counter in memory
 )
 
 // Quotas lists every quota.
-var Quotas = []Quota{QuotaLocks, QuotaSessions, QuotaWaiters, QuotaWebhooks, QuotaWatchStreams}
+var Quotas = []Quota{QuotaLocks, QuotaSessions, QuotaWaiters, QuotaWebhooks, QuotaWatchStreams, QuotaFlags, QuotaLimits}
 
 // MaxQuotaLimit is the highest limit a quota may be given.
 const MaxQuotaLimit = 1_000_000_000
