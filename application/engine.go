@@ -62,6 +62,8 @@ type Engine struct {
 	// revoked (set up before Start; the writer calls them).
 	onRevoke []func([]domain.TokenHash)
 	quotas   *quotaTable
+	flags    *flagTable
+	limits   *limitTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
@@ -113,6 +115,8 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		hooks:   newWebhookTable(),
 		orgs:    newOrgTable(),
 		quotas:  newQuotaTable(cfg.Quotas),
+		flags:   newFlagTable(),
+		limits:  &limitTable{},
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -142,6 +146,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	for _, q := range snap.Quotas {
 		e.quotas.set(q)
 	}
+	e.flags.restore(snap.Flags)
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
 	e.hub.reset(snap.EventSeq, e.trimmed)
 	graced, ended, err := e.startupBatch(snap)
@@ -413,6 +418,7 @@ func (e *Engine) fold(x *txn) {
 	e.hooks.apply(x.changes)
 	e.orgs.apply(x.changes)
 	e.quotas.apply(x.changes)
+	e.flags.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }
 

@@ -17,6 +17,8 @@ var DefaultQuotas = domain.Limits{
 	domain.QuotaWaiters:      10_000,
 	domain.QuotaWebhooks:     25,
 	domain.QuotaWatchStreams: 1_000,
+	domain.QuotaFlags:        10_000,
+	domain.QuotaLimits:       100_000,
 }
 
 // quotaTable holds the server-wide limits and the committed per-org
@@ -136,6 +138,8 @@ func (s *QuotaService) Get(_ context.Context, p domain.Principal, org domain.Org
 		domain.QuotaSessions: s.e.st.orgSessions(org),
 		domain.QuotaWaiters:  s.e.waiters.orgCount(org),
 		domain.QuotaWebhooks: s.e.hooks.count(org),
+		domain.QuotaFlags:    s.e.flags.orgCount(org),
+		domain.QuotaLimits:   s.e.limits.orgCount(org),
 	}
 	if s.events != nil {
 		used[domain.QuotaWatchStreams] = s.events.b.orgStreams(org)

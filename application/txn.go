@@ -36,6 +36,10 @@ type txn struct {
 	lockDelta    map[domain.OrgID]int
 	sessionDelta map[domain.OrgID]int
 	quotaSets    map[domain.OrgID]domain.Limits
+	// flags are flags written (or deleted: zero Flag) in this batch, and
+	// flagDelta how many flags each org gained or lost.
+	flags     map[domain.FlagKey]domain.Flag
+	flagDelta map[domain.OrgID]int
 }
 
 func newTxn(e *Engine, now time.Time) *txn {

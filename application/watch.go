@@ -28,11 +28,14 @@ type WatchTarget struct {
 	Auth domain.TokenHash
 }
 
-func (t WatchTarget) matches(n domain.LockName) bool {
+// wants reports whether the watch follows ev: a watch of one lock sees
+// that lock's events only; a prefix watch sees every published event
+// (locks and flags) whose name matches.
+func (t WatchTarget) wants(ev domain.Event) bool {
 	if t.Name != "" {
-		return n == t.Name
+		return ev.Kind.IsLock() && ev.Name == t.Name
 	}
-	return t.Prefix.Matches(n)
+	return t.Prefix.Matches(ev.Name)
 }
 
 // key is where the broker files a watch: the lock's name, or the
@@ -183,7 +186,7 @@ func (b *broker) fan(ev domain.Event) {
 			continue
 		}
 		for _, w := range keys[n[:i]] {
-			if w.target.matches(ev.Name) {
+			if w.target.wants(ev) {
 				w.push(ev, b.lim.MaxLag)
 			}
 		}
@@ -414,7 +417,7 @@ func (w *Watch) replay(ctx context.Context) error {
 		if ev.Seq > w.replayTo {
 			break
 		}
-		if ev.Visible(w.p.Org, domain.Prefix{}) && w.target.matches(ev.Name) {
+		if ev.Visible(w.p.Org, domain.Prefix{}) && w.target.wants(ev) {
 			w.pending = append(w.pending, Frame{Kind: FrameEvent, Seq: ev.Seq, Event: ev})
 		}
 		w.cursor = ev.Seq

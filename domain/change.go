@@ -96,4 +96,6 @@ type Snapshot struct {
 	Members []Member
 	// Quotas are the stored per-org quota overrides, one per org.
 	Quotas []QuotaSet
+	// Flags are the stored feature flags, by org and name.
+	Flags []Flag
 }

@@ -21,6 +21,15 @@ var (
 	ErrInvalidCost   = Invalid("invalid_cost", "cost must be from 1 to the limit")
 )
 
+// ParseLimitName validates s as the name of a rate limit, with the
+// lock-name rules. Returns a KindInvalid error coded invalid_name.
+func ParseLimitName(s string) (LockName, error) {
+	if err := checkPath(s, "limit name"); err != nil {
+		return "", err
+	}
+	return LockName(s), nil
+}
+
 // RateLimit allows Limit units of work per Window.
 type RateLimit struct {
 	Limit  uint64

@@ -16,8 +16,9 @@ type Journal interface {
 	// every stored session, the fencing counter, the highest event seq ever
 	// stored (it survives trimming; 0 if none), the last-alive time (zero
 	// if never recorded), all stored credentials, every webhook (with its
-	// cursor), the stored delivery records and the per-org quota
-	// overrides (one QuotaSet per org, in org order, never an empty one).
+	// cursor), the stored delivery records, the per-org quota
+	// overrides (one QuotaSet per org, in org order, never an empty one)
+	// and the feature flags (by org and name).
 	// Times and durations
 	// come back at millisecond precision without a monotonic reading. It is
 	// called once at start-up, before any Commit. A database that cannot be
@@ -28,7 +29,7 @@ type Journal interface {
 	// SessionSaved, SessionDeleted, CredentialAdded, EventRecorded,
 	// EventsTrimmed, WebhookSaved, WebhookDeleted, WebhookAdvanced,
 	// DeliveryRecorded, QuotaSet: it replaces the org's overrides, and an
-	// empty one removes them), raises the stored fencing counter to b.Counter and,
+	// empty one removes them; FlagSaved, FlagDeleted), raises the stored fencing counter to b.Counter and,
 	// when b.AliveAt is not zero, the last-alive time to b.AliveAt, all in
 	// one transaction; neither value is ever lowered. A batch with no
 	// changes but a newer AliveAt is stored: it is the idle heartbeat.

@@ -41,6 +41,7 @@ type Journal struct {
 	webhooks    map[domain.WebhookID]domain.Webhook
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
 	quotas      map[domain.OrgID]domain.Limits
+	flags       map[domain.FlagKey]domain.Flag
 	failNext    error
 }
 
@@ -54,6 +55,7 @@ func New() *Journal {
 		webhooks:   make(map[domain.WebhookID]domain.Webhook),
 		deliveries: make(map[domain.WebhookID][]domain.Delivery),
 		quotas:     make(map[domain.OrgID]domain.Limits),
+		flags:      make(map[domain.FlagKey]domain.Flag),
 	}
 }
 
@@ -113,6 +115,13 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 		snap.Quotas = append(snap.Quotas, domain.QuotaSet{Org: org, Limits: maps.Clone(l)})
 	}
 	slices.SortFunc(snap.Quotas, func(a, b domain.QuotaSet) int { return cmp.Compare(a.Org, b.Org) })
+	snap.Flags = make([]domain.Flag, 0, len(j.flags))
+	for _, f := range j.flags {
+		snap.Flags = append(snap.Flags, f)
+	}
+	slices.SortFunc(snap.Flags, func(a, b domain.Flag) int {
+		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
+	})
 	return snap, nil
 }
 
@@ -247,6 +256,12 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 			}
 		case domain.DeliveryRecorded:
 			j.recordDelivery(c.Delivery)
+		case domain.FlagSaved:
+			f := c.Flag
+			f.UpdatedAt = storedTime(f.UpdatedAt)
+			j.flags[f.Key] = f
+		case domain.FlagDeleted:
+			delete(j.flags, c.Key)
 		case domain.QuotaSet:
 			if len(c.Limits) == 0 {
 				delete(j.quotas, c.Org)
@@ -337,6 +352,9 @@ func (j *Journal) check(b domain.Batch) error {
 			err = c.Delivery.Validate()
 		case domain.QuotaSet:
 			err = c.Validate()
+		case domain.FlagSaved:
+			err = c.Flag.Validate()
+		case domain.FlagDeleted:
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

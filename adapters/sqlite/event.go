@@ -22,6 +22,9 @@ type eventRow struct {
 	Holder string `json:"holder,omitempty"`
 	Token  int64  `json:"token"`
 	AtMs   int64  `json:"at_ms"`
+	// Version and By are set for flag events only.
+	Version int64  `json:"version,omitempty"`
+	By      string `json:"by,omitempty"`
 }
 
 // eventRows are the events of a batch waiting to be inserted.
@@ -46,6 +49,7 @@ func fromEvent(e domain.Event) eventRow {
 	return eventRow{
 		Seq: int64(e.Seq), Org: string(e.Org), Kind: string(e.Kind), Name: string(e.Name),
 		Holder: string(e.Holder), Token: int64(e.Token), AtMs: e.At.UnixMilli(),
+		Version: int64(e.Version), By: e.By,
 	}
 }
 
@@ -54,6 +58,7 @@ func (r eventRow) event() domain.Event {
 	return domain.Event{
 		Seq: uint64(r.Seq), Org: domain.OrgID(r.Org), Kind: domain.EventKind(r.Kind), Name: domain.LockName(r.Name),
 		Holder: domain.Holder(r.Holder), Token: domain.FencingToken(r.Token), At: time.UnixMilli(r.AtMs),
+		Version: uint64(r.Version), By: r.By,
 	}
 }
 

@@ -175,6 +175,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			err = applyOrgChange(ctx, q, c)
 		case domain.QuotaSet:
 			err = applyQuotaSet(ctx, q, c)
+		case domain.FlagSaved, domain.FlagDeleted:
+			err = applyFlagChange(ctx, q, c)
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}
