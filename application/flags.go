@@ -115,6 +115,9 @@ func (s *FlagService) List(_ context.Context, p domain.Principal, prefix domain.
 // subject (see domain.Flag.EnabledFor). Returns ErrAdminNotTenant,
 // ErrInvalidSubject and ErrFlagNotFound.
 func (s *FlagService) Evaluate(ctx context.Context, p domain.Principal, name domain.FlagName, subject string) (bool, error) {
+	if err := s.authorize(p, name, accessRead); err != nil {
+		return false, err
+	}
 	if err := domain.CheckSubject(subject); err != nil {
 		return false, err
 	}

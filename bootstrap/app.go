@@ -61,6 +61,8 @@ func Options(cfg Config, env Env) fx.Option {
 			newWebhookService,
 			application.NewOrgService,
 			application.NewLoginService,
+			application.NewFlagService,
+			application.NewLimitService,
 			newQuotaService,
 			newDispatcher,
 			newAuth,
@@ -204,19 +206,22 @@ type apiServices struct {
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
 	Login    *application.LoginService
+	Flags    *application.FlagService
+	Limits   *application.LimitService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Engine: svc.Engine}
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Engine: svc.Engine,
+		Flags: svc.Flags, Limits: svc.Limits}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,
 			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL})
 	}
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
-		DashboardURL: cfg.OAuth.DashboardURL}, services)
+		DashboardURL: cfg.OAuth.DashboardURL, APIRate: float64(cfg.API.Rate), APIBurst: cfg.API.Burst}, services)
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating

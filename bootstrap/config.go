@@ -65,6 +65,7 @@ type Config struct {
 	Webhooks     WebhooksConfig `koanf:"webhooks"`
 	TLS          TLSConfig      `koanf:"tls"`
 	Quotas       QuotasConfig   `koanf:"quotas"`
+	API          APIConfig      `koanf:"api"`
 	OAuth        OAuthConfig    `koanf:"oauth"`
 	// WebhookAllowPrivate lifts the webhook address and https rules, for
 	// self-hosted private networks and tests.
@@ -140,12 +141,22 @@ type QuotasConfig struct {
 	Waiters      int `koanf:"waiters" doc:"blocking acquires of one org that may wait at once (429 quota_exceeded beyond)"`
 	Webhooks     int `koanf:"webhooks" doc:"webhooks one org may have (429 quota_exceeded beyond)"`
 	WatchStreams int `koanf:"watch_streams" doc:"open watch streams one org may have (429 quota_exceeded beyond)"`
+	Flags        int `koanf:"flags" doc:"feature flags one org may have (429 quota_exceeded beyond)"`
+	Limits       int `koanf:"limits" doc:"rate-limit names one org may keep a counter for in memory (429 quota_exceeded beyond; names idle for a whole window make room)"`
+}
+
+// APIConfig protects the API from one noisy principal: a token bucket per
+// org/user (and one for the admin).
+type APIConfig struct {
+	Rate  int `koanf:"rate" doc:"API requests per second each principal (org/user, or the admin) may make on average, beyond api.burst at once; more get 429 rate_limited (0 turns the limit off; /health and other public routes are exempt)"`
+	Burst int `koanf:"burst" doc:"API requests one principal may make at once before api.rate applies"`
 }
 
 // limits returns the quotas as the engine takes them.
 func (q QuotasConfig) limits() domain.Limits {
 	return domain.Limits{domain.QuotaLocks: q.Locks, domain.QuotaSessions: q.Sessions, domain.QuotaWaiters: q.Waiters,
-		domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams}
+		domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams,
+		domain.QuotaFlags: q.Flags, domain.QuotaLimits: q.Limits}
 }
 
 // OAuthConfig configures signing in with GitHub: on when
@@ -191,7 +202,9 @@ func DefaultConfig() Config {
 		Watch:     WatchConfig{MaxStreams: 10_000, MaxStreamsPerPrincipal: 100, MaxLag: 1000, Heartbeat: 15 * time.Second},
 		Webhooks: WebhooksConfig{Attempts: 12, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Timeout: 5 * time.Second, Workers: 8},
-		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000},
+		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000,
+			Flags: 10_000, Limits: 100_000},
+		API: APIConfig{Rate: 1_000, Burst: 2_000},
 		OAuth: OAuthConfig{GitHub: GitHubOAuthConfig{AuthorizeURL: oauth.DefaultAuthorizeURL, TokenURL: oauth.DefaultTokenURL,
 			APIURL: oauth.DefaultAPIURL}},
 	}
@@ -462,6 +475,10 @@ func (c Config) Validate() error {
 	positive("watch.max_lag", c.Watch.MaxLag)
 	positive("webhooks.attempts", c.Webhooks.Attempts)
 	positive("webhooks.workers", c.Webhooks.Workers)
+	positive("api.burst", c.API.Burst)
+	if c.API.Rate < 0 {
+		bad("api.rate", "must be 0 (off) or more, got %d", c.API.Rate)
+	}
 	for key, d := range map[string]time.Duration{"watch.heartbeat": c.Watch.Heartbeat, "webhooks.backoff": c.Webhooks.Backoff,
 		"webhooks.max_backoff": c.Webhooks.MaxBackoff, "webhooks.timeout": c.Webhooks.Timeout} {
 		if d <= 0 {

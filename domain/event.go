@@ -31,6 +31,10 @@ var LockEventKinds = []EventKind{EventLockAcquired, EventLockReleased, EventLock
 // FlagEventKinds are the published kinds of feature-flag changes.
 var FlagEventKinds = []EventKind{EventFlagUpdated, EventFlagDeleted}
 
+// IsFlag reports whether k is a change of a feature flag (its Name is a
+// flag's).
+func (k EventKind) IsFlag() bool { return k == EventFlagUpdated || k == EventFlagDeleted }
+
 // IsLock reports whether k is a change of a lock (its Name is a lock's).
 func (k EventKind) IsLock() bool {
 	switch k {

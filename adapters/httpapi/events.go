@@ -9,20 +9,29 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-// Event is one change of a lock as a reader of the org sees it: on the
-// events page, on watch streams and in webhook deliveries. Nothing in it
-// lets a reader act as the holder: no lease or session id, no metadata.
+// Event is one change of a lock or a flag as a reader of the org sees it:
+// on the events page, on watch streams and in webhook deliveries. A lock
+// event is {seq, type, name, fencing_token, holder, at}; a flag event is
+// {seq, type, flag, version, by, at}. Nothing in it lets a reader act as
+// the holder (no lease or session id, no metadata), and a flag event never
+// carries the flag's settings.
 type Event struct {
 	Seq          uint64 `json:"seq" doc:"Orders every event of the server; never reused. It is the event's id on watch streams (Last-Event-ID) and the after of the events page." example:"1042"`
-	Type         string `json:"type" doc:"lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed). A renewal or keepalive is no event. Other types may be added later, namespaced the same way." example:"lock.acquired"`
-	Name         string `json:"name" doc:"The lock's name." example:"db/primary"`
-	FencingToken uint64 `json:"fencing_token" doc:"The token of the grant that began or ended." example:"42"`
-	Holder       string `json:"holder" doc:"The principal that holds (or held) the lock, org/user." example:"acme/alice"`
+	Type         string `json:"type" doc:"lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed); flag.updated (a flag was created or changed); flag.deleted. A renewal or keepalive is no event. Other types may be added later, namespaced the same way." example:"lock.acquired"`
+	Name         string `json:"name,omitempty" doc:"The lock's name (lock events)." example:"db/primary"`
+	Flag         string `json:"flag,omitempty" doc:"The flag's name (flag events)." example:"new-checkout"`
+	FencingToken uint64 `json:"fencing_token,omitempty" doc:"The token of the grant that began or ended (lock events)." example:"42"`
+	Holder       string `json:"holder,omitempty" doc:"The principal that holds (or held) the lock, org/user (lock events)." example:"acme/alice"`
+	Version      uint64 `json:"version,omitempty" doc:"The flag's version after the change, or its last one before a deletion (flag events)." example:"3"`
+	By           string `json:"by,omitempty" doc:"The user of your org who made the change (flag events)." example:"alice"`
 	At           Time   `json:"at" doc:"When it happened (server clock)."`
 }
 
 // eventOf converts a domain event for the wire.
 func eventOf(e domain.Event) Event {
+	if e.Kind.IsFlag() {
+		return Event{Seq: e.Seq, Type: string(e.Kind), Flag: string(e.Name), Version: e.Version, By: e.By, At: wireTime(e.At)}
+	}
 	return Event{Seq: e.Seq, Type: string(e.Kind), Name: string(e.Name), FencingToken: uint64(e.Token),
 		Holder: holderName(e.Org, e.Holder), At: wireTime(e.At)}
 }

@@ -78,6 +78,10 @@ type setup struct {
 	// platform allows).
 	sendBuffer, receiveBuffer int
 	github                    httpapi.GitHub // GitHub sign-in (off when nil)
+	// apiRate and apiBurst are Config.APIRate and APIBurst (0: off).
+	apiRate  float64
+	apiBurst int
+	quotas   domain.Limits // server-wide quotas (nil: the defaults)
 }
 
 // sendFunc is a ports.WebhookSender made of a function.
@@ -98,7 +102,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 	// The sweep and the idle heartbeat never run on their own within a
 	// test: a test sweeps with Engine.Sweep, and a commit it makes fail is
 	// the commit of its own request.
-	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour, KeepEvents: s.keepEvents})
+	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour, KeepEvents: s.keepEvents, Quotas: s.quotas})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatalf("start engine: %v", err)
 	}
@@ -120,7 +124,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 	events := application.NewEventService(e, s.watch)
 	orgs := application.NewOrgService(e)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
-		DashboardURL: dashboardURL}, httpapi.Services{
+		DashboardURL: dashboardURL, APIRate: s.apiRate, APIBurst: s.apiBurst}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     application.NewAuthService(e, credentials),
@@ -131,6 +135,8 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Quotas:   application.NewQuotaService(e, events),
 		Login:    application.NewLoginService(e, orgs),
 		GitHub:   s.github,
+		Flags:    application.NewFlagService(e),
+		Limits:   application.NewLimitService(e),
 	})
 	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
 	t.Cleanup(func() { a.conform(t) })

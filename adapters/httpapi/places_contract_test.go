@@ -17,6 +17,9 @@ var validBodies = map[string]any{
 	"/admin/orgs":             map[string]any{"org": "initech"},
 	"/admin/orgs/{org}/users": map[string]any{"user": "dave"},
 	"/auth/exchange":          map[string]any{"code": "x"},
+	"/flags/{name}":           map[string]any{"enabled": true},
+	"/flags/evaluate":         map[string]any{"subject": "u", "flags": []string{"x"}},
+	"/limits/{name}/check":    map[string]any{"limit": 1, "window_seconds": 1},
 }
 
 // TestEveryRouteKeepsItsPlace walks every operation of the served OpenAPI

@@ -19,13 +19,16 @@ type SetQuotasRequest struct {
 	Waiters      *int `json:"waiters,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Blocking acquires queued on busy locks."`
 	Webhooks     *int `json:"webhooks,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Webhook subscriptions."`
 	WatchStreams *int `json:"watch_streams,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Open watch streams."`
+	Flags        *int `json:"flags,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Feature flags."`
+	Limits       *int `json:"limits,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Rate-limit names with a counter in memory."`
 }
 
 // limits converts the body to domain limits, leaving out null fields.
 func (q SetQuotasRequest) limits() domain.Limits {
 	out := domain.Limits{}
 	for k, v := range map[domain.Quota]*int{domain.QuotaLocks: q.Locks, domain.QuotaSessions: q.Sessions,
-		domain.QuotaWaiters: q.Waiters, domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams} {
+		domain.QuotaWaiters: q.Waiters, domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams,
+		domain.QuotaFlags: q.Flags, domain.QuotaLimits: q.Limits} {
 		if v != nil {
 			out[k] = *v
 		}
@@ -48,6 +51,8 @@ type OrgQuotas struct {
 	Waiters      QuotaStatus `json:"waiters"`
 	Webhooks     QuotaStatus `json:"webhooks"`
 	WatchStreams QuotaStatus `json:"watch_streams"`
+	Flags        QuotaStatus `json:"flags"`
+	Limits       QuotaStatus `json:"limits"`
 }
 
 type orgPath struct {
@@ -126,6 +131,10 @@ func orgQuotas(org domain.OrgID, us []application.QuotaUsage) OrgQuotas {
 			out.Webhooks = st
 		case domain.QuotaWatchStreams:
 			out.WatchStreams = st
+		case domain.QuotaFlags:
+			out.Flags = st
+		case domain.QuotaLimits:
+			out.Limits = st
 		}
 	}
 	return out

@@ -290,6 +290,7 @@ func (s *Server) watchStream() *huma.Response {
 		Description: "A stream of Server-Sent Events, one frame at a time: `id: <seq>`, `event: <name>`, `data: <one line of JSON>`, then an empty line.\n\n" +
 			"- `snapshot` comes first (and after `reset`): the watched locks that are held or delayed, as of the event in its id.\n" +
 			"- `lock.acquired`, `lock.released`, `lock.expired`, `lock.session_ended`: one change each, in seq order; the id is the event's seq.\n" +
+			"- `flag.updated`, `flag.deleted` (`GET /watch` only, for flags whose names match its prefix): one flag change each, `{seq, type, flag, version, by, at}`.\n" +
 			"- `reset` (no id): the Last-Event-ID is no longer retained, or was never sent; a fresh `snapshot` follows.\n" +
 			"- `lagged`: the stream fell too far behind and ends after it; resume with its id as Last-Event-ID.\n" +
 			"- `: heartbeat`, a comment line, when nothing else was sent for a while (15 seconds by default), so that proxies keep the stream open.\n\n" +
@@ -322,6 +323,9 @@ func watchFrames(reg huma.Registry) *huma.Schema {
 	}
 	for _, k := range domain.LockEventKinds {
 		frames = append(frames, frame(string(k), true, Event{}, "One change of a watched lock."))
+	}
+	for _, k := range domain.FlagEventKinds {
+		frames = append(frames, frame(string(k), true, Event{}, "One change of a feature flag whose name matches the prefix (GET /watch only)."))
 	}
 	frames = append(frames,
 		frame("reset", false, WatchReset{}, "The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now."),

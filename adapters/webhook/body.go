@@ -21,19 +21,35 @@ type payload struct {
 	At           string `json:"at"`
 }
 
+// flagPayload is the JSON of a flag event; it never carries the flag's
+// settings.
+type flagPayload struct {
+	Seq     uint64 `json:"seq"`
+	Type    string `json:"type"`
+	Flag    string `json:"flag"`
+	Version uint64 `json:"version"`
+	By      string `json:"by"`
+	At      string `json:"at"`
+}
+
 // atLayout is RFC 3339 in UTC with exactly three fractional digits.
 const atLayout = "2006-01-02T15:04:05.000Z"
 
 // Body returns the request body delivered for e: compact JSON with the
 // fields seq, type, name, fencing_token, holder ("org/user", or the org
 // alone when the holder records no user) and at (UTC, millisecond
-// precision), in that order. The signatures are computed over these bytes.
+// precision), in that order; for a flag event seq, type, flag, version, by
+// and at. The signatures are computed over these bytes.
 func Body(e domain.Event) []byte {
+	if e.Kind.IsFlag() {
+		return marshal(flagPayload{Seq: e.Seq, Type: string(e.Kind), Flag: string(e.Name), Version: e.Version,
+			By: e.By, At: e.At.UTC().Format(atLayout)})
+	}
 	holder := string(e.Org)
 	if u := e.Holder.User(); u != "" {
 		holder += "/" + u
 	}
-	b, err := json.Marshal(payload{
+	return marshal(payload{
 		Seq:          e.Seq,
 		Type:         string(e.Kind),
 		Name:         string(e.Name),
@@ -41,6 +57,10 @@ func Body(e domain.Event) []byte {
 		Holder:       holder,
 		At:           e.At.UTC().Format(atLayout),
 	})
+}
+
+func marshal(v any) []byte {
+	b, err := json.Marshal(v)
 	if err != nil {
 		// Strings and integers always marshal.
 		panic("webhook: marshal body: " + err.Error())
