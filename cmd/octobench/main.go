@@ -22,6 +22,8 @@ const usage = `Usage:
   octobench [run] [flags]          put load on one target and print its latencies
   octobench compare [flags]        start OctoStore, a no-op server and etcd; compare them
                                    (-workload blocking: OctoStore and etcd, queued acquires)
+  octobench small [flags]          flag evaluations/s or limit checks/s on a running OctoStore
+                                   (-workload flags or limits; 64 clients by default)
   octobench noop-server [-addr a]  serve {"ok":true} to every request (the baseline)
   octobench tokens [-n 256]        print OCTOSTORE_STATIC_TOKENS for the generated tokens
 
@@ -51,6 +53,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runCmd(ctx, args, stdout, stderr)
 	case "compare":
 		return compareCmd(ctx, args, stdout, stderr)
+	case "small":
+		return smallCmd(ctx, args, stdout, stderr)
 	case "noop-server":
 		return noopCmd(ctx, args, stderr)
 	case "tokens":
