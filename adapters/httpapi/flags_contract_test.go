@@ -10,7 +10,9 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-func flagPath(name, suffix string) string { return "/flags/" + strings.ReplaceAll(name, "/", "%2F") + suffix }
+func flagPath(name, suffix string) string {
+	return "/flags/" + strings.ReplaceAll(name, "/", "%2F") + suffix
+}
 
 // TestFlagsContract: write, read, list, evaluate (one and many) and delete
 // a flag; versions grow; the events page shows the changes without the

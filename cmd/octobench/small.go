@@ -18,7 +18,6 @@ import (
 // apart from the lock workloads of runLoad, whose operations and checks are
 // about grants.
 
-
 // smallFlagCount is how many flags the flags workload writes and then
 // evaluates, at rollouts of 0, 10 … 90 %.
 const smallFlagCount = 10
