@@ -252,3 +252,51 @@ func TestLimitsQuota(t *testing.T) {
 		t.Errorf("List = %+v", vs)
 	}
 }
+
+// TestFlagEventsReachWatches: a prefix watch streams the flag changes of
+// its org below its prefix, with version and writer; a watch of one lock of
+// the same name does not.
+func TestFlagEventsReachWatches(t *testing.T) {
+	f, ev := startEvents(t, nil, 0, 0, application.WatchLimits{})
+	flags := application.NewFlagService(f.engine)
+	prefix, _ := domain.ParsePrefix("ui")
+	w, err := ev.Watch(ctx, bob, application.WatchTarget{Prefix: prefix}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	one, err := ev.Watch(ctx, bob, application.WatchTarget{Name: "ui/dark"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	if got := frames(next(t, w)); got != "[snapshot@0]" {
+		t.Fatalf("first frames = %s", got)
+	}
+	next(t, one) // its snapshot
+	for _, c := range []struct {
+		p    domain.Principal
+		name domain.FlagName
+	}{{alice, "ui/dark"}, {carol, "ui/dark"}, {alice, "api/x"}} {
+		if _, err := flags.Put(ctx, c.p, c.name, domain.FlagSettings{Enabled: true, Percentage: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := flags.Delete(ctx, bob, "ui/dark"); err != nil {
+		t.Fatal(err)
+	}
+	f.mustAcquire(t, alice, "ui/dark", time.Minute) // a lock of the same name: 5
+	var got []application.Frame
+	for len(got) < 3 {
+		got = append(got, next(t, w)...)
+	}
+	if s := frames(got); s != "[1:flag.updated:ui/dark 4:flag.deleted:ui/dark 5:lock.acquired:ui/dark]" {
+		t.Fatalf("prefix watch frames = %s", s)
+	}
+	if e := got[1].Event; e.Version != 1 || e.By != "bob" {
+		t.Errorf("deletion event: %+v", e)
+	}
+	if s := frames(next(t, one)); s != "[5:lock.acquired:ui/dark]" {
+		t.Errorf("one-lock watch frames = %s, want only the lock's event", s)
+	}
+}
