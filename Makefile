@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-deps generate check-generated lint lint-openapi openapi bench migration clean bench-compare bench-blocking bench-events
+.PHONY: help run build test test-deps generate check-generated lint lint-openapi openapi bench migration clean bench-compare bench-blocking bench-events bench-acl bench-metrics
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -78,6 +78,13 @@ bench-events: build ## OctoStore's cycles/s with 1,000 watch streams open vs non
 	go run ./cmd/octobench compare -bin bin/octostore -watchers 1000
 	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -webhook-503 -duration 60s
 	go test -run '^$$' -bench BenchmarkWatchDelivery -benchtime 400x ./bootstrap/
+
+bench-acl: build ## OctoStore's cycles/s with 1,000 ACL rules in the load's org vs none (each check decided through a team); the Policy.Allows micro-benchmark
+	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -acl-rules 1000
+	go test -run '^$$' -bench BenchmarkPolicyAllows ./domain/
+
+bench-metrics: build ## OctoStore's cycles/s with GET /metrics scraped every second vs not scraped, in one run
+	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -scrape-metrics 1s
 
 bench-blocking: build ## OctoStore vs etcd, blocking acquires (16 clients queueing on 4 names): grants/s, waits, FIFO check
 	go run ./cmd/octobench compare -workload blocking -bin bin/octostore

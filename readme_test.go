@@ -106,7 +106,15 @@ type step struct {
 // database), runs the shell blocks of the walk-through sections in one bash
 // process, in order, and compares each block's output with the block the
 // README shows right after it.
-func TestREADMEWalkThrough(t *testing.T) {
+func TestREADMEWalkThrough(t *testing.T) { runWalkThrough(t, 10, readmeSections...) }
+
+// TestREADMEAccessWalkThrough runs the teams and ACLs section the same way,
+// on a server of its own (the section starts one with an admin token).
+func TestREADMEAccessWalkThrough(t *testing.T) { runWalkThrough(t, 4, "Teams and ACLs") }
+
+// runWalkThrough runs the shell blocks of the sections as
+// TestREADMEWalkThrough says; the sections hold at least minSteps blocks.
+func runWalkThrough(t *testing.T, minSteps int, sections ...string) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -117,7 +125,7 @@ func TestREADMEWalkThrough(t *testing.T) {
 		env   []string
 		steps []step
 	)
-	fences := readmeFences(t, readmeSections...)
+	fences := readmeFences(t, sections...)
 	for i := 0; i < len(fences); i++ {
 		f := fences[i]
 		if f.lang != "sh" {
@@ -136,7 +144,7 @@ func TestREADMEWalkThrough(t *testing.T) {
 	if env == nil {
 		t.Fatal("the walk-through does not say how to start the server (a `… make run` line)")
 	}
-	if len(steps) < 10 {
+	if len(steps) < minSteps {
 		t.Fatalf("found %d command blocks; the README parser is off", len(steps))
 	}
 

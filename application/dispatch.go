@@ -175,7 +175,7 @@ func (d *Dispatcher) run(ctx context.Context, w domain.Webhook) {
 			continue
 		}
 		for _, ev := range evs {
-			if !w.Wants(ev) {
+			if !w.Wants(ev) || !d.e.observes(domain.Principal{Org: w.Org, User: w.Owner}, ev) {
 				cursor = ev.Seq
 				continue
 			}

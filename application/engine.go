@@ -36,6 +36,9 @@ type EngineConfig struct {
 	// gets its DefaultQuotas value. Admins override them per org.
 	Quotas domain.Limits
 	Logger *slog.Logger
+	// Observer is told about every commit (batch size, latency); nil
+	// when nobody measures.
+	Observer ports.CommitObserver
 }
 
 // Engine owns the live state and the single writer that changes it. Every
@@ -64,12 +67,16 @@ type Engine struct {
 	quotas   *quotaTable
 	flags    *flagTable
 	limits   *limitTable
+	access   *accessTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
 	lastCommit time.Time
 	trimmed    uint64
 	// failedAt is when the last commit failed, nil after a good one.
 	failedAt atomic.Pointer[time.Time]
+	// restoreTook is how long Start took to restore the state
+	// (nanoseconds), for metrics.
+	restoreTook atomic.Int64
 
 	queue   chan *intent
 	stop    chan struct{}
@@ -117,6 +124,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		quotas:  newQuotaTable(cfg.Quotas),
 		flags:   newFlagTable(),
 		limits:  &limitTable{},
+		access:  newAccessTable(),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -143,6 +151,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.creds.apply(creds)
 	e.hooks.restore(snap.Webhooks, snap.Deliveries)
 	e.orgs.restore(snap.Orgs, snap.Members)
+	e.access.restore(snap.Teams, snap.ACLs)
 	for _, q := range snap.Quotas {
 		e.quotas.set(q)
 	}
@@ -153,10 +162,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	took := time.Since(began)
+	e.restoreTook.Store(int64(took))
 	e.log.Info("state restored", "locks", len(snap.Locks), "sessions", len(snap.Sessions),
 		"fencing_counter", uint64(snap.Counter), "credentials", len(snap.Credentials),
 		"graced", graced, "sessions_ended", ended,
-		"took", time.Since(began).Round(time.Microsecond).String())
+		"took", took.Round(time.Microsecond).String())
 	e.started.Store(true)
 	go e.run()
 	e.sweep.start()
@@ -378,7 +389,11 @@ func (e *Engine) commit(x *txn, requests int) error {
 	}
 	began := time.Now()
 	err := e.journal.Commit(context.Background(), domain.Batch{Changes: x.changes, Counter: x.counter, AliveAt: x.now})
-	e.stats.record(requests, len(x.changes), time.Since(began))
+	took := time.Since(began)
+	e.stats.record(requests, len(x.changes), took)
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.ObserveCommit(requests, took, err == nil)
+	}
 	if err != nil {
 		e.failedAt.Store(&x.now)
 		e.log.Error("commit failed; batch refused", "requests", requests, "changes", len(x.changes), "err", err)
@@ -419,6 +434,7 @@ func (e *Engine) fold(x *txn) {
 	e.orgs.apply(x.changes)
 	e.quotas.apply(x.changes)
 	e.flags.apply(x.changes)
+	e.access.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }
 

@@ -102,7 +102,7 @@ func (s *EventService) Page(ctx context.Context, p domain.Principal, after uint6
 			}
 			after = ev.Seq
 			budget--
-			if ev.Visible(p.Org, prefix) {
+			if ev.Visible(p.Org, prefix) && s.e.observes(p, ev) {
 				page.Events = append(page.Events, ev)
 			}
 		}

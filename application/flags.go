@@ -9,13 +9,12 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-// access is what a caller wants to do with a named object: read it
-// (observe) or change it (acquire).
-type access uint8
-
+// Flags and rate limits share the lock names' ACL rules: observe to read
+// (a flag, an evaluation, a limit's state), acquire to write (a flag, a
+// check that takes units, a reset).
 const (
-	accessRead access = iota
-	accessWrite
+	accessRead  = domain.ActionObserve
+	accessWrite = domain.ActionAcquire
 )
 
 // FlagService holds the feature-flag use cases: writes go through the
@@ -30,19 +29,19 @@ type FlagService struct {
 func NewFlagService(e *Engine) *FlagService { return &FlagService{e: e} }
 
 // authorize is the one place every flag read and write passes through
-// before it touches a flag: the admin holds no flags, and this is where a
-// per-name permission (observe to read, acquire to write) is checked.
-// Returns ErrAdminNotTenant.
-func (s *FlagService) authorize(p domain.Principal, _ domain.FlagName, _ access) error {
+// before it touches a flag: the admin holds no flags, and the org's ACL
+// rules decide per name (observe to read, acquire to write). Returns
+// ErrAdminNotTenant and ErrPermissionDenied.
+func (s *FlagService) authorize(p domain.Principal, name domain.FlagName, a domain.Action) error {
 	if p.Admin {
 		return domain.ErrAdminNotTenant
 	}
-	return nil
+	return s.e.permit(p, domain.LockName(name), a)
 }
 
 // Put creates or replaces the flag name of the caller's org with settings
 // in and returns it with its new version (1 for a new flag, one more per
-// write). Returns ErrAdminNotTenant, ErrInvalidPercentage or
+// write). Returns ErrAdminNotTenant, ErrPermissionDenied, ErrInvalidPercentage or
 // ErrInvalidDescription, a *domain.QuotaExceededError (matching
 // ErrQuotaExceeded) when a new flag would pass the org's flags quota, and
 // ErrUnavailable when the change could not be committed.
@@ -69,7 +68,7 @@ func (s *FlagService) Put(ctx context.Context, p domain.Principal, name domain.F
 }
 
 // Delete removes the flag name of the caller's org and records a
-// flag.deleted event. Returns ErrAdminNotTenant, ErrFlagNotFound and
+// flag.deleted event. Returns ErrAdminNotTenant, ErrPermissionDenied, ErrFlagNotFound and
 // ErrUnavailable.
 func (s *FlagService) Delete(ctx context.Context, p domain.Principal, name domain.FlagName) error {
 	if err := s.authorize(p, name, accessWrite); err != nil {
@@ -112,7 +111,7 @@ func (s *FlagService) List(_ context.Context, p domain.Principal, prefix domain.
 }
 
 // Evaluate reports whether the flag name of the caller's org is on for
-// subject (see domain.Flag.EnabledFor). Returns ErrAdminNotTenant,
+// subject (see domain.Flag.EnabledFor). Returns ErrAdminNotTenant, ErrPermissionDenied,
 // ErrInvalidSubject and ErrFlagNotFound.
 func (s *FlagService) Evaluate(ctx context.Context, p domain.Principal, name domain.FlagName, subject string) (bool, error) {
 	if err := s.authorize(p, name, accessRead); err != nil {

@@ -29,20 +29,20 @@ type LimitView struct {
 }
 
 // authorize is the one place every limit check, read and reset passes
-// through before it touches a counter: the admin holds no limits, and this
-// is where a per-name permission (observe to read, acquire to check or
-// reset) is checked. Returns ErrAdminNotTenant.
-func (s *LimitService) authorize(p domain.Principal, _ domain.LockName, _ access) error {
+// through before it touches a counter: the admin holds no limits, and the
+// org's ACL rules decide per name (observe to read, acquire to check or
+// reset). Returns ErrAdminNotTenant and ErrPermissionDenied.
+func (s *LimitService) authorize(p domain.Principal, name domain.LockName, a domain.Action) error {
 	if p.Admin {
 		return domain.ErrAdminNotTenant
 	}
-	return nil
+	return s.e.permit(p, name, a)
 }
 
 // Check takes cost units of the limit name of the caller's org, kept
 // under l (a check with another limit or window replaces them; see
 // domain.RateState.Check). A refused check takes nothing: the decision
-// says when to retry. Returns ErrAdminNotTenant, ErrInvalidLimit,
+// says when to retry. Returns ErrAdminNotTenant, ErrPermissionDenied, ErrInvalidLimit,
 // ErrInvalidWindow or ErrInvalidCost, and a *domain.QuotaExceededError
 // (matching ErrQuotaExceeded) when a new name would pass the org's limits
 // quota.
@@ -72,7 +72,7 @@ func (s *LimitService) Check(_ context.Context, p domain.Principal, name domain.
 }
 
 // Get returns the state of the limit name of the caller's org now.
-// Returns ErrAdminNotTenant and ErrLimitNotFound (also for a name
+// Returns ErrAdminNotTenant, ErrPermissionDenied and ErrLimitNotFound (also for a name
 // forgotten after a whole idle window).
 func (s *LimitService) Get(_ context.Context, p domain.Principal, name domain.LockName) (LimitView, error) {
 	if err := s.authorize(p, name, accessRead); err != nil {
@@ -109,7 +109,7 @@ func (s *LimitService) List(_ context.Context, p domain.Principal, prefix domain
 }
 
 // Reset forgets the limit name of the caller's org: its next check starts
-// with the whole limit. Returns ErrAdminNotTenant and ErrLimitNotFound.
+// with the whole limit. Returns ErrAdminNotTenant, ErrPermissionDenied and ErrLimitNotFound.
 func (s *LimitService) Reset(_ context.Context, p domain.Principal, name domain.LockName) error {
 	if err := s.authorize(p, name, accessWrite); err != nil {
 		return err

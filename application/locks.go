@@ -101,6 +101,9 @@ func (s *LockService) Acquire(ctx context.Context, p domain.Principal, in Acquir
 	if err := in.check(); err != nil {
 		return domain.Lock{}, err
 	}
+	if err := s.e.permit(p, in.Name, domain.ActionAcquire); err != nil {
+		return domain.Lock{}, err
+	}
 	delay := s.defaultDelay
 	if in.LockDelay != nil {
 		delay = *in.LockDelay
@@ -157,6 +160,9 @@ func (s *LockService) Renew(ctx context.Context, p domain.Principal, name domain
 	if p.Admin {
 		return domain.Lock{}, domain.ErrAdminNotTenant
 	}
+	if err := s.e.permit(p, name, domain.ActionAcquire); err != nil {
+		return domain.Lock{}, err
+	}
 	key := domain.LockKey{Org: p.Org, Name: name}
 	return do(ctx, s.e, func(x *txn) (domain.Lock, error) {
 		next, err := x.lock(key).Renew(lease, ttl, x.now)
@@ -174,6 +180,9 @@ func (s *LockService) Renew(ctx context.Context, p domain.Principal, name domain
 func (s *LockService) Release(ctx context.Context, p domain.Principal, name domain.LockName, lease domain.LeaseID) error {
 	if p.Admin {
 		return domain.ErrAdminNotTenant
+	}
+	if err := s.e.permit(p, name, domain.ActionAcquire); err != nil {
+		return err
 	}
 	key := domain.LockKey{Org: p.Org, Name: name}
 	return s.e.submit(ctx, func(x *txn) error { return x.release(key, lease) })
@@ -205,6 +214,9 @@ func (s *LockService) Get(_ context.Context, p domain.Principal, name domain.Loc
 	if p.Admin {
 		return LockView{}, domain.ErrAdminNotTenant
 	}
+	if err := s.e.permit(p, name, domain.ActionObserve); err != nil {
+		return LockView{}, err
+	}
 	key := domain.LockKey{Org: p.Org, Name: name}
 	return s.e.view(key, s.e.lock(key), s.e.now()), nil
 }
@@ -227,6 +239,9 @@ func (e *Engine) view(key domain.LockKey, l domain.Lock, now time.Time) LockView
 func (s *LockService) Validate(_ context.Context, p domain.Principal, name domain.LockName, token domain.FencingToken) (bool, domain.FencingToken, error) {
 	if p.Admin {
 		return false, 0, domain.ErrAdminNotTenant
+	}
+	if err := s.e.permit(p, name, domain.ActionAcquire); err != nil {
+		return false, 0, err
 	}
 	l := s.e.lock(domain.LockKey{Org: p.Org, Name: name})
 	if !l.HeldAt(s.e.now()) {
@@ -252,15 +267,25 @@ func (s *LockService) List(_ context.Context, p domain.Principal, prefix domain.
 	if limit <= 0 {
 		return Page{}, domain.Invalid("invalid_limit", "limit must be positive")
 	}
-	locks, more := s.e.held(p.Org, prefix, after, limit)
-	page := Page{Locks: make([]LockView, len(locks))}
-	for i, l := range locks {
-		page.Locks[i] = LockView{Lock: l, Status: StatusHeld, Waiters: s.e.Waiting(l.Key)}
+	// Names the caller may not observe are left out; the scan goes on
+	// past them so that a page is short only at the end.
+	page := Page{Locks: make([]LockView, 0, min(limit, 256))}
+	for {
+		locks, more := s.e.held(p.Org, prefix, after, limit-len(page.Locks))
+		for _, l := range locks {
+			if s.e.allows(p, l.Key.Name, domain.ActionObserve) {
+				page.Locks = append(page.Locks, LockView{Lock: l, Status: StatusHeld, Waiters: s.e.Waiting(l.Key)})
+			}
+		}
+		if !more || len(locks) == 0 {
+			return page, nil
+		}
+		after = locks[len(locks)-1].Key.Name
+		if len(page.Locks) == limit {
+			page.Next = after
+			return page, nil
+		}
 	}
-	if more && len(locks) > 0 {
-		page.Next = locks[len(locks)-1].Key.Name
-	}
-	return page, nil
 }
 
 // nonce returns 64 random bits in hex, the unguessable part of a lease id.

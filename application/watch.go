@@ -274,6 +274,11 @@ func (s *EventService) Watch(_ context.Context, p domain.Principal, target Watch
 	if p.Admin {
 		return nil, domain.ErrAdminNotTenant
 	}
+	if target.Name != "" {
+		if err := s.e.permit(p, target.Name, domain.ActionObserve); err != nil {
+			return nil, err
+		}
+	}
 	w := &Watch{s: s, p: p, target: target, signal: make(chan struct{}, 1)}
 	from, err := s.b.add(w)
 	if errors.Is(err, errHubClosed) {
@@ -305,6 +310,9 @@ func (w *Watch) snapshot() {
 	now := e.now()
 	views := []LockView{}
 	for _, l := range locks {
+		if !e.allows(w.p, l.Key.Name, domain.ActionObserve) {
+			continue
+		}
 		if v := e.view(l.Key, l, now); v.Status != StatusFree {
 			views = append(views, v)
 		}
@@ -371,7 +379,9 @@ func (w *Watch) Next(ctx context.Context) ([]Frame, error) {
 		w.mu.Unlock()
 		for _, ev := range buf {
 			if ev.Seq > w.cursor {
-				w.pending = append(w.pending, Frame{Kind: FrameEvent, Seq: ev.Seq, Event: ev})
+				if w.s.e.observes(w.p, ev) {
+					w.pending = append(w.pending, Frame{Kind: FrameEvent, Seq: ev.Seq, Event: ev})
+				}
 				w.cursor = ev.Seq
 			}
 		}
@@ -417,7 +427,7 @@ func (w *Watch) replay(ctx context.Context) error {
 		if ev.Seq > w.replayTo {
 			break
 		}
-		if ev.Visible(w.p.Org, domain.Prefix{}) && w.target.wants(ev) {
+		if ev.Visible(w.p.Org, domain.Prefix{}) && w.target.wants(ev) && w.s.e.observes(w.p, ev) {
 			w.pending = append(w.pending, Frame{Kind: FrameEvent, Seq: ev.Seq, Event: ev})
 		}
 		w.cursor = ev.Seq

@@ -63,7 +63,7 @@ func (s *WebhookService) Create(ctx context.Context, p domain.Principal, in Webh
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	w := domain.Webhook{ID: domain.WebhookID("wh_" + hex.EncodeToString(id[:])), Org: p.Org, URL: in.URL,
-		Events: events, Prefix: prefix, Secret: in.Secret}
+		Events: events, Prefix: prefix, Secret: in.Secret, Owner: p.User}
 	return do(ctx, s.e, func(x *txn) (domain.Webhook, error) {
 		if err := x.within(p.Org, domain.QuotaWebhooks, x.webhookCount(p.Org)); err != nil {
 			return domain.Webhook{}, err

@@ -20,6 +20,7 @@ import (
 
 	"github.com/octostore/octostore/adapters/clock"
 	"github.com/octostore/octostore/adapters/httpapi"
+	"github.com/octostore/octostore/adapters/metrics"
 	"github.com/octostore/octostore/adapters/oauth"
 	"github.com/octostore/octostore/adapters/sqlite"
 	"github.com/octostore/octostore/adapters/webhook"
@@ -60,18 +61,20 @@ func Options(cfg Config, env Env) fx.Option {
 			newEventService,
 			newWebhookService,
 			application.NewOrgService,
+			application.NewAccessService,
 			application.NewLoginService,
 			application.NewFlagService,
 			application.NewLimitService,
 			newQuotaService,
 			newDispatcher,
 			newAuth,
+			newMetrics,
 			newHTTPAPI,
 			newCertificates,
 			newListener,
 			newHTTPServer,
 		),
-		fx.Invoke(startEngine, startDispatcher, func(*Listener) {}, servePprof, ensureCredentials, func(*HTTPServer) {}),
+		fx.Invoke(watchState, startEngine, startDispatcher, func(*Listener) {}, servePprof, ensureCredentials, func(*HTTPServer) {}),
 	)
 }
 
@@ -105,10 +108,28 @@ func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, er
 	return db, nil
 }
 
-func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger) *application.Engine {
+func newEngine(j ports.Journal, clk ports.Clock, cfg Config, log *slog.Logger, m *metrics.Metrics) *application.Engine {
 	return application.NewEngine(j, clk, application.EngineConfig{
 		SweepInterval: cfg.Locks.SweepInterval, RestoreGrace: cfg.Restore.Grace, Logger: log,
-		KeepEvents: uint64(cfg.Events.Retain), Quotas: cfg.Quotas.limits(),
+		KeepEvents: uint64(cfg.Events.Retain), Quotas: cfg.Quotas.limits(), Observer: m,
+	})
+}
+
+// newMetrics builds the metrics' own registry (never the global one).
+func newMetrics(env Env) *metrics.Metrics {
+	return metrics.New(metrics.Config{Version: env.Version})
+}
+
+// watchState makes every scrape read the live state's sizes from memory.
+func watchState(m *metrics.Metrics, e *application.Engine, ev *application.EventService) {
+	m.ReadState(func() metrics.State {
+		g := e.Gauges()
+		d := make(map[string]int, len(g.Deliveries))
+		for state, n := range g.Deliveries {
+			d[string(state)] = n
+		}
+		return metrics.State{LocksHeld: g.LockRecords, SessionsOpen: g.Sessions, WatchStreams: ev.OpenStreams(),
+			WaitersQueued: g.Waiters, EventsRetained: g.EventsRetained, Deliveries: d, RestoreTook: g.RestoreTook}
 	})
 }
 
@@ -205,15 +226,16 @@ type apiServices struct {
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
+	Access   *application.AccessService
 	Login    *application.LoginService
 	Flags    *application.FlagService
 	Limits   *application.LimitService
 	Engine   *application.Engine
 }
 
-func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger) *httpapi.Server {
+func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger, m *metrics.Metrics) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Login: svc.Login, Engine: svc.Engine,
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Engine: svc.Engine,
 		Flags: svc.Flags, Limits: svc.Limits}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
@@ -221,7 +243,8 @@ func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog
 			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL})
 	}
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
-		DashboardURL: cfg.OAuth.DashboardURL, APIRate: float64(cfg.API.Rate), APIBurst: cfg.API.Burst}, services)
+		DashboardURL: cfg.OAuth.DashboardURL, Metrics: m.Handler(), MetricsPublic: cfg.Metrics.Public, Requests: m,
+		APIRate: float64(cfg.API.Rate), APIBurst: cfg.API.Burst}, services)
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating
@@ -299,6 +322,9 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, ln *Listene
 	}}
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
+			// Requests wait in the listen backlog until Serve accepts
+			// them, so /ready can say ready from here on.
+			api.SetServing(true)
 			go func() {
 				if err := h.srv.Serve(api.Listener(ln.serving())); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("http server stopped", "err", err)
@@ -312,6 +338,7 @@ func newHTTPServer(lc fx.Lifecycle, cfg Config, api *httpapi.Server, ln *Listene
 			// Stop accepting, answer blocked acquires at once (they could
 			// otherwise hold the shutdown for their whole wait), then let
 			// in-flight requests finish.
+			api.SetServing(false) // /ready: 503 not_ready, so that balancers drain us
 			h.srv.SetKeepAlivesEnabled(false)
 			go func() { _ = e.Drain(ctx) }()
 			if err := h.srv.Shutdown(ctx); err != nil {

@@ -67,6 +67,7 @@ type Config struct {
 	Quotas       QuotasConfig   `koanf:"quotas"`
 	API          APIConfig      `koanf:"api"`
 	OAuth        OAuthConfig    `koanf:"oauth"`
+	Metrics      MetricsConfig  `koanf:"metrics"`
 	// WebhookAllowPrivate lifts the webhook address and https rules, for
 	// self-hosted private networks and tests.
 	WebhookAllowPrivate bool `koanf:"webhook_allow_private" doc:"allow webhook URLs that are http:// or resolve to loopback, private or other non-public addresses (self-hosted networks, tests)"`
@@ -179,6 +180,13 @@ type GitHubOAuthConfig struct {
 
 // Enabled reports whether GitHub sign-in is configured.
 func (c OAuthConfig) Enabled() bool { return c.GitHub.ClientID != "" || c.GitHub.ClientSecret != "" }
+
+// MetricsConfig configures GET /metrics.
+type MetricsConfig struct {
+	// Public lets anyone scrape /metrics; by default it needs the admin
+	// token. The metrics carry no org, lock name or token, only totals.
+	Public bool `koanf:"public" doc:"serve GET /metrics without a token (by default it needs the admin token)"`
+}
 
 // ShutdownConfig configures graceful shutdown.
 type ShutdownConfig struct {

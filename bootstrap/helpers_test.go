@@ -591,7 +591,7 @@ func matchTemplate(tmpl, path string) bool {
 // servedOutsideSpec are the routes that are not API operations.
 func servedOutsideSpec(path string) bool {
 	return path == "/openapi.json" || path == "/openapi.yaml" || path == "/docs" ||
-		strings.HasPrefix(path, "/docs/")
+		strings.HasPrefix(path, "/docs/") || path == "/" || strings.HasPrefix(path, "/ui/")
 }
 
 // checkSpec checks every request made through s against the spec: the

@@ -98,4 +98,7 @@ type Snapshot struct {
 	Quotas []QuotaSet
 	// Flags are the stored feature flags, by org and name.
 	Flags []Flag
+	// Teams and ACLs are every org's teams and ACL rules.
+	Teams []Team
+	ACLs  []ACL
 }

@@ -23,12 +23,16 @@ const MaxWebhookSecretLen = 256
 // Webhook is a subscription: events of its org that its patterns and
 // prefix select are POSTed to URL, in seq order, at least once.
 type Webhook struct {
-	ID        WebhookID
-	Org       OrgID
-	URL       string
-	Events    []string // "lock.acquired" …, "lock.*" or "*"
-	Prefix    Prefix
-	Secret    string // signs deliveries; empty: unsigned
+	ID     WebhookID
+	Org    OrgID
+	URL    string
+	Events []string // "lock.acquired" …, "lock.*" or "*"
+	Prefix Prefix
+	Secret string // signs deliveries; empty: unsigned
+	// Owner is the user who created the webhook: it receives events only
+	// for names Owner may observe (empty for webhooks stored before
+	// owners were: those follow the rules' "org" principal only).
+	Owner     string
 	CreatedAt time.Time
 	// Cursor is the seq through which every event has been handled
 	// (delivered, given up on, or not wanted); delivery resumes after it.

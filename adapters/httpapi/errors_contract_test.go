@@ -30,6 +30,7 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: sessionPath(sessionID, "")},
 		{method: http.MethodDelete, path: sessionPath(sessionID, "")},
 		{method: http.MethodGet, path: "/admin/stats"},
+		{method: http.MethodGet, path: "/metrics"},
 		{method: http.MethodGet, path: "/admin/orgs/acme/quotas"},
 		{method: http.MethodPut, path: "/admin/orgs/acme/quotas", body: map[string]any{"locks": 0}},
 		{method: http.MethodGet, path: "/events"},
@@ -58,6 +59,14 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: "/limits/" + url.PathEscape(lockName)},
 		{method: http.MethodGet, path: "/limits"},
 		{method: http.MethodDelete, path: "/limits/" + url.PathEscape(lockName)},
+		{method: http.MethodPut, path: "/teams/dba", body: map[string]any{"members": []string{"bob"}}},
+		{method: http.MethodGet, path: "/teams"},
+		{method: http.MethodGet, path: "/teams/dba"},
+		{method: http.MethodDelete, path: "/teams/dba"},
+		{method: http.MethodPut, path: "/acls/db", body: map[string]any{"acquire": []string{"org"}}},
+		{method: http.MethodGet, path: "/acls"},
+		{method: http.MethodGet, path: "/acls/db"},
+		{method: http.MethodDelete, path: "/acls/db"},
 	}
 }
 
@@ -120,7 +129,7 @@ func TestAdminPlace(t *testing.T) {
 	for _, r := range everyRoute(l.name, s.id) {
 		// The admin routes open, and anyone may rotate a stored token of
 		// their own (this admin token is configured: static_token).
-		if strings.HasPrefix(r.path, "/admin/") || r.path == "/auth/token/rotate" {
+		if strings.HasPrefix(r.path, "/admin/") || r.path == "/metrics" || r.path == "/auth/token/rotate" {
 			continue
 		}
 		r.token = adminTok

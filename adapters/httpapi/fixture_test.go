@@ -16,6 +16,7 @@ import (
 
 	"github.com/octostore/octostore/adapters/httpapi"
 	"github.com/octostore/octostore/adapters/memstore"
+	"github.com/octostore/octostore/adapters/metrics"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 	"github.com/octostore/octostore/ports"
@@ -28,12 +29,13 @@ import (
 // watch streams (stream_test.go). Every response a test sees is checked
 // against the OpenAPI document when the test ends (see spec_test.go).
 
-// The bearer tokens of the suite: two users of org acme, one of org globex,
+// The bearer tokens of the suite: three users of org acme, one of org globex,
 // and the admin.
 const (
 	aliceTok = "alice-token-0123456789"
 	bobTok   = "bob-token-0123456789ab"
 	carolTok = "carol-token-0123456789"
+	daveTok  = "dave-token-0123456789a"
 	adminTok = "admin-token-0123456789"
 	badTok   = "not-a-token-0123456789"
 )
@@ -42,6 +44,7 @@ var credentials = []domain.Credential{
 	{Hash: domain.HashToken(aliceTok), Principal: domain.Principal{Org: "acme", User: "alice"}},
 	{Hash: domain.HashToken(bobTok), Principal: domain.Principal{Org: "acme", User: "bob"}},
 	{Hash: domain.HashToken(carolTok), Principal: domain.Principal{Org: "globex", User: "carol"}},
+	{Hash: domain.HashToken(daveTok), Principal: domain.Principal{Org: "acme", User: "dave"}},
 	{Hash: domain.HashToken(adminTok), Principal: application.AdminPrincipal},
 }
 
@@ -51,6 +54,7 @@ type api struct {
 	journal *memstore.Journal
 	engine  *application.Engine
 	events  *application.EventService
+	server  *httpapi.Server
 	handler http.Handler
 	setup   setup
 
@@ -78,6 +82,8 @@ type setup struct {
 	// platform allows).
 	sendBuffer, receiveBuffer int
 	github                    httpapi.GitHub // GitHub sign-in (off when nil)
+	notServing                bool           // leave the server's listener "not serving" (GET /ready: 503)
+	metricsPublic             bool           // metrics.public: GET /metrics needs no token
 	// apiRate and apiBurst are Config.APIRate and APIBurst (0: off).
 	apiRate  float64
 	apiBurst int
@@ -122,9 +128,20 @@ func newAPIWith(t *testing.T, s setup) *api {
 		s.heartbeat = time.Hour
 	}
 	events := application.NewEventService(e, s.watch)
+	m := metrics.New(metrics.Config{Version: "v-contract"})
+	m.ReadState(func() metrics.State { // as bootstrap reads it
+		g := e.Gauges()
+		d := map[string]int{}
+		for state, n := range g.Deliveries {
+			d[string(state)] = n
+		}
+		return metrics.State{LocksHeld: g.LockRecords, SessionsOpen: g.Sessions, WatchStreams: events.OpenStreams(),
+			WaitersQueued: g.Waiters, EventsRetained: g.EventsRetained, Deliveries: d, RestoreTook: g.RestoreTook}
+	})
 	orgs := application.NewOrgService(e)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
-		DashboardURL: dashboardURL, APIRate: s.apiRate, APIBurst: s.apiBurst}, httpapi.Services{
+		DashboardURL: dashboardURL, Metrics: m.Handler(), MetricsPublic: s.metricsPublic, Requests: m,
+		APIRate: s.apiRate, APIBurst: s.apiBurst}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     application.NewAuthService(e, credentials),
@@ -133,12 +150,16 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 		Orgs:     orgs,
 		Quotas:   application.NewQuotaService(e, events),
+		Access:   application.NewAccessService(e),
 		Login:    application.NewLoginService(e, orgs),
 		GitHub:   s.github,
 		Flags:    application.NewFlagService(e),
 		Limits:   application.NewLimitService(e),
 	})
-	a := &api{clock: clk, journal: j, engine: e, events: events, handler: srv.Handler(), setup: s}
+	if !s.notServing {
+		srv.SetServing(true)
+	}
+	a := &api{clock: clk, journal: j, engine: e, events: events, server: srv, handler: srv.Handler(), setup: s}
 	t.Cleanup(func() { a.conform(t) })
 	return a
 }
@@ -232,6 +253,10 @@ func (a *api) call(method, path, token string, body any) *response {
 // post and get are call for the two methods most requests use.
 func (a *api) post(path, token string, body any) *response {
 	return a.call(http.MethodPost, path, token, body)
+}
+
+func (a *api) put(path, token string, body any) *response {
+	return a.call(http.MethodPut, path, token, body)
 }
 
 func (a *api) get(path, token string) *response { return a.call(http.MethodGet, path, token, nil) }

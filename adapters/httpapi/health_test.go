@@ -21,6 +21,10 @@ func (p pinger) Stats() application.Stats { return application.Stats{} }
 
 func (p pinger) Health() application.Health { return application.Health{} }
 
+func (p pinger) Gauges() application.Gauges { return application.Gauges{} }
+
+func (p pinger) Ready() bool { return true }
+
 func TestHealthReportsDatabase(t *testing.T) {
 	cases := []struct {
 		name   string

@@ -178,8 +178,8 @@ var (
 const leaseFromAcquire = "Replace lease_id with the one your acquire of this lock returned (POST /locks/{name}/acquire)."
 
 func (s *Server) registerLocks() {
-	writes := []errorDoc{errUnauthorized, errForbidden, errInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable}
-	reads := []errorDoc{errUnauthorized, errForbidden, errInvalidName}
+	writes := []errorDoc{errUnauthorized, errForbidden, errDenied, errInvalid, errMalformed, errTooLarge, errMediaType, errUnavailable}
+	reads := []errorDoc{errUnauthorized, errForbidden, errDenied, errInvalidName}
 
 	register(s, huma.Operation{
 		OperationID: "acquire-lock", Method: http.MethodPost, Path: "/locks/{name}/acquire",
@@ -234,7 +234,7 @@ func (s *Server) registerLocks() {
 	register(s, huma.Operation{
 		OperationID: "list-locks", Method: http.MethodGet, Path: "/locks",
 		Summary: "List held locks", Tags: []string{"locks"}, Security: bearer,
-		Description: "Lists the held locks of your org in name order, optionally below a prefix, a page at a time.",
+		Description: "Lists the held locks of your org in name order, optionally below a prefix, a page at a time. Locks you may not observe (ACL rules) are left out.",
 	}, s.listLocks, errUnauthorized, errForbidden, errInvalidQuery)
 }
 

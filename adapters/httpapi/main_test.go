@@ -22,6 +22,8 @@ var notExercised = map[string]string{
 	"validate-lock 503": "validate reads committed state only and never commits",
 	"get-session 503":   "GET reads committed state only and never commits",
 	"408":               "a body that stops arriving needs a real connection's read deadline: TestSlowBodyIs408",
+	"put-team 429":      "needs 1,000 teams in one org: application's TestAccessLimits seeds them",
+	"put-acl 429":       "needs 10,000 rules in one org: application's TestAccessLimits seeds them",
 }
 
 // TestMain fails a run of the whole package (no -run or -skip) after which

@@ -76,9 +76,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// edge wraps every request: request id, body limit, panic recovery and one
-// access-log line. Tokens never reach the log: only method, path, status,
-// timing, request id and the caller's org/user.
+// edge wraps every request: request id, body limit, panic recovery, the
+// request metrics and one access-log line. Tokens never reach the log:
+// only method, route pattern (never the path, which carries lock names),
+// status, timing, request id and the caller's org/user.
 func (s *Server) edge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
@@ -103,6 +104,20 @@ func (s *Server) edge(next http.Handler) http.Handler {
 					writeProblem(rec, r, newProblem(http.StatusInternalServerError, "internal", "internal error"))
 				}
 			}
+			took := time.Since(began)
+			status := rec.status
+			if status == 0 { // nothing written: net/http answers 200
+				status = http.StatusOK
+			}
+			// The mux wrote the matched pattern into r; a route table
+			// built at start-up turns it into labels without allocating.
+			route, windowed := s.routes.lookup(r.Pattern)
+			if s.cfg.Requests != nil {
+				s.cfg.Requests.ObserveRequest(route, methodLabel(r.Method), status, took)
+			}
+			if windowed {
+				s.window.record(s.cfg.Now(), took)
+			}
 			// A request whose client went away (its context is cancelled
 			// by net/http) ends in a 503 nobody reads; that is not a
 			// server error.
@@ -114,8 +129,8 @@ func (s *Server) edge(next http.Handler) http.Handler {
 			if !s.log.Enabled(ctx, level) {
 				return // building the line costs allocations on every request
 			}
-			attrs := []any{"method", r.Method, "path", r.URL.EscapedPath(), "status", rec.status,
-				"bytes", rec.bytes, "duration", time.Since(began).String(), "request_id", id}
+			attrs := []any{"method", r.Method, "route", route, "status", status,
+				"bytes", rec.bytes, "duration", took.String(), "request_id", id}
 			if who.org != "" || who.user != "" {
 				attrs = append(attrs, "org", who.org, "user", who.user)
 			}

@@ -20,6 +20,7 @@ var validBodies = map[string]any{
 	"/flags/{name}":           map[string]any{"enabled": true},
 	"/flags/evaluate":         map[string]any{"subject": "u", "flags": []string{"x"}},
 	"/limits/{name}/check":    map[string]any{"limit": 1, "window_seconds": 1},
+	"/teams/{team}":           map[string]any{"members": []string{"bob"}},
 }
 
 // TestEveryRouteKeepsItsPlace walks every operation of the served OpenAPI
@@ -41,7 +42,7 @@ func TestEveryRouteKeepsItsPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill := strings.NewReplacer("{name}", "x", "{id}", "s_0011223344556677", "{org}", "acme", "{user}", "dave",
-		"{token_id}", "tok_0011223344556677")
+		"{token_id}", "tok_0011223344556677", "{team}", "dba", "{prefix}", "x")
 	checked := 0
 	for path, ops := range doc.Paths {
 		for method, op := range ops {
@@ -56,7 +57,7 @@ func TestEveryRouteKeepsItsPlace(t *testing.T) {
 				}
 			}
 			switch {
-			case strings.HasPrefix(path, "/admin/"):
+			case strings.HasPrefix(path, "/admin/") || path == "/metrics":
 				r.token = aliceTok
 				a.send(r).problem(t, http.StatusForbidden, "admin_only")
 			case path == "/auth/token/rotate":

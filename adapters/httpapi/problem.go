@@ -159,6 +159,9 @@ func problemOf(err error, now time.Time) *Problem {
 		p.Detail = q.Error()
 		p.Quota, p.Limit = string(q.Quota), &q.Limit
 	}
+	if u, ok := errors.AsType[*domain.TeamInUseError](err); ok {
+		p.Detail = u.Error()
+	}
 	if de.Kind == domain.KindUnauthenticated {
 		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="octostore"`}}
 	}

@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/octostore/octostore/adapters/httpapi/docsui"
+	"github.com/octostore/octostore/adapters/httpapi/statusui"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 )
@@ -35,6 +37,10 @@ type Engine interface {
 	Stats() application.Stats
 	// Health reports whether the last commit failed.
 	Health() application.Health
+	// Gauges returns the live state's sizes.
+	Gauges() application.Gauges
+	// Ready reports whether the state is restored and the writer runs.
+	Ready() bool
 }
 
 // Config configures the HTTP adapter.
@@ -55,6 +61,15 @@ type Config struct {
 	// DashboardURL is where a GitHub sign-in ends, with the one-time
 	// exchange code in the fragment.
 	DashboardURL string
+	// Metrics serves GET /metrics (the Prometheus text format); nil
+	// answers an empty exposition.
+	Metrics http.Handler
+	// MetricsPublic lets anyone scrape GET /metrics; otherwise it needs
+	// the admin token.
+	MetricsPublic bool
+	// Requests is told about every answered request, for metrics; nil
+	// for nobody.
+	Requests RequestObserver
 	// APIRate is how many requests per second each principal (org/user,
 	// or the admin) may make on average, and APIBurst how many at once;
 	// beyond them the answer is 429 rate_limited. APIRate 0 turns the
@@ -74,6 +89,7 @@ type Services struct {
 	Webhooks *application.WebhookService
 	Orgs     *application.OrgService
 	Quotas   *application.QuotaService
+	Access   *application.AccessService
 	Login    *application.LoginService
 	Flags    *application.FlagService
 	Limits   *application.LimitService
@@ -93,6 +109,7 @@ type Server struct {
 	webhooks *application.WebhookService
 	orgs     *application.OrgService
 	quotas   *application.QuotaService
+	access   *application.AccessService
 	login    *application.LoginService
 	flags    *application.FlagService
 	limits   *application.LimitService
@@ -100,6 +117,15 @@ type Server struct {
 	github   GitHub
 	api      huma.API
 	handler  http.Handler
+
+	// routes resolves the mux's patterns to metric labels; window keeps
+	// the status page's last hour; began is when the server was built
+	// (its uptime starts there); serving is set while the listener
+	// serves (see SetServing).
+	routes  routeTable
+	window  requestWindow
+	began   time.Time
+	serving atomic.Bool
 }
 
 // strictCasing makes huma's validator match JSON field names exactly, as
@@ -126,7 +152,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, login: svc.Login, github: svc.GitHub,
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, github: svc.GitHub,
 		flags: svc.Flags, limits: svc.Limits, guard: newAPIGuard(cfg.APIRate, cfg.APIBurst)}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
@@ -151,7 +177,7 @@ func New(cfg Config, svc Services) *Server {
 		{Name: "events", Description: "Change notification: the event stream, watches and webhooks."},
 		{Name: "flags", Description: "Feature flags with percentage rollouts, evaluated for a subject by a documented stable hash."},
 		{Name: "limits", Description: "Rate limits that clients check to gate their own work (GCRA, counters in memory)."},
-		{Name: "operations", Description: "Health."},
+		{Name: "operations", Description: "Health, readiness, status and metrics."},
 		{Name: "admin", Description: "Operator routes; they need the admin token."},
 		{Name: "auth", Description: "Your own token, and signing in with GitHub."},
 	}
@@ -161,6 +187,7 @@ func New(cfg Config, svc Services) *Server {
 	s.api = api
 
 	s.registerHealth()
+	s.registerStatus()
 	s.registerLocks()
 	s.registerSessions()
 	s.registerEvents()
@@ -169,6 +196,7 @@ func New(cfg Config, svc Services) *Server {
 	s.registerAdmin()
 	s.registerTokens()
 	s.registerOrgs()
+	s.registerAccess()
 	s.registerOAuth()
 	s.registerFlags()
 	s.registerLimits()
@@ -185,10 +213,20 @@ func New(cfg Config, svc Services) *Server {
 	// Without a route of its own, ServeMux redirects /docs/assets to
 	// /docs/assets/ (the only subtree pattern besides "/").
 	mux.Handle(strings.TrimSuffix(docsui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
+	ui := problemErrors(statusui.Handler("/status"))
+	mux.Handle("GET "+statusui.PagePattern, ui)
+	mux.Handle("GET "+statusui.AssetsPrefix, ui)
+	mux.Handle(strings.TrimSuffix(statusui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
 	mux.Handle("/", s.fallback(mux))
+	s.routes = s.buildRoutes()
+	s.began = cfg.Now()
 	s.handler = s.edge(mux)
 	return s
 }
+
+// SetServing tells the server whether its listener serves: GET /ready
+// answers 503 not_ready until it does and again once shutdown begins.
+func (s *Server) SetServing(on bool) { s.serving.Store(on) }
 
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -200,7 +238,7 @@ const apiDescription = `OctoStore is a coarse-grained lock service: leader elect
 
 A lock is advisory; safety comes from **fencing tokens**, which only ever grow (also across restarts): pass the token to the resource you protect and have it refuse a token lower than one it has seen.
 
-Every route except /health, /docs, /openapi.* and the GitHub sign-in routes (/auth/github, /auth/github/callback, /auth/exchange) needs ` + "`Authorization: Bearer <token>`" + `. All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
+Every route except /health, /ready, /status, the status page /, /docs, /openapi.* and the GitHub sign-in routes (/auth/github, /auth/github/callback, /auth/exchange) needs ` + "`Authorization: Bearer <token>`" + ` (/metrics: the admin token, unless metrics.public is set). All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
 
 Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `, also where no operation is reached: a request the HTTP server refuses before routing is 400 ` + "`malformed_request`" + ` (malformed request line or header), 417 ` + "`expectation_failed`" + `, 431 ` + "`headers_too_large`" + `, 501 ` + "`unsupported_transfer_encoding`" + ` or 505 ` + "`http_version_not_supported`" + `; a path with an empty, '.' or '..' segment is 404 ` + "`not_found`" + `, never a redirect.`
 
@@ -228,7 +266,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if c, ok := ctx.Context().Value(principalKey).(*caller); ok {
 		c.org, c.user = string(p.Org), p.User
 	}
-	if strings.HasPrefix(ctx.Operation().Path, "/admin/") && !p.Admin {
+	if adminOnly(ctx.Operation().Path) && !p.Admin {
 		s.writeHumaProblem(ctx, s.problemFor(ctx.Context(), domain.ErrAdminOnly))
 		return
 	}
@@ -272,6 +310,7 @@ var exampleTime = time.Date(2026, 11, 26, 10, 0, 30, 123_000_000, time.UTC)
 var (
 	errUnauthorized = errorDoc{http.StatusUnauthorized, "`unauthenticated`: missing or unknown bearer token.", domain.ErrUnauthenticated}
 	errForbidden    = errorDoc{http.StatusForbidden, "`admin_not_tenant`: the admin token cannot act on locks.", domain.ErrAdminNotTenant}
+	errDenied       = errorDoc{http.StatusForbidden, "`permission_denied`: an ACL rule of your org does not allow you this on this name.", domain.ErrPermissionDenied}
 	errInvalid      = errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a field violates the schema (named in `errors[].location`); `invalid_name`: bad lock name; `invalid_ttl`, `invalid_metadata`, `invalid_owner`, `owner_with_session`, `invalid_lock_delay`, `invalid_wait`, `ephemeral_needs_session`.",
 		&fieldError{loc: "body.ttl_seconds", err: domain.CheckTTL(2 * domain.MaxTTL)}}
 	errInvalidName = errorDoc{http.StatusUnprocessableEntity, "`invalid_name`: bad lock name.",
@@ -347,7 +386,8 @@ func exampleInstance(path string) string {
 	if strings.HasPrefix(path, "/webhooks/") {
 		id = exampleWebhookID
 	}
-	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme").Replace(path)
+	return strings.NewReplacer("{name}", url.PathEscape(exampleName), "{id}", id, "{org}", "acme",
+		"{team}", exampleTeam, "{prefix}", url.PathEscape(exampleName)).Replace(path)
 }
 
 // register adds an operation whose handler is h: its errors go through

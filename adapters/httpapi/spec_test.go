@@ -109,7 +109,8 @@ func matchTemplate(tmpl, path string) bool {
 
 // servedOutsideSpec are the routes that are not API operations.
 func servedOutsideSpec(path string) bool {
-	return path == "/openapi.json" || path == "/openapi.yaml" || path == "/docs" || strings.HasPrefix(path, "/docs/")
+	return path == "/openapi.json" || path == "/openapi.yaml" || path == "/docs" || strings.HasPrefix(path, "/docs/") ||
+		path == "/" || strings.HasPrefix(path, "/ui/")
 }
 
 // check returns what is wrong with r according to the spec, and the
@@ -149,6 +150,12 @@ func (s *spec) check(r *response) (string, error) {
 		}
 		if r.mediaType() == "text/event-stream" {
 			return op.id, s.validateStream(schema, r.raw)
+		}
+		if r.mediaType() == "text/plain" {
+			if schema["type"] != "string" || !utf8.Valid(r.raw) {
+				return op.id, fmt.Errorf("a text/plain body needs a string schema and UTF-8 text")
+			}
+			return op.id, nil
 		}
 		return op.id, s.validateBody(schema, r.raw)
 	}

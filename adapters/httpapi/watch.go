@@ -101,7 +101,7 @@ func (s *Server) registerWatches() {
 		Summary: "Watch a lock", Tags: []string{"events"}, Security: bearer,
 		Description: "Streams the changes of one lock of your org, after a first `snapshot` of its state." + watchDescription,
 		Responses:   map[string]*huma.Response{"200": s.watchStream()},
-	}, s.watchLock, errUnauthorized, errForbidden, errInvalidName, errLastEventID, errTooManyWatches, errWatchQuota)
+	}, s.watchLock, errUnauthorized, errForbidden, errDenied, errInvalidName, errLastEventID, errTooManyWatches, errWatchQuota)
 
 	register(s, huma.Operation{
 		OperationID: "watch-locks", Method: http.MethodGet, Path: "/watch",

@@ -36,6 +36,7 @@ type Webhook struct {
 	Events    []string `json:"events" nullable:"false" doc:"The event types delivered." example:"[\"lock.*\"]"`
 	Prefix    string   `json:"prefix" doc:"Only events of names below this path are delivered; empty: every lock of your org." example:"db/"`
 	Signed    bool     `json:"signed" doc:"Whether deliveries are signed: a secret was set."`
+	Owner     string   `json:"owner" doc:"The user who created it: only events of names this user may observe (ACL observe) are delivered, decided when each event is delivered. Empty for webhooks created before owners were recorded; those get only names every member may observe." example:"alice"`
 	CreatedAt Time     `json:"created_at" doc:"When it was created. Only events recorded after this are delivered."`
 }
 
@@ -174,7 +175,7 @@ func (s *Server) listDeliveries(ctx context.Context, in *webhookPath) (*delivery
 
 func webhookOf(w domain.Webhook) Webhook {
 	return Webhook{ID: string(w.ID), URL: w.URL, Events: w.Events, Prefix: w.Prefix.String(),
-		Signed: w.Secret != "", CreatedAt: wireTime(w.CreatedAt)}
+		Signed: w.Secret != "", Owner: w.Owner, CreatedAt: wireTime(w.CreatedAt)}
 }
 
 func deliveryOf(d domain.Delivery) Delivery {

@@ -73,7 +73,7 @@ func (rc *receiver) to(url string) []ports.WebhookRequest {
 // createHook creates a webhook for token and requires 201.
 func (a *api) createHook(t *testing.T, token string, body map[string]any) *response {
 	t.Helper()
-	r := a.post("/webhooks", token, body).ok(t, http.StatusCreated).keys(t, "id", "url", "events", "prefix", "signed", "created_at")
+	r := a.post("/webhooks", token, body).ok(t, http.StatusCreated).keys(t, "id", "url", "events", "prefix", "signed", "owner", "created_at")
 	if !strings.HasPrefix(r.str("id"), "wh_") || r.str("url") != body["url"] {
 		t.Fatalf("%v: want a webhook of %v", r, body["url"])
 	}

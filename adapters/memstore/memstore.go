@@ -42,6 +42,8 @@ type Journal struct {
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
 	quotas      map[domain.OrgID]domain.Limits
 	flags       map[domain.FlagKey]domain.Flag
+	teams       map[string]domain.Team // by org and name
+	acls        map[string]domain.ACL  // by org and prefix
 	failNext    error
 }
 
@@ -56,6 +58,8 @@ func New() *Journal {
 		deliveries: make(map[domain.WebhookID][]domain.Delivery),
 		quotas:     make(map[domain.OrgID]domain.Limits),
 		flags:      make(map[domain.FlagKey]domain.Flag),
+		teams:      make(map[string]domain.Team),
+		acls:       make(map[string]domain.ACL),
 	}
 }
 
@@ -122,6 +126,18 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	slices.SortFunc(snap.Flags, func(a, b domain.Flag) int {
 		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
 	})
+	snap.Teams = make([]domain.Team, 0, len(j.teams))
+	for _, t := range j.teams {
+		t.Members = slices.Clone(t.Members)
+		snap.Teams = append(snap.Teams, t)
+	}
+	slices.SortFunc(snap.Teams, func(a, b domain.Team) int { return cmp.Or(cmp.Compare(a.Org, b.Org), cmp.Compare(a.Name, b.Name)) })
+	snap.ACLs = make([]domain.ACL, 0, len(j.acls))
+	for _, a := range j.acls {
+		a.Acquire, a.Observe = slices.Clone(a.Acquire), slices.Clone(a.Observe)
+		snap.ACLs = append(snap.ACLs, a)
+	}
+	slices.SortFunc(snap.ACLs, func(a, b domain.ACL) int { return cmp.Or(cmp.Compare(a.Org, b.Org), cmp.Compare(a.Prefix, b.Prefix)) })
 	return snap, nil
 }
 
@@ -262,6 +278,20 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 			j.flags[f.Key] = f
 		case domain.FlagDeleted:
 			delete(j.flags, c.Key)
+		case domain.TeamSaved:
+			t := c.Team
+			t.Members = slices.Clone(t.Members)
+			t.UpdatedAt = storedTime(t.UpdatedAt)
+			j.teams[string(t.Org)+"\x00"+t.Name] = t
+		case domain.TeamDeleted:
+			delete(j.teams, string(c.Org)+"\x00"+c.Name)
+		case domain.ACLSaved:
+			a := c.ACL
+			a.Acquire, a.Observe = slices.Clone(a.Acquire), slices.Clone(a.Observe)
+			a.UpdatedAt = storedTime(a.UpdatedAt)
+			j.acls[string(a.Org)+"\x00"+string(a.Prefix)] = a
+		case domain.ACLDeleted:
+			delete(j.acls, string(c.Org)+"\x00"+string(c.Prefix))
 		case domain.QuotaSet:
 			if len(c.Limits) == 0 {
 				delete(j.quotas, c.Org)
@@ -312,7 +342,12 @@ func (j *Journal) check(b domain.Batch) error {
 		switch c := c.(type) {
 		case domain.LockSaved:
 			err = checkLock(c.Lock, counter)
-		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed, domain.WebhookDeleted, domain.CredentialRevoked:
+		case domain.LockDeleted, domain.SessionDeleted, domain.EventsTrimmed, domain.WebhookDeleted, domain.CredentialRevoked,
+			domain.TeamDeleted, domain.ACLDeleted:
+		case domain.TeamSaved:
+			err = c.Team.Validate()
+		case domain.ACLSaved:
+			err = c.ACL.Validate()
 		case domain.OrgCreated:
 			if _, err = domain.ParseOrgID(string(c.Org.ID)); err == nil {
 				_, dup := slices.BinarySearchFunc(j.orgs, c.Org.ID, func(x domain.Org, id domain.OrgID) int { return cmp.Compare(x.ID, id) })

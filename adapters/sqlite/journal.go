@@ -177,6 +177,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			err = applyQuotaSet(ctx, q, c)
 		case domain.FlagSaved, domain.FlagDeleted:
 			err = applyFlagChange(ctx, q, c)
+		case domain.TeamSaved, domain.TeamDeleted, domain.ACLSaved, domain.ACLDeleted:
+			err = applyAccessChange(ctx, q, c)
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

@@ -112,6 +112,9 @@ func (j *Journal) load(ctx context.Context) (domain.Snapshot, error) {
 	if snap.Orgs, snap.Members, err = loadOrgs(ctx, q); err != nil {
 		return domain.Snapshot{}, err
 	}
+	if snap.Teams, snap.ACLs, err = loadAccess(ctx, q); err != nil {
+		return domain.Snapshot{}, err
+	}
 	if snap.Quotas, err = loadQuotas(ctx, q); err != nil {
 		return domain.Snapshot{}, err
 	}

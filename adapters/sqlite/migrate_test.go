@@ -62,7 +62,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql", "00005_orgs.sql", "00006_quotas.sql", "00009_flags.sql"} {
+	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql", "00005_orgs.sql", "00006_quotas.sql", "00007_access.sql", "00009_flags.sql"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status after up does not list %s:\n%s", want, out.String())
 		}
@@ -103,6 +103,18 @@ func TestMigrateUpDownUp(t *testing.T) {
 		t.Errorf("tables after rolling back 00009: %v", got)
 	}
 
+	// Rolling back 00007 drops the teams and ACL rules and the webhooks'
+	// owners, nothing else.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00007: %v", err)
+	}
+	if got := tables(t, db.Reader, "teams", "acls", "quotas"); !slices.Equal(got, []string{"quotas"}) {
+		t.Errorf("tables after rolling back 00007: %v", got)
+	}
+	if got := columns(t, db.Reader, "webhooks"); slices.Contains(got, "owner") {
+		t.Errorf("webhooks columns after rolling back 00007: %v", got)
+	}
+
 	// Rolling back 00006 drops the quota overrides, and 00005 the orgs,
 	// nothing else; the steps below start from version 4.
 	if err := db.MigrateDown(ctx); err != nil {
@@ -136,7 +148,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateUp(ctx); err != nil {
 		t.Fatalf("MigrateUp to 00004: %v", err)
 	}
-	if got := columns(t, db.Reader, "webhooks"); !slices.Equal(got, []string{"id", "org", "url", "events", "prefix", "secret", "created_at_ms", "cursor"}) {
+	if got := columns(t, db.Reader, "webhooks"); !slices.Equal(got, []string{"id", "org", "url", "events", "prefix", "secret", "created_at_ms", "cursor", "owner"}) {
 		t.Errorf("webhooks columns: %v", got)
 	}
 	if got := columns(t, db.Reader, "webhook_deliveries"); !slices.Equal(got, []string{"webhook_id", "seq", "kind", "attempts", "state", "last_status", "last_error", "next_at_ms", "updated_at_ms"}) {
@@ -146,7 +158,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 		len(s.Webhooks) != 0 || len(s.Deliveries) != 0 || len(s.Quotas) != 0 {
 		t.Errorf("Load after 00004 down and up: %+v, %v; want the lock, session and event without the webhook and quota", s, err)
 	}
-	for _, v := range []string{"00009", "00006", "00005", "00004"} {
+	for _, v := range []string{"00009", "00007", "00006", "00005", "00004"} {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown %s: %v", v, err)
 		}
@@ -181,7 +193,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || s.EventSeq != 1 {
 		t.Errorf("Load after 00003 down and up: %+v, %v", s, err)
 	}
-	for _, v := range []string{"00009", "00006", "00005", "00004", "00003"} {
+	for _, v := range []string{"00009", "00007", "00006", "00005", "00004", "00003"} {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown %s: %v", v, err)
 		}
@@ -221,19 +233,19 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 
 	// Rolling back everything.
-	for range 7 {
+	for range 8 {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown: %v", err)
 		}
 	}
-	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries", "quotas", "orgs", "members", "flags"); len(got) != 0 {
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries", "quotas", "orgs", "members", "teams", "acls", "flags"); len(got) != 0 {
 		t.Fatalf("after down: tables %v left", got)
 	}
 	out.Reset()
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out.String(), "pending") != 7 {
+	if strings.Count(out.String(), "pending") != 8 {
 		t.Errorf("status after down:\n%s", out.String())
 	}
 	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {

@@ -75,6 +75,7 @@ func fromWebhook(w domain.Webhook) sqlitedb.UpsertWebhookParams {
 		Secret:      w.Secret,
 		CreatedAtMs: w.CreatedAt.UnixMilli(),
 		Cursor:      int64(w.Cursor),
+		Owner:       w.Owner,
 	}
 }
 
@@ -100,6 +101,7 @@ func webhookToDomain(r sqlitedb.Webhook) (domain.Webhook, error) {
 		Events:    events,
 		Prefix:    prefix,
 		Secret:    r.Secret,
+		Owner:     r.Owner,
 		CreatedAt: time.UnixMilli(r.CreatedAtMs),
 		Cursor:    uint64(r.Cursor),
 	}

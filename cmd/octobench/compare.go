@@ -48,6 +48,8 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		names      = fs.Int("names", 4, "blocking: number of lock names; client i uses name i mod names")
 		nWatchers  = fs.Int("watchers", 0, "uncontended: measure OctoStore a second time with this many SSE watch streams open (on a prefix the load does not write)")
 		hook503    = fs.Bool("webhook-503", false, "uncontended: measure OctoStore a second time with a webhook for every event whose receiver answers 503")
+		aclRules   = fs.Int("acl-rules", 0, "uncontended: measure OctoStore a second time with this many ACL rules in the load's org (one of them decides every check, through a team)")
+		scrape     = fs.Duration("scrape-metrics", 0, "uncontended: measure OctoStore a second time while GET /metrics is scraped (with the admin token) every `interval`, e.g. 1s")
 		bf         blockingFlags
 	)
 	lf.register(fs, 64)
@@ -113,10 +115,14 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	urls := map[string]string{}
 	creds := genCreds(lf.clients, lf.org, lf.seed)
-	extras := *nWatchers > 0 || *hook503
+	extras := *nWatchers > 0 || *hook503 || *scrape > 0 || *aclRules > 0
 	if extras && *workload != "uncontended" {
-		return errors.New("-watchers and -webhook-503 go with the uncontended workload")
+		return errors.New("-watchers, -webhook-503, -scrape-metrics and -acl-rules go with the uncontended workload")
 	}
+	if *scrape < 0 {
+		return errors.New("-scrape-metrics must be a positive interval")
+	}
+	adminToken := "octobench-admin-" + lf.seed + "-0123456789" // at least 16 characters
 	// The watchers and the webhook belong to a principal of their own in
 	// the load's org, so that the broker's org index is exercised.
 	side := genCreds(lf.clients+1, lf.org, lf.seed)[lf.clients]
@@ -134,7 +140,8 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		env := append(withoutPrefix(os.Environ(), "OCTOSTORE_"), "OCTOSTORE_STATIC_TOKENS="+staticTokensEnv(append(slices.Clone(creds), side)))
+		env := append(withoutPrefix(os.Environ(), "OCTOSTORE_"), "OCTOSTORE_STATIC_TOKENS="+staticTokensEnv(append(slices.Clone(creds), side)),
+			"OCTOSTORE_ADMIN_TOKEN="+adminToken)
 		if extras {
 			env = append(env, fmt.Sprintf("OCTOSTORE_WATCH__MAX_STREAMS=%d", max(10_000, *nWatchers)),
 				fmt.Sprintf("OCTOSTORE_WATCH__MAX_STREAMS_PER_PRINCIPAL=%d", max(100, *nWatchers)),
@@ -215,8 +222,14 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr)
 		results[name] = r
 		if name == "octostore" && extras {
-			with, r, err := measureWithExtras(ctx, urls[name], creds, side, cfg, *nWatchers, *hook503,
-				requestTimeout(cfg.workload, lf, bf), logf)
+			if *aclRules > 0 {
+				logf("octostore: adding %d ACL rules to org %s", *aclRules, lf.org)
+				if err := addACLRules(ctx, urls[name], adminToken, lf.org, creds, side, *aclRules); err != nil {
+					return err
+				}
+			}
+			with, r, err := measureWithExtras(ctx, urls[name], creds, side, cfg, extraLoad{watchers: *nWatchers, hook503: *hook503,
+				scrape: *scrape, aclRules: *aclRules, adminToken: adminToken}, requestTimeout(cfg.workload, lf, bf), logf)
 			if err != nil {
 				return err
 			}
@@ -257,11 +270,33 @@ func measure(ctx context.Context, base string, creds []credential, cfg runConfig
 	return runLoad(ctx, t, cfg)
 }
 
-// measureWithExtras measures OctoStore again with watch streams open and a
-// failing webhook subscribed, as asked, and returns the row's name.
+// extraLoad is what compare adds to OctoStore's second measurement.
+type extraLoad struct {
+	watchers   int           // watch streams open
+	hook503    bool          // a webhook whose receiver answers 503
+	scrape     time.Duration // GET /metrics this often (0: never)
+	aclRules   int           // ACL rules in the load's org (added before)
+	adminToken string        // for the scrapes and the ACL set-up
+}
+
+// measureWithExtras measures OctoStore again with watch streams open, a
+// failing webhook subscribed and /metrics scraped, as asked, and returns
+// the row's name.
 func measureWithExtras(ctx context.Context, base string, creds []credential, side credential, cfg runConfig,
-	nWatchers int, hook503 bool, timeout time.Duration, logf func(string, ...any)) (string, *result, error) {
+	extra extraLoad, timeout time.Duration, logf func(string, ...any)) (string, *result, error) {
+	nWatchers, hook503 := extra.watchers, extra.hook503
 	var parts []string
+	if extra.aclRules > 0 {
+		parts = append(parts, fmt.Sprintf("%d ACL rules", extra.aclRules))
+	}
+	if extra.scrape > 0 {
+		sc := startScraper(ctx, base+"/metrics", extra.adminToken, extra.scrape)
+		defer func() {
+			n, failed := sc.stop()
+			logf("octostore: scraped /metrics %d times, %d failed", n, failed)
+		}()
+		parts = append(parts, "/metrics scraped every "+extra.scrape.String())
+	}
 	if nWatchers > 0 {
 		logf("octostore: opening %d watch streams on %s", nWatchers, watchedPrefix)
 		w, err := openWatchers(ctx, base, side, nWatchers)

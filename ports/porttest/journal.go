@@ -78,6 +78,7 @@ func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 		{"DuplicateCredential", testDuplicateCredential},
 		{"CredentialRevoked", testCredentialRevoked},
 		{"OrgsAndMembers", testOrgsAndMembers},
+		{"TeamsAndACLs", testTeamsAndACLs},
 		{"CanceledContext", testCanceledContext},
 		{"CopiesData", testCopiesData},
 		{"Ping", testPing},
@@ -457,5 +458,67 @@ func testOrgsAndMembers(t *testing.T, j ports.Journal) {
 	if len(snap.Members) != 2 || snap.Members[0].User != "alice" || snap.Members[0].Role != domain.RoleOwner ||
 		!snap.Members[0].AddedAt.Equal(ms) || snap.Members[1].User != "bob" {
 		t.Errorf("members = %+v (alice owner, added first; bob; no dave)", snap.Members)
+	}
+}
+
+// testTeamsAndACLs: teams and ACL rules round-trip (sorted by org and
+// name or prefix, ms precision, empty lists kept empty); saving again
+// replaces, deleting removes; a bad team or rule refuses the whole batch.
+func testTeamsAndACLs(t *testing.T, j ports.Journal) {
+	team := func(org, name string, members ...string) domain.Team {
+		tm, err := domain.NewTeam(domain.OrgID(org), name, members, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	acl := func(org, prefix string, acquire, observe []string) domain.ACL {
+		a, err := domain.NewACL(domain.OrgID(org), prefix, acquire, observe, "alice", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	commit(t, j, 0,
+		domain.TeamSaved{Team: team("globex", "ops", "carol")},
+		domain.TeamSaved{Team: team("acme", "dba", "bob", "alice")},
+		domain.TeamSaved{Team: team("acme", "gone")},
+		domain.ACLSaved{ACL: acl("acme", "db/primary", []string{"team:dba"}, []string{})},
+		domain.ACLSaved{ACL: acl("acme", "db", nil, []string{"user:bob"})},
+		domain.ACLSaved{ACL: acl("acme", "jobs", nil, nil)})
+	commit(t, j, 0,
+		domain.TeamSaved{Team: team("acme", "dba", "dave")},
+		domain.TeamDeleted{Org: "acme", Name: "gone"},
+		domain.ACLDeleted{Org: "acme", Prefix: "jobs"})
+	for _, bad := range []domain.Change{
+		domain.TeamSaved{Team: domain.Team{Org: "acme", Name: "a/b", UpdatedAt: base}},
+		domain.ACLSaved{ACL: domain.ACL{Org: "acme", Prefix: "db//x", UpdatedAt: base}},
+		domain.ACLSaved{ACL: domain.ACL{Org: "acme", Prefix: "db", Acquire: []domain.Grantee{"everyone"}, UpdatedAt: base}},
+	} {
+		err := j.Commit(context.Background(), domain.Batch{Changes: []domain.Change{
+			domain.TeamSaved{Team: team("acme", "extra")}, bad}})
+		if err == nil {
+			t.Errorf("a batch with %+v was stored", bad)
+		}
+	}
+	snap := load(t, j)
+	ms := time.UnixMilli(base.UnixMilli())
+	wantTeams := []domain.Team{
+		{Org: "acme", Name: "dba", Members: []string{"dave"}, UpdatedAt: ms},
+		{Org: "globex", Name: "ops", Members: []string{"carol"}, UpdatedAt: ms},
+	}
+	if fmt.Sprint(snap.Teams) != fmt.Sprint(wantTeams) {
+		t.Errorf("teams = %+v, want %+v", snap.Teams, wantTeams)
+	}
+	if len(snap.ACLs) != 2 {
+		t.Fatalf("acls = %+v, want db and db/primary", snap.ACLs)
+	}
+	db, primary := snap.ACLs[0], snap.ACLs[1]
+	if db.Prefix != "db" || fmt.Sprint(db.Acquire) != "[org]" || fmt.Sprint(db.Observe) != "[user:bob]" ||
+		db.UpdatedBy != "alice" || !db.UpdatedAt.Equal(ms) {
+		t.Errorf("acl db = %+v", db)
+	}
+	if primary.Prefix != "db/primary" || fmt.Sprint(primary.Acquire) != "[team:dba]" || primary.Observe == nil || len(primary.Observe) != 0 {
+		t.Errorf("acl db/primary = %+v (observe must stay an empty list)", primary)
 	}
 }

@@ -2,8 +2,8 @@
 -- transaction, one statement per change: webhook changes are rare.
 
 -- name: UpsertWebhook :exec
-INSERT INTO webhooks (id, org, url, events, prefix, secret, created_at_ms, cursor)
-VALUES (@id, @org, @url, @events, @prefix, @secret, @created_at_ms, @cursor)
+INSERT INTO webhooks (id, org, url, events, prefix, secret, created_at_ms, cursor, owner)
+VALUES (@id, @org, @url, @events, @prefix, @secret, @created_at_ms, @cursor, @owner)
 ON CONFLICT (id) DO UPDATE SET
     org           = excluded.org,
     url           = excluded.url,
@@ -11,7 +11,8 @@ ON CONFLICT (id) DO UPDATE SET
     prefix        = excluded.prefix,
     secret        = excluded.secret,
     created_at_ms = excluded.created_at_ms,
-    cursor        = excluded.cursor;
+    cursor        = excluded.cursor,
+    owner         = excluded.owner;
 
 -- name: DeleteWebhook :exec
 DELETE FROM webhooks WHERE id = @id;
@@ -53,7 +54,7 @@ WHERE webhook_deliveries.webhook_id = @webhook_id
 
 -- ListWebhooks returns every webhook in the order Load returns them.
 -- name: ListWebhooks :many
-SELECT id, org, url, events, prefix, secret, created_at_ms, cursor
+SELECT id, org, url, events, prefix, secret, created_at_ms, cursor, owner
 FROM webhooks
 ORDER BY org, created_at_ms, id;
 

@@ -36,6 +36,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countWebhookStmt, err = db.PrepareContext(ctx, CountWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query CountWebhook: %w", err)
 	}
+	if q.deleteACLStmt, err = db.PrepareContext(ctx, DeleteACL); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteACL: %w", err)
+	}
 	if q.deleteChangesThroughStmt, err = db.PrepareContext(ctx, DeleteChangesThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteChangesThrough: %w", err)
 	}
@@ -56,6 +59,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteSessionStmt, err = db.PrepareContext(ctx, DeleteSession); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteSession: %w", err)
+	}
+	if q.deleteTeamStmt, err = db.PrepareContext(ctx, DeleteTeam); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteTeam: %w", err)
 	}
 	if q.deleteWebhookStmt, err = db.PrepareContext(ctx, DeleteWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhook: %w", err)
@@ -90,6 +96,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lastLockKeyStmt, err = db.PrepareContext(ctx, LastLockKey); err != nil {
 		return nil, fmt.Errorf("error preparing query LastLockKey: %w", err)
 	}
+	if q.listACLsStmt, err = db.PrepareContext(ctx, ListACLs); err != nil {
+		return nil, fmt.Errorf("error preparing query ListACLs: %w", err)
+	}
 	if q.listChangesStmt, err = db.PrepareContext(ctx, ListChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query ListChanges: %w", err)
 	}
@@ -117,6 +126,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listSessionsStmt, err = db.PrepareContext(ctx, ListSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query ListSessions: %w", err)
 	}
+	if q.listTeamsStmt, err = db.PrepareContext(ctx, ListTeams); err != nil {
+		return nil, fmt.Errorf("error preparing query ListTeams: %w", err)
+	}
 	if q.listWebhooksStmt, err = db.PrepareContext(ctx, ListWebhooks); err != nil {
 		return nil, fmt.Errorf("error preparing query ListWebhooks: %w", err)
 	}
@@ -135,6 +147,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.trimDeliveriesStmt, err = db.PrepareContext(ctx, TrimDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query TrimDeliveries: %w", err)
 	}
+	if q.upsertACLStmt, err = db.PrepareContext(ctx, UpsertACL); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertACL: %w", err)
+	}
 	if q.upsertDeliveryStmt, err = db.PrepareContext(ctx, UpsertDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertDelivery: %w", err)
 	}
@@ -149,6 +164,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertSessionStmt, err = db.PrepareContext(ctx, UpsertSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertSession: %w", err)
+	}
+	if q.upsertTeamStmt, err = db.PrepareContext(ctx, UpsertTeam); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertTeam: %w", err)
 	}
 	if q.upsertWebhookStmt, err = db.PrepareContext(ctx, UpsertWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertWebhook: %w", err)
@@ -176,6 +194,11 @@ func (q *Queries) Close() error {
 	if q.countWebhookStmt != nil {
 		if cerr := q.countWebhookStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countWebhookStmt: %w", cerr)
+		}
+	}
+	if q.deleteACLStmt != nil {
+		if cerr := q.deleteACLStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteACLStmt: %w", cerr)
 		}
 	}
 	if q.deleteChangesThroughStmt != nil {
@@ -211,6 +234,11 @@ func (q *Queries) Close() error {
 	if q.deleteSessionStmt != nil {
 		if cerr := q.deleteSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteSessionStmt: %w", cerr)
+		}
+	}
+	if q.deleteTeamStmt != nil {
+		if cerr := q.deleteTeamStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteTeamStmt: %w", cerr)
 		}
 	}
 	if q.deleteWebhookStmt != nil {
@@ -268,6 +296,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lastLockKeyStmt: %w", cerr)
 		}
 	}
+	if q.listACLsStmt != nil {
+		if cerr := q.listACLsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listACLsStmt: %w", cerr)
+		}
+	}
 	if q.listChangesStmt != nil {
 		if cerr := q.listChangesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listChangesStmt: %w", cerr)
@@ -313,6 +346,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listSessionsStmt: %w", cerr)
 		}
 	}
+	if q.listTeamsStmt != nil {
+		if cerr := q.listTeamsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listTeamsStmt: %w", cerr)
+		}
+	}
 	if q.listWebhooksStmt != nil {
 		if cerr := q.listWebhooksStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listWebhooksStmt: %w", cerr)
@@ -343,6 +381,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing trimDeliveriesStmt: %w", cerr)
 		}
 	}
+	if q.upsertACLStmt != nil {
+		if cerr := q.upsertACLStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertACLStmt: %w", cerr)
+		}
+	}
 	if q.upsertDeliveryStmt != nil {
 		if cerr := q.upsertDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertDeliveryStmt: %w", cerr)
@@ -366,6 +409,11 @@ func (q *Queries) Close() error {
 	if q.upsertSessionStmt != nil {
 		if cerr := q.upsertSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertSessionStmt: %w", cerr)
+		}
+	}
+	if q.upsertTeamStmt != nil {
+		if cerr := q.upsertTeamStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertTeamStmt: %w", cerr)
 		}
 	}
 	if q.upsertWebhookStmt != nil {
@@ -416,6 +464,7 @@ type Queries struct {
 	appendChangesStmt           *sql.Stmt
 	countLocksStmt              *sql.Stmt
 	countWebhookStmt            *sql.Stmt
+	deleteACLStmt               *sql.Stmt
 	deleteChangesThroughStmt    *sql.Stmt
 	deleteCredentialStmt        *sql.Stmt
 	deleteEventsThroughStmt     *sql.Stmt
@@ -423,6 +472,7 @@ type Queries struct {
 	deleteLockStmt              *sql.Stmt
 	deleteOrgQuotasStmt         *sql.Stmt
 	deleteSessionStmt           *sql.Stmt
+	deleteTeamStmt              *sql.Stmt
 	deleteWebhookStmt           *sql.Stmt
 	deleteWebhookDeliveriesStmt *sql.Stmt
 	eventBatchesAfterStmt       *sql.Stmt
@@ -434,6 +484,7 @@ type Queries struct {
 	insertOrgStmt               *sql.Stmt
 	insertQuotaStmt             *sql.Stmt
 	lastLockKeyStmt             *sql.Stmt
+	listACLsStmt                *sql.Stmt
 	listChangesStmt             *sql.Stmt
 	listCredentialsStmt         *sql.Stmt
 	listDeliveriesStmt          *sql.Stmt
@@ -443,17 +494,20 @@ type Queries struct {
 	listOrgsStmt                *sql.Stmt
 	listQuotasStmt              *sql.Stmt
 	listSessionsStmt            *sql.Stmt
+	listTeamsStmt               *sql.Stmt
 	listWebhooksStmt            *sql.Stmt
 	lockKeyAfterStmt            *sql.Stmt
 	maxEventSeqStmt             *sql.Stmt
 	pingStmt                    *sql.Stmt
 	raiseMetaStmt               *sql.Stmt
 	trimDeliveriesStmt          *sql.Stmt
+	upsertACLStmt               *sql.Stmt
 	upsertDeliveryStmt          *sql.Stmt
 	upsertFlagStmt              *sql.Stmt
 	upsertLockStmt              *sql.Stmt
 	upsertMemberStmt            *sql.Stmt
 	upsertSessionStmt           *sql.Stmt
+	upsertTeamStmt              *sql.Stmt
 	upsertWebhookStmt           *sql.Stmt
 }
 
@@ -465,6 +519,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		appendChangesStmt:           q.appendChangesStmt,
 		countLocksStmt:              q.countLocksStmt,
 		countWebhookStmt:            q.countWebhookStmt,
+		deleteACLStmt:               q.deleteACLStmt,
 		deleteChangesThroughStmt:    q.deleteChangesThroughStmt,
 		deleteCredentialStmt:        q.deleteCredentialStmt,
 		deleteEventsThroughStmt:     q.deleteEventsThroughStmt,
@@ -472,6 +527,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteLockStmt:              q.deleteLockStmt,
 		deleteOrgQuotasStmt:         q.deleteOrgQuotasStmt,
 		deleteSessionStmt:           q.deleteSessionStmt,
+		deleteTeamStmt:              q.deleteTeamStmt,
 		deleteWebhookStmt:           q.deleteWebhookStmt,
 		deleteWebhookDeliveriesStmt: q.deleteWebhookDeliveriesStmt,
 		eventBatchesAfterStmt:       q.eventBatchesAfterStmt,
@@ -483,6 +539,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertOrgStmt:               q.insertOrgStmt,
 		insertQuotaStmt:             q.insertQuotaStmt,
 		lastLockKeyStmt:             q.lastLockKeyStmt,
+		listACLsStmt:                q.listACLsStmt,
 		listChangesStmt:             q.listChangesStmt,
 		listCredentialsStmt:         q.listCredentialsStmt,
 		listDeliveriesStmt:          q.listDeliveriesStmt,
@@ -492,17 +549,20 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listOrgsStmt:                q.listOrgsStmt,
 		listQuotasStmt:              q.listQuotasStmt,
 		listSessionsStmt:            q.listSessionsStmt,
+		listTeamsStmt:               q.listTeamsStmt,
 		listWebhooksStmt:            q.listWebhooksStmt,
 		lockKeyAfterStmt:            q.lockKeyAfterStmt,
 		maxEventSeqStmt:             q.maxEventSeqStmt,
 		pingStmt:                    q.pingStmt,
 		raiseMetaStmt:               q.raiseMetaStmt,
 		trimDeliveriesStmt:          q.trimDeliveriesStmt,
+		upsertACLStmt:               q.upsertACLStmt,
 		upsertDeliveryStmt:          q.upsertDeliveryStmt,
 		upsertFlagStmt:              q.upsertFlagStmt,
 		upsertLockStmt:              q.upsertLockStmt,
 		upsertMemberStmt:            q.upsertMemberStmt,
 		upsertSessionStmt:           q.upsertSessionStmt,
+		upsertTeamStmt:              q.upsertTeamStmt,
 		upsertWebhookStmt:           q.upsertWebhookStmt,
 	}
 }

@@ -4,6 +4,15 @@
 
 package sqlitedb
 
+type Acl struct {
+	Org         string
+	Prefix      string
+	Acquire     string
+	Observe     string
+	UpdatedAtMs int64
+	UpdatedBy   string
+}
+
 type ChangeLog struct {
 	Seq     int64
 	Payload []byte
@@ -79,6 +88,13 @@ type Session struct {
 	ExpiresAtMs int64
 }
 
+type Team struct {
+	Org         string
+	Name        string
+	Members     string
+	UpdatedAtMs int64
+}
+
 type Webhook struct {
 	ID          string
 	Org         string
@@ -88,6 +104,7 @@ type Webhook struct {
 	Secret      string
 	CreatedAtMs int64
 	Cursor      int64
+	Owner       string
 }
 
 type WebhookDelivery struct {

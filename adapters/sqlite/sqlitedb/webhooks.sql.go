@@ -96,7 +96,7 @@ func (q *Queries) ListDeliveries(ctx context.Context) ([]WebhookDelivery, error)
 }
 
 const ListWebhooks = `-- name: ListWebhooks :many
-SELECT id, org, url, events, prefix, secret, created_at_ms, cursor
+SELECT id, org, url, events, prefix, secret, created_at_ms, cursor, owner
 FROM webhooks
 ORDER BY org, created_at_ms, id
 `
@@ -120,6 +120,7 @@ func (q *Queries) ListWebhooks(ctx context.Context) ([]Webhook, error) {
 			&i.Secret,
 			&i.CreatedAtMs,
 			&i.Cursor,
+			&i.Owner,
 		); err != nil {
 			return nil, err
 		}
@@ -198,8 +199,8 @@ func (q *Queries) UpsertDelivery(ctx context.Context, arg UpsertDeliveryParams) 
 
 const UpsertWebhook = `-- name: UpsertWebhook :exec
 
-INSERT INTO webhooks (id, org, url, events, prefix, secret, created_at_ms, cursor)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+INSERT INTO webhooks (id, org, url, events, prefix, secret, created_at_ms, cursor, owner)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 ON CONFLICT (id) DO UPDATE SET
     org           = excluded.org,
     url           = excluded.url,
@@ -207,7 +208,8 @@ ON CONFLICT (id) DO UPDATE SET
     prefix        = excluded.prefix,
     secret        = excluded.secret,
     created_at_ms = excluded.created_at_ms,
-    cursor        = excluded.cursor
+    cursor        = excluded.cursor,
+    owner         = excluded.owner
 `
 
 type UpsertWebhookParams struct {
@@ -219,6 +221,7 @@ type UpsertWebhookParams struct {
 	Secret      string
 	CreatedAtMs int64
 	Cursor      int64
+	Owner       string
 }
 
 // Webhooks and their delivery records. Commit runs these inside its
@@ -233,6 +236,7 @@ func (q *Queries) UpsertWebhook(ctx context.Context, arg UpsertWebhookParams) er
 		arg.Secret,
 		arg.CreatedAtMs,
 		arg.Cursor,
+		arg.Owner,
 	)
 	return err
 }
