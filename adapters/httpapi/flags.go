@@ -138,13 +138,13 @@ func (s *Server) registerFlags() {
 			PutFlagRequest{Enabled: true, Percentage: new(25), Description: "the new checkout page"}),
 		Description: "Writes the flag: its version becomes 1 for a new flag and one more with every write. The change is durable before the answer and is a `flag.updated` event (name, version and who; never the settings). " +
 			"An org has at most as many flags as its `flags` quota allows (10,000 by default).",
-	}, s.putFlag, errUnauthorized, errForbidden, errFlagInput, errMalformed, errTooLarge, errMediaType, errUnavailable, errFlagQuota)
+	}, s.putFlag, errUnauthorized, errForbidden, errDenied, errFlagInput, errMalformed, errTooLarge, errMediaType, errUnavailable, errFlagQuota)
 
 	register(s, huma.Operation{
 		OperationID: "get-flag", Method: http.MethodGet, Path: "/flags/{name}",
 		Summary: "Describe a feature flag", Tags: []string{"flags"}, Security: bearer,
 		Description: "One flag of your org, served from memory.",
-	}, s.getFlag, errUnauthorized, errForbidden, errFlagName, errFlagNotFound)
+	}, s.getFlag, errUnauthorized, errForbidden, errDenied, errFlagName, errFlagNotFound)
 
 	register(s, huma.Operation{
 		OperationID: "list-flags", Method: http.MethodGet, Path: "/flags",
@@ -156,13 +156,13 @@ func (s *Server) registerFlags() {
 		OperationID: "delete-flag", Method: http.MethodDelete, Path: "/flags/{name}", DefaultStatus: http.StatusNoContent,
 		Summary: "Delete a feature flag", Tags: []string{"flags"}, Security: bearer,
 		Description: "Removes the flag (a `flag.deleted` event); evaluating it afterwards is `404 flag_not_found`.",
-	}, s.deleteFlag, errUnauthorized, errForbidden, errFlagName, errFlagNotFound, errUnavailable)
+	}, s.deleteFlag, errUnauthorized, errForbidden, errDenied, errFlagName, errFlagNotFound, errUnavailable)
 
 	register(s, huma.Operation{
 		OperationID: "evaluate-flag", Method: http.MethodGet, Path: "/flags/{name}/evaluate",
 		Summary: "Evaluate a feature flag for a subject", Tags: []string{"flags"}, Security: bearer,
 		Description: "Whether the flag is on for `subject`: enabled, and the subject's bucket — the first 8 bytes of SHA-256(`name:subject`) as a big-endian unsigned integer, modulo 10,000 — below percentage × 100. Every client can compute the same answer.",
-	}, s.evaluateFlag, errUnauthorized, errForbidden, errSubject, errFlagNotFound)
+	}, s.evaluateFlag, errUnauthorized, errForbidden, errDenied, errSubject, errFlagNotFound)
 
 	register(s, huma.Operation{
 		OperationID: "evaluate-flags", Method: http.MethodPost, Path: "/flags/evaluate",

@@ -163,3 +163,40 @@ func TestFlagsQuotaAndFailedCommit(t *testing.T) {
 		t.Errorf("%v: a failed commit changed the flag", r)
 	}
 }
+
+// TestFlagsAndLimitsFollowACLs: the org's ACL rules govern flag and limit
+// names as they govern lock names: observe to read, acquire to write.
+// Lists and batch evaluations leave out what the caller may not read, and
+// so do the events.
+func TestFlagsAndLimitsFollowACLs(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.makeOwner(t)
+	a.put("/acls/ff", aliceTok, map[string]any{"acquire": []string{"user:alice"}, "observe": []string{"user:alice"}}).ok(t, http.StatusOK)
+	a.put(flagPath("ff/x", ""), bobTok, map[string]any{"enabled": true}).problem(t, http.StatusForbidden, "permission_denied").nowhere(t)
+	a.put(flagPath("ff/x", ""), aliceTok, map[string]any{"enabled": true}).ok(t, http.StatusOK)
+	a.put(flagPath("open", ""), bobTok, map[string]any{"enabled": true}).ok(t, http.StatusOK)
+	a.get(flagPath("ff/x", ""), bobTok).problem(t, http.StatusForbidden, "permission_denied")
+	a.get(flagPath("ff/x", "/evaluate?subject=u"), bobTok).problem(t, http.StatusForbidden, "permission_denied")
+	a.call(http.MethodDelete, flagPath("ff/x", ""), bobTok, nil).problem(t, http.StatusForbidden, "permission_denied")
+	if r := a.post("/flags/evaluate", bobTok, map[string]any{"subject": "u", "flags": []string{"ff/x", "open"}}).ok(t, http.StatusOK); !strings.Contains(string(r.raw), `{"name":"ff/x","enabled":false,"found":false}`) {
+		t.Errorf("%v: bob evaluates a flag he may not observe", r)
+	}
+	if r := a.get("/flags", bobTok).ok(t, http.StatusOK); strings.Contains(string(r.raw), "ff/x") || !strings.Contains(string(r.raw), `"open"`) {
+		t.Errorf("%v: bob's list", r)
+	}
+	if r := a.get("/events", bobTok).ok(t, http.StatusOK); strings.Contains(string(r.raw), "ff/x") {
+		t.Errorf("%v: bob sees events of a flag he may not observe", r)
+	}
+	a.get(flagPath("ff/x", ""), aliceTok).ok(t, http.StatusOK)
+
+	body := map[string]any{"limit": 5, "window_seconds": 60}
+	a.post(limitPath("ff/l", "/check"), bobTok, body).problem(t, http.StatusForbidden, "permission_denied")
+	a.post(limitPath("ff/l", "/check"), aliceTok, body).ok(t, http.StatusOK)
+	a.get(limitPath("ff/l", ""), bobTok).problem(t, http.StatusForbidden, "permission_denied")
+	a.call(http.MethodDelete, limitPath("ff/l", ""), bobTok, nil).problem(t, http.StatusForbidden, "permission_denied")
+	if r := a.get("/limits", bobTok).ok(t, http.StatusOK); strings.Contains(string(r.raw), "ff/l") {
+		t.Errorf("%v: bob lists a limit he may not observe", r)
+	}
+	a.get(limitPath("ff/l", ""), aliceTok).ok(t, http.StatusOK)
+}

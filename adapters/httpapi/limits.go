@@ -106,13 +106,13 @@ func (s *Server) registerLimits() {
 			"A check with another limit or window replaces them for the name, keeping the share of the window in use. Counters live in memory: a restart resets them. " +
 			"An org keeps at most its `limits` quota of names (100,000 by default); a name idle for a whole window is forgotten when room is needed.",
 		Responses: map[string]*huma.Response{"429": s.limitRefused()},
-	}, s.checkLimit, errUnauthorized, errForbidden, errLimitInput, errMalformed, errTooLarge, errMediaType, errLimitQuota)
+	}, s.checkLimit, errUnauthorized, errForbidden, errDenied, errLimitInput, errMalformed, errTooLarge, errMediaType, errLimitQuota)
 
 	register(s, huma.Operation{
 		OperationID: "get-limit", Method: http.MethodGet, Path: "/limits/{name}",
 		Summary: "Describe a rate limit", Tags: []string{"limits"}, Security: bearer,
 		Description: "The named limit of your org now: its limit and window (as the last check set them), the units available and when all are back. Takes nothing.",
-	}, s.getLimit, errUnauthorized, errForbidden, errLimitName, errLimitNotFound)
+	}, s.getLimit, errUnauthorized, errForbidden, errDenied, errLimitName, errLimitNotFound)
 
 	register(s, huma.Operation{
 		OperationID: "list-limits", Method: http.MethodGet, Path: "/limits",
@@ -124,7 +124,7 @@ func (s *Server) registerLimits() {
 		OperationID: "reset-limit", Method: http.MethodDelete, Path: "/limits/{name}", DefaultStatus: http.StatusNoContent,
 		Summary: "Reset a rate limit", Tags: []string{"limits"}, Security: bearer,
 		Description: "Forgets the named limit's counter: the next check starts with every unit available.",
-	}, s.resetLimit, errUnauthorized, errForbidden, errLimitName, errLimitNotFound)
+	}, s.resetLimit, errUnauthorized, errForbidden, errDenied, errLimitName, errLimitNotFound)
 }
 
 // limitRefused documents a refused check: 429 with the LimitCheck body and

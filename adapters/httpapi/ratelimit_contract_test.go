@@ -19,7 +19,7 @@ func TestAPIRateLimitIsolatesPrincipals(t *testing.T) {
 	a.get("/flags", aliceTok).ok(t, http.StatusOK)
 	routes := everyRoute("rl/x", "s_0011223344556677")
 	for _, r := range routes {
-		if strings.HasPrefix(r.path, "/admin/") {
+		if adminRoute(r.path) {
 			continue
 		}
 		r.token = aliceTok
@@ -38,7 +38,7 @@ func TestAPIRateLimitIsolatesPrincipals(t *testing.T) {
 	a.get("/admin/orgs", adminTok).ok(t, http.StatusOK)
 	a.get("/admin/stats", adminTok).ok(t, http.StatusOK)
 	for _, r := range routes {
-		if strings.HasPrefix(r.path, "/admin/") {
+		if adminRoute(r.path) {
 			r.token = adminTok
 			a.send(r).problem(t, http.StatusTooManyRequests, "rate_limited")
 		}
@@ -48,3 +48,6 @@ func TestAPIRateLimitIsolatesPrincipals(t *testing.T) {
 	a.get("/locks", aliceTok).ok(t, http.StatusOK)
 	a.get("/locks", aliceTok).problem(t, http.StatusTooManyRequests, "rate_limited")
 }
+
+// adminRoute reports whether path needs the admin token.
+func adminRoute(path string) bool { return strings.HasPrefix(path, "/admin/") || path == "/metrics" }
