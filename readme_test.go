@@ -28,7 +28,7 @@ import (
 
 // readmeSections are the README sections whose shell blocks are run, in
 // order, by TestREADMEWalkThrough (## headings, matched by prefix).
-var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks", "Events: watch, resume", "One line of shell", "Feature flags and rate limits"}
+var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks", "Events: watch, resume", "One line of shell", "Admin dashboard", "Feature flags and rate limits"}
 
 // readmeAddr is the address the README's commands talk to.
 const readmeAddr = "127.0.0.1:3000"

@@ -60,6 +60,20 @@ func (a *AuthService) Authenticate(token string) (domain.Principal, error) {
 	return domain.Principal{}, domain.ErrUnauthenticated
 }
 
+// configuredOrgs returns the orgs the configured tenant tokens name, each
+// once, in no particular order.
+func (a *AuthService) configuredOrgs() []domain.OrgID {
+	seen := map[domain.OrgID]bool{}
+	var out []domain.OrgID
+	for _, p := range a.static {
+		if !p.Admin && !seen[p.Org] {
+			seen[p.Org] = true
+			out = append(out, p.Org)
+		}
+	}
+	return out
+}
+
 func (a *AuthService) touch(h domain.TokenHash) {
 	now := a.e.now().UnixMilli()
 	if v, ok := a.lastUsed.Load(h); ok {

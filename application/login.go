@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,13 +15,14 @@ import (
 // its token.
 const ExchangeCodeTTL = 60 * time.Second
 
-// EnsureMember makes user an owner of the org named org, registering the
-// org and adding the user when they are missing, and issues the user a new
-// token, all in one writer decision. It is for sign-in through an identity
-// provider: the caller must have authenticated the user, so it takes no
-// principal. An existing member keeps its role. Returns invalid_org or
-// invalid_user for names that break the rules, or ErrUnavailable.
-func (s *OrgService) EnsureMember(ctx context.Context, org, user string) (domain.Member, GeneratedToken, TokenInfo, error) {
+// EnsureMember makes user a member of the org named org with role,
+// registering the org and adding the user when they are missing, and
+// issues the user a new token, all in one writer decision. It is for
+// sign-in through an identity provider: the caller must have authenticated
+// the user, so it takes no principal. An existing member keeps its role.
+// Returns invalid_org or invalid_user for names that break the rules, or
+// ErrUnavailable.
+func (s *OrgService) EnsureMember(ctx context.Context, org, user string, role domain.Role) (domain.Member, GeneratedToken, TokenInfo, error) {
 	who, err := domain.ParsePrincipal(org, user)
 	if err != nil {
 		return domain.Member{}, GeneratedToken{}, TokenInfo{}, err
@@ -34,7 +34,7 @@ func (s *OrgService) EnsureMember(ctx context.Context, org, user string) (domain
 		}
 		m, ok := s.e.orgs.member(who.Org, who.User)
 		if !ok && !x.memberInBatch(who.Org, who.User) {
-			m = domain.Member{Org: who.Org, User: who.User, Role: domain.RoleOwner, AddedAt: x.now}
+			m = domain.Member{Org: who.Org, User: who.User, Role: role, AddedAt: x.now}
 			x.add(domain.MemberSaved{Member: m})
 		}
 		t.store(x, who)
@@ -52,8 +52,9 @@ func (s *OrgService) EnsureMember(ctx context.Context, org, user string) (domain
 // kept in memory only (a restart voids them; the user signs in again) and
 // expire after ExchangeCodeTTL on the engine's clock.
 type LoginService struct {
-	e    *Engine
-	orgs *OrgService
+	e      *Engine
+	orgs   *OrgService
+	places domain.OrgMapping
 
 	mu    sync.Mutex
 	codes map[[sha256.Size]byte]pendingLogin // by the code's hash
@@ -66,18 +67,25 @@ type pendingLogin struct {
 	expires time.Time
 }
 
-// NewLoginService returns the sign-in use cases backed by e and orgs.
-func NewLoginService(e *Engine, orgs *OrgService) *LoginService {
-	return &LoginService{e: e, orgs: orgs, codes: make(map[[sha256.Size]byte]pendingLogin)}
+// NewLoginService returns the sign-in use cases backed by e and orgs;
+// places decides the org of each account (the zero value: its personal
+// org).
+func NewLoginService(e *Engine, orgs *OrgService, places domain.OrgMapping) *LoginService {
+	return &LoginService{e: e, orgs: orgs, places: places, codes: make(map[[sha256.Size]byte]pendingLogin)}
 }
 
-// SignIn signs in the external account login: its org is the login in
-// lower case and its user the login (see OrgService.EnsureMember), and it
-// gets a new token, returned only through the one-time exchange code this
-// returns. Returns invalid_org or invalid_user for a login that is not a
-// valid name, or ErrUnavailable.
-func (s *LoginService) SignIn(ctx context.Context, login string) (string, error) {
-	_, g, info, err := s.orgs.EnsureMember(ctx, strings.ToLower(login), login)
+// SignIn signs in the external account a: its user is the login, in the
+// org and with the role the service's OrgMapping places it (see
+// OrgMapping.Place and OrgService.EnsureMember), and it gets a new token,
+// returned only through the one-time exchange code this returns. Returns
+// ErrNoMappedOrg when the mapping refuses a, invalid_org or invalid_user
+// for a login that is not a valid name, or ErrUnavailable.
+func (s *LoginService) SignIn(ctx context.Context, a domain.ExternalAccount) (string, error) {
+	org, role, err := s.places.Place(a)
+	if err != nil {
+		return "", err
+	}
+	_, g, info, err := s.orgs.EnsureMember(ctx, string(org), a.Login, role)
 	if err != nil {
 		return "", err
 	}

@@ -16,16 +16,34 @@ import (
 // with a role (owners will manage the org's teams and ACLs). Changes go
 // through the writer; reads come from memory.
 type OrgService struct {
-	e *Engine
+	e    *Engine
+	auth *AuthService
 }
 
-// NewOrgService returns the org use cases backed by e.
-func NewOrgService(e *Engine) *OrgService { return &OrgService{e: e} }
+// NewOrgService returns the org use cases backed by e. auth, when not
+// nil, tells which orgs the configured tokens name, for the listing.
+func NewOrgService(e *Engine, auth *AuthService) *OrgService { return &OrgService{e: e, auth: auth} }
 
-// OrgInfo is a registered org and how many users were added to it.
+// OrgSource says how the server knows an org.
+type OrgSource string
+
+// The sources of an org, in the order that names it when several apply.
+const (
+	// OrgRegistered: registered by the admin, the CLI or a sign-in.
+	OrgRegistered OrgSource = "registered"
+	// OrgStatic: not registered, named by a configured (static) token.
+	OrgStatic OrgSource = "static"
+	// OrgTokens: not registered, named only by stored tokens (made at
+	// first start, by the CLI or the admin API).
+	OrgTokens OrgSource = "tokens"
+)
+
+// OrgInfo is an org the server knows and how many users were added to it.
+// An org known only through tokens has a zero CreatedAt and no members.
 type OrgInfo struct {
 	Org     domain.Org
 	Members int
+	Source  OrgSource
 }
 
 // UserInfo is a member of an org and how many stored tokens it has.
@@ -54,12 +72,33 @@ func (s *OrgService) CreateOrg(ctx context.Context, p domain.Principal, name str
 	})
 }
 
-// Orgs lists the registered orgs by name.
+// Orgs lists the orgs the server knows, by name: the registered ones
+// (OrgRegistered) and those named only by tokens, configured (OrgStatic)
+// or stored (OrgTokens). Returns ErrAdminOnly for a tenant.
 func (s *OrgService) Orgs(_ context.Context, p domain.Principal) ([]OrgInfo, error) {
 	if !p.Admin {
 		return nil, domain.ErrAdminOnly
 	}
-	return s.e.orgs.list(), nil
+	out := s.e.orgs.list()
+	unregistered := map[domain.OrgID]OrgSource{}
+	for _, c := range s.e.creds.all() {
+		if !c.Principal.Admin {
+			unregistered[c.Principal.Org] = OrgTokens
+		}
+	}
+	if s.auth != nil {
+		for _, org := range s.auth.configuredOrgs() {
+			unregistered[org] = OrgStatic
+		}
+	}
+	for _, o := range out {
+		delete(unregistered, o.Org.ID)
+	}
+	for org, src := range unregistered {
+		out = append(out, OrgInfo{Org: domain.Org{ID: org}, Source: src})
+	}
+	slices.SortFunc(out, func(a, b OrgInfo) int { return cmp.Compare(a.Org.ID, b.Org.ID) })
+	return out, nil
 }
 
 // AddUser adds user to the registered org with role and makes its first
@@ -192,7 +231,7 @@ func (t *orgTable) list() []OrgInfo {
 	t.mu.RLock()
 	out := make([]OrgInfo, 0, len(t.orgs))
 	for id, o := range t.orgs {
-		out = append(out, OrgInfo{Org: o, Members: len(t.members[id])})
+		out = append(out, OrgInfo{Org: o, Members: len(t.members[id]), Source: OrgRegistered})
 	}
 	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b OrgInfo) int { return cmp.Compare(a.Org.ID, b.Org.ID) })

@@ -153,10 +153,14 @@ func (x *txn) saveSession(s domain.Session) {
 }
 
 func (x *txn) event(kind domain.EventKind, org domain.OrgID, name domain.LockName, h domain.Holder, token domain.FencingToken, at time.Time) {
+	x.recordEvent(domain.Event{Org: org, Kind: kind, Name: name, Holder: h, Token: token, At: at})
+}
+
+// recordEvent records ev with the batch's next seq.
+func (x *txn) recordEvent(ev domain.Event) {
 	x.eventSeq++
-	x.changes = append(x.changes, domain.EventRecorded{Event: domain.Event{
-		Seq: x.eventSeq, Org: org, Kind: kind, Name: name, Holder: h, Token: token, At: at,
-	}})
+	ev.Seq = x.eventSeq
+	x.changes = append(x.changes, domain.EventRecorded{Event: ev})
 }
 
 // revokeCredential revokes a stored credential in this batch.

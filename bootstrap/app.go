@@ -62,10 +62,11 @@ func Options(cfg Config, env Env) fx.Option {
 			newWebhookService,
 			application.NewOrgService,
 			application.NewAccessService,
-			application.NewLoginService,
+			newLoginService,
 			application.NewFlagService,
 			application.NewLimitService,
 			newQuotaService,
+			application.NewAdminService,
 			newDispatcher,
 			newAuth,
 			newMetrics,
@@ -131,6 +132,14 @@ func watchState(m *metrics.Metrics, e *application.Engine, ev *application.Event
 		return metrics.State{LocksHeld: g.LockRecords, SessionsOpen: g.Sessions, WatchStreams: ev.OpenStreams(),
 			WaitersQueued: g.Waiters, EventsRetained: g.EventsRetained, Deliveries: d, RestoreTook: g.RestoreTook}
 	})
+}
+
+func newLoginService(e *application.Engine, orgs *application.OrgService, cfg Config) (*application.LoginService, error) {
+	m, err := cfg.OAuth.GitHub.mapping()
+	if err != nil {
+		return nil, err
+	}
+	return application.NewLoginService(e, orgs, m), nil
 }
 
 func newEventService(e *application.Engine, cfg Config) *application.EventService {
@@ -228,6 +237,7 @@ type apiServices struct {
 	Quotas   *application.QuotaService
 	Access   *application.AccessService
 	Login    *application.LoginService
+	Admin    *application.AdminService
 	Flags    *application.FlagService
 	Limits   *application.LimitService
 	Engine   *application.Engine
@@ -235,12 +245,12 @@ type apiServices struct {
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger, m *metrics.Metrics) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Engine: svc.Engine,
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Admin: svc.Admin, Engine: svc.Engine,
 		Flags: svc.Flags, Limits: svc.Limits}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,
-			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL})
+			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL, ReadOrgs: len(gh.Orgs) > 0})
 	}
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
 		DashboardURL: cfg.OAuth.DashboardURL, Metrics: m.Handler(), MetricsPublic: cfg.Metrics.Public, Requests: m,

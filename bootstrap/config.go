@@ -39,6 +39,10 @@ const (
 // parsing and redaction.
 const keyStaticToken = "static_tokens"
 
+// keyGitHubOrgs is the key of Config.OAuth.GitHub.Orgs, a list parsed like
+// the static tokens.
+const keyGitHubOrgs = "oauth.github.orgs"
+
 // Config is the whole server configuration, and the one definition of its
 // settings: --help, the flags, the environment variables and the README's
 // settings table are all derived from these fields (see settings). The koanf
@@ -176,6 +180,25 @@ type GitHubOAuthConfig struct {
 	AuthorizeURL string `koanf:"authorize_url" doc:"GitHub's authorize URL"`
 	TokenURL     string `koanf:"token_url" doc:"GitHub's access-token URL"`
 	APIURL       string `koanf:"api_url" doc:"GitHub's REST API base; the user is read from its /user"`
+	// Orgs maps GitHub org membership to OctoStore orgs, in order.
+	Orgs []string `koanf:"orgs" doc:"map GitHub orgs to OctoStore orgs: comma-separated github-org:octostore-org entries, tried in order; a user signs in to the first whose GitHub org they are an active member of (GitHub org admins as owner, others as member). Asks GitHub for the read:org scope"`
+	// PersonalOrgs lets a user in none of Orgs sign in to the org named
+	// by their login; off, such a sign-in is refused.
+	PersonalOrgs bool `koanf:"personal_orgs" doc:"a GitHub user in none of the oauth.github.orgs signs in to the org named by their login in lower case, as its owner; false refuses them (403 oauth_denied)"`
+}
+
+// mapping returns the org mapping of the sign-in. Call it on a validated
+// Config.
+func (c GitHubOAuthConfig) mapping() (domain.OrgMapping, error) {
+	m := domain.OrgMapping{Strict: !c.PersonalOrgs}
+	for i, entry := range c.Orgs {
+		r, err := domain.ParseOrgRule(entry)
+		if err != nil {
+			return domain.OrgMapping{}, fmt.Errorf("config: %s[%d]: %w", keyGitHubOrgs, i, err)
+		}
+		m.Rules = append(m.Rules, r)
+	}
+	return m, nil
 }
 
 // Enabled reports whether GitHub sign-in is configured.
@@ -214,7 +237,7 @@ func DefaultConfig() Config {
 			Flags: 10_000, Limits: 100_000},
 		API: APIConfig{Rate: 1_000, Burst: 2_000},
 		OAuth: OAuthConfig{GitHub: GitHubOAuthConfig{AuthorizeURL: oauth.DefaultAuthorizeURL, TokenURL: oauth.DefaultTokenURL,
-			APIURL: oauth.DefaultAPIURL}},
+			APIURL: oauth.DefaultAPIURL, PersonalOrgs: true}},
 	}
 }
 
@@ -291,11 +314,16 @@ func loadConfig(args []string, environ []string, extra func(*flag.FlagSet)) (Con
 		return Config{}, fmt.Errorf("config: flags: %w", err)
 	}
 
-	tokens, err := staticTokens(k.Get(keyStaticToken))
+	tokens, err := stringList(keyStaticToken, "org/user:token", k.Get(keyStaticToken))
 	if err != nil {
 		return Config{}, err
 	}
 	k.Delete(keyStaticToken)
+	ghOrgs, err := stringList(keyGitHubOrgs, "github-org:octostore-org", k.Get(keyGitHubOrgs))
+	if err != nil {
+		return Config{}, err
+	}
+	k.Delete(keyGitHubOrgs)
 	for _, s := range known {
 		// Checked here for a clear message; and mapstructure's weak typing
 		// would read a bare YAML number as nanoseconds, so demand a unit.
@@ -321,6 +349,7 @@ func loadConfig(args []string, environ []string, extra func(*flag.FlagSet)) (Con
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	c.StaticTokens = tokens
+	c.OAuth.GitHub.Orgs = ghOrgs
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -381,9 +410,11 @@ func envTransform(known []setting) func(string, string) (string, any) {
 	}
 }
 
-// staticTokens accepts a YAML list or a comma-separated string, trims each
-// entry and drops empty ones. Its errors never quote an entry.
-func staticTokens(raw any) ([]string, error) {
+// stringList reads the list setting key (the static tokens, the GitHub
+// org mapping): it accepts a YAML list or a comma-separated string, trims
+// each entry and drops empty ones. Its errors never quote an entry; they
+// show example, the shape of one.
+func stringList(key, example string, raw any) ([]string, error) {
 	var entries []string
 	switch v := raw.(type) {
 	case nil:
@@ -396,12 +427,12 @@ func staticTokens(raw any) ([]string, error) {
 		for i, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("config: %s[%d]: must be a string such as \"org/user:token\"", keyStaticToken, i)
+				return nil, fmt.Errorf("config: %s[%d]: must be a string such as %q", key, i, example)
 			}
 			entries = append(entries, s)
 		}
 	default:
-		return nil, fmt.Errorf("config: %s: must be a list or a comma-separated string of \"org/user:token\" entries", keyStaticToken)
+		return nil, fmt.Errorf("config: %s: must be a list or a comma-separated string of %q entries", key, example)
 	}
 	var out []string
 	for _, e := range entries {
@@ -464,6 +495,22 @@ func (c Config) Validate() error {
 			if msg := checkHTTPURL(u.val); msg != "" {
 				bad(u.key, "%s (GitHub sign-in is on)", msg)
 			}
+		}
+		if !c.OAuth.GitHub.PersonalOrgs && len(c.OAuth.GitHub.Orgs) == 0 {
+			bad("oauth.github.personal_orgs", "false needs oauth.github.orgs, or nobody could sign in with GitHub")
+		}
+	}
+	mapped := map[string]string{} // GitHub org in lower case -> the entry that maps it
+	for i, entry := range c.OAuth.GitHub.Orgs {
+		key := fmt.Sprintf("%s[%d]", keyGitHubOrgs, i)
+		r, err := domain.ParseOrgRule(entry)
+		switch {
+		case err != nil:
+			bad(key, "%s", err)
+		case mapped[strings.ToLower(r.External)] != "":
+			bad(key, "GitHub org %q is mapped already by %s; only the first entry of an org counts", r.External, mapped[strings.ToLower(r.External)])
+		default:
+			mapped[strings.ToLower(r.External)] = key
 		}
 	}
 	if c.Restore.Grace <= 0 {
@@ -589,6 +636,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("oauth.github.authorize_url", c.OAuth.GitHub.AuthorizeURL),
 		slog.String("oauth.github.token_url", c.OAuth.GitHub.TokenURL),
 		slog.String("oauth.github.api_url", c.OAuth.GitHub.APIURL),
+		slog.Any("oauth.github.orgs", c.OAuth.GitHub.Orgs),
+		slog.Bool("oauth.github.personal_orgs", c.OAuth.GitHub.PersonalOrgs),
 		slog.String("oauth.redirect_url", c.OAuth.RedirectURL),
 		slog.String("oauth.dashboard_url", c.OAuth.DashboardURL),
 	)

@@ -186,6 +186,24 @@ shutdown:
 			},
 		},
 		{
+			name: "github org mapping from env",
+			env:  []string{"OCTOSTORE_OAUTH__GITHUB__ORGS= acme-corp:acme ,, globex-gh:globex", "OCTOSTORE_OAUTH__GITHUB__PERSONAL_ORGS=false"},
+			want: func(c *bootstrap.Config) {
+				c.OAuth.GitHub.Orgs = []string{"acme-corp:acme", "globex-gh:globex"}
+				c.OAuth.GitHub.PersonalOrgs = false
+			},
+		},
+		{
+			name: "github org mapping from yaml list",
+			yaml: "oauth:\n  github:\n    orgs: [acme-corp:acme, 'globex-gh:globex']\n",
+			want: func(c *bootstrap.Config) { c.OAuth.GitHub.Orgs = []string{"acme-corp:acme", "globex-gh:globex"} },
+		},
+		{
+			name: "github org mapping from a flag",
+			args: []string{"--oauth.github.orgs=acme-corp:acme,globex-gh:globex"},
+			want: func(c *bootstrap.Config) { c.OAuth.GitHub.Orgs = []string{"acme-corp:acme", "globex-gh:globex"} },
+		},
+		{
 			name: "empty yaml file",
 			yaml: "\n",
 			want: func(*bootstrap.Config) {},
@@ -402,6 +420,18 @@ func TestValidate(t *testing.T) {
 			"config: oauth.dashboard_url: must be an absolute http:// or https:// URL"},
 		{"github sign-in with a relative callback", func(c *bootstrap.Config) { *c = withOAuth(*c); c.OAuth.RedirectURL = "/auth/github/callback" },
 			"config: oauth.redirect_url: must be an absolute"},
+		{"github org mapping", func(c *bootstrap.Config) {
+			*c = withOAuth(*c)
+			c.OAuth.GitHub.Orgs, c.OAuth.GitHub.PersonalOrgs = []string{"acme-corp:acme", "globex-gh:globex"}, false
+		}, ""},
+		{"github org mapping without an org", func(c *bootstrap.Config) { c.OAuth.GitHub.Orgs = []string{"acme-corp:acme", "globex-gh"} },
+			"config: oauth.github.orgs[1]: \"globex-gh\": want external-org:octostore-org"},
+		{"github org mapping to a bad org", func(c *bootstrap.Config) { c.OAuth.GitHub.Orgs = []string{"acme-corp:a b"} },
+			"config: oauth.github.orgs[0]: \"acme-corp:a b\": org \"a b\""},
+		{"github org mapped twice", func(c *bootstrap.Config) { c.OAuth.GitHub.Orgs = []string{"acme-corp:acme", "ACME-corp:globex"} },
+			"config: oauth.github.orgs[1]: GitHub org \"ACME-corp\" is mapped already by oauth.github.orgs[0]"},
+		{"github sign-in without personal orgs or a mapping", func(c *bootstrap.Config) { *c = withOAuth(*c); c.OAuth.GitHub.PersonalOrgs = false },
+			"config: oauth.github.personal_orgs: false needs oauth.github.orgs"},
 		{"token that is a word of the message", func(c *bootstrap.Config) { c.StaticTokens = []string{"bob:short"} },
 			"config: static_tokens[0]: token for default/bob is shorter than 16 characters"},
 	}

@@ -30,7 +30,7 @@ func TestDocsTryItOut(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := browsertest.Start(t, 60*time.Second)
+	ctx := browsertest.Start(t, 180*time.Second) // about 10 s per operation on a busy machine
 	var (
 		mu   sync.Mutex
 		sent []string // API requests the page sent: method and URL

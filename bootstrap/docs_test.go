@@ -173,7 +173,8 @@ var ownBodies = map[string]string{
 // server come from the operation the spec says they come from: a session
 // id (path parameter id) from open-session, a webhook id from
 // create-webhook, a token id (and the stored token that rotate-token
-// rotates) from admin-issue-token, a lease_id from acquire-lock; each runs
+// rotates) from admin-issue-token, a lease_id from acquire-lock, and the
+// held lock that admin-force-release frees from acquire-lock too; each runs
 // its own example first. An event stream is read up to its first frame.
 // The exchange code of exchange-code comes from a sign-in against a fake
 // GitHub.
@@ -335,6 +336,12 @@ func runExample(t *testing.T, s *server, ops map[string]*specOp, id string) *res
 	case strings.HasPrefix(op.path, "/admin/orgs/{org}/users") && op.method != http.MethodPost || id == "admin-add-user":
 		// The example's org must be registered first.
 		runExample(t, s, ops, "admin-create-org")
+		token = adminTok
+	case id == "admin-force-release":
+		// The example's lock (acme's db/primary) must be held first.
+		if held := runExample(t, s, ops, "acquire-lock"); held.status != http.StatusOK {
+			t.Fatalf("acquire-lock for %s: %d %s", id, held.status, held.raw)
+		}
 		token = adminTok
 	case strings.HasPrefix(op.path, "/admin/") || op.path == "/metrics":
 		token = adminTok

@@ -37,19 +37,40 @@ func (e AddUserRequestRole) Valid() bool {
 
 // Defines values for DeliveryState.
 const (
-	Delivered DeliveryState = "delivered"
-	Failed    DeliveryState = "failed"
-	Pending   DeliveryState = "pending"
+	DeliveryStateDelivered DeliveryState = "delivered"
+	DeliveryStateFailed    DeliveryState = "failed"
+	DeliveryStatePending   DeliveryState = "pending"
 )
 
 // Valid indicates whether the value is a known member of the DeliveryState enum.
 func (e DeliveryState) Valid() bool {
 	switch e {
-	case Delivered:
+	case DeliveryStateDelivered:
 		return true
-	case Failed:
+	case DeliveryStateFailed:
 		return true
-	case Pending:
+	case DeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeliveryHealthLastState.
+const (
+	DeliveryHealthLastStateDelivered DeliveryHealthLastState = "delivered"
+	DeliveryHealthLastStateFailed    DeliveryHealthLastState = "failed"
+	DeliveryHealthLastStatePending   DeliveryHealthLastState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryHealthLastState enum.
+func (e DeliveryHealthLastState) Valid() bool {
+	switch e {
+	case DeliveryHealthLastStateDelivered:
+		return true
+	case DeliveryHealthLastStateFailed:
+		return true
+	case DeliveryHealthLastStatePending:
 		return true
 	default:
 		return false
@@ -119,6 +140,27 @@ func (e LockInfoStatus) Valid() bool {
 	case Free:
 		return true
 	case Held:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OrgInfoSource.
+const (
+	Registered OrgInfoSource = "registered"
+	Static     OrgInfoSource = "static"
+	Tokens     OrgInfoSource = "tokens"
+)
+
+// Valid indicates whether the value is a known member of the OrgInfoSource enum.
+func (e OrgInfoSource) Valid() bool {
+	switch e {
+	case Registered:
+		return true
+	case Static:
+		return true
+	case Tokens:
 		return true
 	default:
 		return false
@@ -390,6 +432,134 @@ type AddUserRequest struct {
 // AddUserRequestRole member uses locks; owner also manages the org's teams and ACLs.
 type AddUserRequestRole string
 
+// AdminEvent defines model for AdminEvent.
+type AdminEvent struct {
+	// At When it happened (server clock).
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	At time.Time `json:"at"`
+
+	// By The user of your org who made the change (flag events).
+	//
+	// Examples: alice
+	By *string `json:"by,omitempty"`
+
+	// FencingToken The token of the grant that began or ended (lock events).
+	//
+	// Examples: 42
+	FencingToken *int64 `json:"fencing_token,omitempty"`
+
+	// Flag The flag's name (flag events).
+	//
+	// Examples: new-checkout
+	Flag *string `json:"flag,omitempty"`
+
+	// ForcedBy Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment.
+	//
+	// Examples: admin
+	ForcedBy *string `json:"forced_by,omitempty"`
+
+	// Holder The principal that holds (or held) the lock, org/user (lock events).
+	//
+	// Examples: acme/alice
+	Holder *string `json:"holder,omitempty"`
+
+	// Name The lock's name (lock events).
+	//
+	// Examples: db/primary
+	Name *string `json:"name,omitempty"`
+
+	// Org Examples: acme
+	Org string `json:"org"`
+
+	// Seq Orders every event of the server; never reused. It is the event's id on watch streams (Last-Event-ID) and the after of the events page.
+	//
+	// Examples: 1042
+	Seq int64 `json:"seq"`
+
+	// Type lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed); flag.updated (a flag was created or changed); flag.deleted. A renewal or keepalive is no event. Other types may be added later, namespaced the same way.
+	//
+	// Examples: lock.acquired
+	Type string `json:"type"`
+
+	// Version The flag's version after the change, or its last one before a deletion (flag events).
+	//
+	// Examples: 3
+	Version *int64 `json:"version,omitempty"`
+}
+
+// AdminEventPage defines model for AdminEventPage.
+type AdminEventPage struct {
+	// Events Lock events, oldest first. A page can be short, even empty, while next_after moves on.
+	Events []AdminEvent `json:"events"`
+
+	// NextAfter Pass as after to get the next page.
+	//
+	// Examples: 1042
+	NextAfter int64 `json:"next_after"`
+
+	// Reset True when after was older than the retained events (or newer than any): the page starts at the oldest retained event.
+	Reset bool `json:"reset"`
+}
+
+// AdminOverview defines model for AdminOverview.
+type AdminOverview struct {
+	// Orgs Every org the server knows (registered, with tokens, or with anything in use), by name.
+	Orgs   []OrgUsage  `json:"orgs"`
+	Totals UsageTotals `json:"totals"`
+}
+
+// AdminSession defines model for AdminSession.
+type AdminSession struct {
+	// CreatedAt UTC with three digits of milliseconds
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// ExpiresAt When it ends unless kept alive.
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Locks Names of the locks it holds now.
+	Locks []string `json:"locks"`
+
+	// SessionId Examples: s_3f9a0c1e5b7d2a443f9a0c1e5b7d2a44
+	SessionId string `json:"session_id"`
+
+	// TtlSeconds Examples: 60
+	TtlSeconds int64 `json:"ttl_seconds"`
+
+	// User The user that opened it.
+	//
+	// Examples: alice
+	User string `json:"user"`
+}
+
+// AdminSessionList defines model for AdminSessionList.
+type AdminSessionList struct {
+	// Org Examples: acme
+	Org string `json:"org"`
+
+	// Sessions Oldest first.
+	Sessions []AdminSession `json:"sessions"`
+}
+
+// AdminWebhook defines model for AdminWebhook.
+type AdminWebhook struct {
+	Health  DeliveryHealth `json:"health"`
+	Webhook Webhook        `json:"webhook"`
+}
+
+// AdminWebhookList defines model for AdminWebhookList.
+type AdminWebhookList struct {
+	// Org Examples: acme
+	Org string `json:"org"`
+
+	// Webhooks Oldest first.
+	Webhooks []AdminWebhook `json:"webhooks"`
+}
+
 // CheckLimitRequest defines model for CheckLimitRequest.
 type CheckLimitRequest struct {
 	// Cost Units this check takes, 1 up to limit (1 when absent).
@@ -484,6 +654,48 @@ type Delivery struct {
 // DeliveryState pending: not delivered yet, retried at next_attempt_at; delivered: the receiver answered 2xx; failed: every attempt failed, given up.
 type DeliveryState string
 
+// DeliveryHealth defines model for DeliveryHealth.
+type DeliveryHealth struct {
+	// Behind Events recorded after the last one the webhook handled (delivered, given up on or not wanted).
+	//
+	// Examples: 0
+	Behind int64 `json:"behind"`
+
+	// Delivered Deliveries the receiver accepted (2xx).
+	//
+	// Examples: 97
+	Delivered int64 `json:"delivered"`
+
+	// Failed Deliveries given up after every attempt failed.
+	//
+	// Examples: 3
+	Failed int64 `json:"failed"`
+
+	// LastAttemptAt When the newest delivery was last attempted.
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	LastAttemptAt *time.Time `json:"last_attempt_at,omitempty"`
+
+	// LastError Why the newest delivery's last attempt failed, when it did.
+	LastError *string `json:"last_error,omitempty"`
+
+	// LastState The state of the newest delivery; absent when there was none.
+	LastState *DeliveryHealthLastState `json:"last_state,omitempty"`
+
+	// LastStatus The HTTP status of the newest delivery's last attempt.
+	//
+	// Examples: 200
+	LastStatus *int64 `json:"last_status,omitempty"`
+
+	// Pending Deliveries not made yet (being retried).
+	//
+	// Examples: 0
+	Pending int64 `json:"pending"`
+}
+
+// DeliveryHealthLastState The state of the newest delivery; absent when there was none.
+type DeliveryHealthLastState string
+
 // DeliveryList defines model for DeliveryList.
 type DeliveryList struct {
 	// Deliveries The newest deliveries (up to 100), newest first.
@@ -524,6 +736,11 @@ type Event struct {
 	//
 	// Examples: new-checkout
 	Flag *string `json:"flag,omitempty"`
+
+	// ForcedBy Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment.
+	//
+	// Examples: admin
+	ForcedBy *string `json:"forced_by,omitempty"`
 
 	// Holder The principal that holds (or held) the lock, org/user (lock events).
 	//
@@ -661,6 +878,43 @@ type FlagResult struct {
 
 	// Name Examples: new-checkout
 	Name string `json:"name"`
+}
+
+// ForcedRelease defines model for ForcedRelease.
+type ForcedRelease struct {
+	// AcquiredAt When the ended lease was granted.
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	AcquiredAt time.Time `json:"acquired_at"`
+
+	// ExpiresAt When the ended lease would have run out.
+	//
+	// Examples: 2026-11-26T10:00:30.120Z
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// FencingToken The fencing token of the ended lease; it is never valid again.
+	//
+	// Examples: 42
+	FencingToken int64 `json:"fencing_token"`
+
+	// Holder The principal that held the lock, org/user.
+	//
+	// Examples: acme/alice
+	Holder string `json:"holder"`
+
+	// Name Examples: db/primary
+	Name string `json:"name"`
+
+	// Org Examples: acme
+	Org string `json:"org"`
+
+	// Owner The client that held it, for a lock taken with owner.
+	//
+	// Examples: host-a:4711
+	Owner *string `json:"owner,omitempty"`
+
+	// SessionId The session that held it, for a lock taken with session_id; the session itself stays open.
+	SessionId *string `json:"session_id,omitempty"`
 }
 
 // HealthReport defines model for HealthReport.
@@ -886,17 +1140,27 @@ type OpenSessionRequest struct {
 
 // OrgInfo defines model for OrgInfo.
 type OrgInfo struct {
-	// CreatedAt UTC with three digits of milliseconds
+	// CreatedAt When it was registered (absent for an org known only through tokens).
 	//
 	// Examples: 2026-11-26T10:00:30.120Z
-	CreatedAt time.Time `json:"created_at"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
 
 	// Members Users added to it.
 	Members int64 `json:"members"`
 
 	// Org Examples: acme
 	Org string `json:"org"`
+
+	// Source registered: registered with POST /admin/orgs, octostore org create or a GitHub sign-in; static: not registered, named by configured static_tokens; tokens: not registered, named only by stored tokens (first start, octostore token create, POST /admin/orgs/{org}/users/{user}/tokens).
+	//
+	// Examples: registered
+	Source OrgInfoSource `json:"source"`
 }
+
+// OrgInfoSource registered: registered with POST /admin/orgs, octostore org create or a GitHub sign-in; static: not registered, named by configured static_tokens; tokens: not registered, named only by stored tokens (first start, octostore token create, POST /admin/orgs/{org}/users/{user}/tokens).
+//
+// Examples: registered
+type OrgInfoSource string
 
 // OrgList defines model for OrgList.
 type OrgList struct {
@@ -915,6 +1179,37 @@ type OrgQuotas struct {
 	Waiters      QuotaStatus `json:"waiters"`
 	WatchStreams QuotaStatus `json:"watch_streams"`
 	Webhooks     QuotaStatus `json:"webhooks"`
+}
+
+// OrgUsage defines model for OrgUsage.
+type OrgUsage struct {
+	// LocksHeld Locks held now.
+	//
+	// Examples: 12
+	LocksHeld int64 `json:"locks_held"`
+
+	// Org Examples: acme
+	Org string `json:"org"`
+
+	// SessionsOpen Open sessions.
+	//
+	// Examples: 3
+	SessionsOpen int64 `json:"sessions_open"`
+
+	// Waiters Blocking acquires queued on busy locks.
+	//
+	// Examples: 1
+	Waiters int64 `json:"waiters"`
+
+	// WatchStreams Open watch streams.
+	//
+	// Examples: 4
+	WatchStreams int64 `json:"watch_streams"`
+
+	// Webhooks Webhook subscriptions.
+	//
+	// Examples: 2
+	Webhooks int64 `json:"webhooks"`
 }
 
 // Problem defines model for Problem.
@@ -1215,6 +1510,29 @@ type TokenInfo struct {
 // TokenList defines model for TokenList.
 type TokenList struct {
 	Tokens []TokenInfo `json:"tokens"`
+}
+
+// UsageTotals defines model for UsageTotals.
+type UsageTotals struct {
+	// LocksHeld Examples: 12
+	LocksHeld int64 `json:"locks_held"`
+
+	// Orgs Orgs listed.
+	//
+	// Examples: 2
+	Orgs int64 `json:"orgs"`
+
+	// SessionsOpen Examples: 3
+	SessionsOpen int64 `json:"sessions_open"`
+
+	// Waiters Examples: 1
+	Waiters int64 `json:"waiters"`
+
+	// WatchStreams Examples: 4
+	WatchStreams int64 `json:"watch_streams"`
+
+	// Webhooks Examples: 2
+	Webhooks int64 `json:"webhooks"`
 }
 
 // UserAdded defines model for UserAdded.
@@ -1543,6 +1861,33 @@ type WriterStats struct {
 
 	// Requests Requests decided in those commits
 	Requests int64 `json:"requests"`
+}
+
+// AdminTailEventsParams defines parameters for AdminTailEvents.
+type AdminTailEventsParams struct {
+	// Org Only this org's events; empty: every org.
+	Org *string `form:"org,omitempty" json:"org,omitempty"`
+
+	// After Return events after this seq (a previous page's next_after); -1: start at the newest limit events of the server (of which only org's are shown when org is set).
+	After *int64 `form:"after,omitempty" json:"after,omitempty"`
+
+	// Limit Page size.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// WaitSeconds While there is no event to return, wait up to this many seconds for one (a long poll); 0 answers at once.
+	WaitSeconds *int64 `form:"wait_seconds,omitempty" json:"wait_seconds,omitempty"`
+}
+
+// AdminListLocksParams defines parameters for AdminListLocks.
+type AdminListLocksParams struct {
+	// Prefix Only names equal to or below this path, matched component by component (db matches db and db/x, not dbx); a trailing / keeps only names strictly below.
+	Prefix *string `form:"prefix,omitempty" json:"prefix,omitempty"`
+
+	// Limit Page size.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor next_cursor from the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // AdminListTokensParams defines parameters for AdminListTokens.
@@ -2028,9 +2373,44 @@ type ClientInterface interface {
 	// Corresponds with PUT /acls/{prefix} (the `PutAcl` operationId).
 	PutAcl(ctx context.Context, prefix string, body PutAclJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminTailEvents Tail the events of every org
+	//
+	// The lock events of every org (or of one), oldest first, a page at a time; without after, the newest ones. With wait_seconds the request waits for the next event while there is none (a long poll), so a loop of calls with after set to next_after follows the stream live. Needs the admin token.
+	//
+	// Corresponds with GET /admin/api/events (the `AdminTailEvents` operationId).
+	AdminTailEvents(ctx context.Context, params *AdminTailEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListLocks Search an org's locks
+	//
+	// The locks of the org held now whose names match prefix, in name order, a page at a time: what its members see with GET /locks (holder, fencing token, expiry, waiters). Needs the admin token.
+	//
+	// Corresponds with GET /admin/api/orgs/{org}/locks (the `AdminListLocks` operationId).
+	AdminListLocks(ctx context.Context, org string, params *AdminListLocksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListSessions List an org's sessions
+	//
+	// The open sessions of the org, oldest first, with their user, expiry and the locks they hold. Needs the admin token.
+	//
+	// Corresponds with GET /admin/api/orgs/{org}/sessions (the `AdminListSessions` operationId).
+	AdminListSessions(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminListWebhooks List an org's webhooks and their delivery health
+	//
+	// The webhooks of the org, oldest first (never their secrets), each with a summary of its newest delivery records. Needs the admin token.
+	//
+	// Corresponds with GET /admin/api/orgs/{org}/webhooks (the `AdminListWebhooks` operationId).
+	AdminListWebhooks(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminOverview What every org uses
+	//
+	// For each org the server knows: locks held, open sessions, queued waiters, webhooks and open watch streams now, and their totals. Needs the admin token.
+	//
+	// Corresponds with GET /admin/api/overview (the `AdminOverview` operationId).
+	AdminOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminListOrgs List orgs
 	//
-	// The registered orgs by name, with how many users were added to each. Needs the admin token.
+	// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 	//
 	// Corresponds with GET /admin/orgs (the `AdminListOrgs` operationId).
 	AdminListOrgs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2052,6 +2432,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /admin/orgs (the `AdminCreateOrg` operationId).
 	AdminCreateOrg(ctx context.Context, body AdminCreateOrgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminForceRelease Force-release a lock
+	//
+	// Frees a held lock of any org for a stuck holder, whoever holds it. The holder's lease ends at once: its lease id and fencing token are never valid again (renew and release answer 409 `lease_not_current`, validate says false), the oldest blocking acquire gets the lock as after a release, and there is no lock delay. The release is durable before the answer, is recorded as a `lock.released` event with `"forced_by": "admin"` (events page, watch streams, webhooks) and is written to the server log. The answer describes the lease that ended. Needs the admin token.
+	//
+	// Corresponds with POST /admin/orgs/{org}/locks/{name}/release (the `AdminForceRelease` operationId).
+	AdminForceRelease(ctx context.Context, org string, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOrgQuotas Show an org's quotas
 	//
@@ -2158,7 +2545,7 @@ type ClientInterface interface {
 
 	// GithubCallback GitHub sign-in callback
 	//
-	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 	//
 	// Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
 	GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2622,9 +3009,94 @@ func (c *Client) PutAcl(ctx context.Context, prefix string, body PutAclJSONReque
 	return c.Client.Do(req)
 }
 
+// AdminTailEvents Tail the events of every org
+//
+// The lock events of every org (or of one), oldest first, a page at a time; without after, the newest ones. With wait_seconds the request waits for the next event while there is none (a long poll), so a loop of calls with after set to next_after follows the stream live. Needs the admin token.
+//
+// Corresponds with GET /admin/api/events (the `AdminTailEvents` operationId).
+func (c *Client) AdminTailEvents(ctx context.Context, params *AdminTailEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminTailEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListLocks Search an org's locks
+//
+// The locks of the org held now whose names match prefix, in name order, a page at a time: what its members see with GET /locks (holder, fencing token, expiry, waiters). Needs the admin token.
+//
+// Corresponds with GET /admin/api/orgs/{org}/locks (the `AdminListLocks` operationId).
+func (c *Client) AdminListLocks(ctx context.Context, org string, params *AdminListLocksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListLocksRequest(c.Server, org, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListSessions List an org's sessions
+//
+// The open sessions of the org, oldest first, with their user, expiry and the locks they hold. Needs the admin token.
+//
+// Corresponds with GET /admin/api/orgs/{org}/sessions (the `AdminListSessions` operationId).
+func (c *Client) AdminListSessions(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListSessionsRequest(c.Server, org)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminListWebhooks List an org's webhooks and their delivery health
+//
+// The webhooks of the org, oldest first (never their secrets), each with a summary of its newest delivery records. Needs the admin token.
+//
+// Corresponds with GET /admin/api/orgs/{org}/webhooks (the `AdminListWebhooks` operationId).
+func (c *Client) AdminListWebhooks(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminListWebhooksRequest(c.Server, org)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminOverview What every org uses
+//
+// For each org the server knows: locks held, open sessions, queued waiters, webhooks and open watch streams now, and their totals. Needs the admin token.
+//
+// Corresponds with GET /admin/api/overview (the `AdminOverview` operationId).
+func (c *Client) AdminOverview(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminOverviewRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminListOrgs List orgs
 //
-// The registered orgs by name, with how many users were added to each. Needs the admin token.
+// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 //
 // Corresponds with GET /admin/orgs (the `AdminListOrgs` operationId).
 func (c *Client) AdminListOrgs(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2667,6 +3139,23 @@ func (c *Client) AdminCreateOrgWithBody(ctx context.Context, contentType string,
 // Corresponds with POST /admin/orgs (the `AdminCreateOrg` operationId).
 func (c *Client) AdminCreateOrg(ctx context.Context, body AdminCreateOrgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminCreateOrgRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminForceRelease Force-release a lock
+//
+// Frees a held lock of any org for a stuck holder, whoever holds it. The holder's lease ends at once: its lease id and fencing token are never valid again (renew and release answer 409 `lease_not_current`, validate says false), the oldest blocking acquire gets the lock as after a release, and there is no lock delay. The release is durable before the answer, is recorded as a `lock.released` event with `"forced_by": "admin"` (events page, watch streams, webhooks) and is written to the server log. The answer describes the lease that ended. Needs the admin token.
+//
+// Corresponds with POST /admin/orgs/{org}/locks/{name}/release (the `AdminForceRelease` operationId).
+func (c *Client) AdminForceRelease(ctx context.Context, org string, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminForceReleaseRequest(c.Server, org, name)
 	if err != nil {
 		return nil, err
 	}
@@ -2912,7 +3401,7 @@ func (c *Client) GithubLogin(ctx context.Context, reqEditors ...RequestEditorFn)
 
 // GithubCallback GitHub sign-in callback
 //
-// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 //
 // Corresponds with GET /auth/github/callback (the `GithubCallback` operationId).
 func (c *Client) GithubCallback(ctx context.Context, params *GithubCallbackParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3908,6 +4397,276 @@ func NewPutAclRequestWithBody(server string, prefix string, contentType string, 
 	return req, nil
 }
 
+// NewAdminTailEventsRequest constructs an http.Request for the AdminTailEvents method
+func NewAdminTailEventsRequest(server string, params *AdminTailEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/api/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Org != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "org", *params.Org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.WaitSeconds != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "wait_seconds", *params.WaitSeconds, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListLocksRequest constructs an http.Request for the AdminListLocks method
+func NewAdminListLocksRequest(server string, org string, params *AdminListLocksParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/api/orgs/%s/locks", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Prefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "prefix", *params.Prefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListSessionsRequest constructs an http.Request for the AdminListSessions method
+func NewAdminListSessionsRequest(server string, org string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/api/orgs/%s/sessions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminListWebhooksRequest constructs an http.Request for the AdminListWebhooks method
+func NewAdminListWebhooksRequest(server string, org string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/api/orgs/%s/webhooks", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAdminOverviewRequest constructs an http.Request for the AdminOverview method
+func NewAdminOverviewRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/api/overview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewAdminListOrgsRequest constructs an http.Request for the AdminListOrgs method
 func NewAdminListOrgsRequest(server string) (*http.Request, error) {
 	var err error
@@ -3971,6 +4730,47 @@ func NewAdminCreateOrgRequestWithBody(server string, contentType string, body io
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminForceReleaseRequest constructs an http.Request for the AdminForceRelease method
+func NewAdminForceReleaseRequest(server string, org string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "org", org, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/orgs/%s/locks/%s/release", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -6079,9 +6879,54 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /acls/{prefix} (the `PutAcl` operationId).
 	PutAclWithResponse(ctx context.Context, prefix string, body PutAclJSONRequestBody, reqEditors ...RequestEditorFn) (*PutAclResponse, error)
 
+	// AdminTailEventsWithResponse Tail the events of every org
+	//
+	// The lock events of every org (or of one), oldest first, a page at a time; without after, the newest ones. With wait_seconds the request waits for the next event while there is none (a long poll), so a loop of calls with after set to next_after follows the stream live. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/api/events (the `AdminTailEvents` operationId).
+	AdminTailEventsWithResponse(ctx context.Context, params *AdminTailEventsParams, reqEditors ...RequestEditorFn) (*AdminTailEventsResponse, error)
+
+	// AdminListLocksWithResponse Search an org's locks
+	//
+	// The locks of the org held now whose names match prefix, in name order, a page at a time: what its members see with GET /locks (holder, fencing token, expiry, waiters). Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/api/orgs/{org}/locks (the `AdminListLocks` operationId).
+	AdminListLocksWithResponse(ctx context.Context, org string, params *AdminListLocksParams, reqEditors ...RequestEditorFn) (*AdminListLocksResponse, error)
+
+	// AdminListSessionsWithResponse List an org's sessions
+	//
+	// The open sessions of the org, oldest first, with their user, expiry and the locks they hold. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/api/orgs/{org}/sessions (the `AdminListSessions` operationId).
+	AdminListSessionsWithResponse(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*AdminListSessionsResponse, error)
+
+	// AdminListWebhooksWithResponse List an org's webhooks and their delivery health
+	//
+	// The webhooks of the org, oldest first (never their secrets), each with a summary of its newest delivery records. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/api/orgs/{org}/webhooks (the `AdminListWebhooks` operationId).
+	AdminListWebhooksWithResponse(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*AdminListWebhooksResponse, error)
+
+	// AdminOverviewWithResponse What every org uses
+	//
+	// For each org the server knows: locks held, open sessions, queued waiters, webhooks and open watch streams now, and their totals. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/api/overview (the `AdminOverview` operationId).
+	AdminOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminOverviewResponse, error)
+
 	// AdminListOrgsWithResponse List orgs
 	//
-	// The registered orgs by name, with how many users were added to each. Needs the admin token.
+	// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6105,6 +6950,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /admin/orgs (the `AdminCreateOrg` operationId).
 	AdminCreateOrgWithResponse(ctx context.Context, body AdminCreateOrgJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminCreateOrgResponse, error)
+
+	// AdminForceReleaseWithResponse Force-release a lock
+	//
+	// Frees a held lock of any org for a stuck holder, whoever holds it. The holder's lease ends at once: its lease id and fencing token are never valid again (renew and release answer 409 `lease_not_current`, validate says false), the oldest blocking acquire gets the lock as after a release, and there is no lock delay. The release is durable before the answer, is recorded as a `lock.released` event with `"forced_by": "admin"` (events page, watch streams, webhooks) and is written to the server log. The answer describes the lease that ended. Needs the admin token.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/orgs/{org}/locks/{name}/release (the `AdminForceRelease` operationId).
+	AdminForceReleaseWithResponse(ctx context.Context, org string, name string, reqEditors ...RequestEditorFn) (*AdminForceReleaseResponse, error)
 
 	// GetOrgQuotasWithResponse Show an org's quotas
 	//
@@ -6225,7 +7079,7 @@ type ClientWithResponsesInterface interface {
 
 	// GithubCallbackWithResponse GitHub sign-in callback
 	//
-	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+	// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7023,6 +7877,421 @@ func (r PutAclResponse) ContentType() string {
 	return ""
 }
 
+// AdminTailEventsResponse200Headers the declared response headers of an HTTP 200 response for AdminTailEvents
+type AdminTailEventsResponse200Headers struct {
+	CacheControl *string
+}
+
+type AdminTailEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminEventPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminTailEventsResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminTailEventsResponse) GetJSON200() *AdminEventPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminTailEventsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminTailEventsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminTailEventsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminTailEventsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdminTailEventsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminTailEventsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminTailEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminTailEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminTailEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminTailEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListLocksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LockList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListLocksResponse) GetJSON200() *LockList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminListLocksResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminListLocksResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminListLocksResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminListLocksResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdminListLocksResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminListLocksResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListLocksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListLocksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListLocksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListLocksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminSessionList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListSessionsResponse) GetJSON200() *AdminSessionList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminListSessionsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminListSessionsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminListSessionsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminListSessionsResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdminListSessionsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminListSessionsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminListWebhooksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminWebhookList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminListWebhooksResponse) GetJSON200() *AdminWebhookList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminListWebhooksResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminListWebhooksResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminListWebhooksResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminListWebhooksResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdminListWebhooksResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminListWebhooksResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminListWebhooksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminListWebhooksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminListWebhooksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminListWebhooksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminOverviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminOverview
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminOverviewResponse) GetJSON200() *AdminOverview {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminOverviewResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminOverviewResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminOverviewResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdminOverviewResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminOverviewResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminOverviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminOverviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminOverviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminOverviewResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type AdminListOrgsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7211,6 +8480,103 @@ func (r AdminCreateOrgResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminCreateOrgResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AdminForceReleaseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ForcedRelease
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminForceReleaseResponse) GetJSON200() *ForcedRelease {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AdminForceReleaseResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminForceReleaseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminForceReleaseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminForceReleaseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminForceReleaseResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11688,9 +13054,84 @@ func (c *ClientWithResponses) PutAclWithResponse(ctx context.Context, prefix str
 	return ParsePutAclResponse(rsp)
 }
 
+// AdminTailEventsWithResponse Tail the events of every org
+//
+// The lock events of every org (or of one), oldest first, a page at a time; without after, the newest ones. With wait_seconds the request waits for the next event while there is none (a long poll), so a loop of calls with after set to next_after follows the stream live. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/api/events (the `AdminTailEvents` operationId).
+func (c *ClientWithResponses) AdminTailEventsWithResponse(ctx context.Context, params *AdminTailEventsParams, reqEditors ...RequestEditorFn) (*AdminTailEventsResponse, error) {
+	rsp, err := c.AdminTailEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminTailEventsResponse(rsp)
+}
+
+// AdminListLocksWithResponse Search an org's locks
+//
+// The locks of the org held now whose names match prefix, in name order, a page at a time: what its members see with GET /locks (holder, fencing token, expiry, waiters). Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/api/orgs/{org}/locks (the `AdminListLocks` operationId).
+func (c *ClientWithResponses) AdminListLocksWithResponse(ctx context.Context, org string, params *AdminListLocksParams, reqEditors ...RequestEditorFn) (*AdminListLocksResponse, error) {
+	rsp, err := c.AdminListLocks(ctx, org, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListLocksResponse(rsp)
+}
+
+// AdminListSessionsWithResponse List an org's sessions
+//
+// The open sessions of the org, oldest first, with their user, expiry and the locks they hold. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/api/orgs/{org}/sessions (the `AdminListSessions` operationId).
+func (c *ClientWithResponses) AdminListSessionsWithResponse(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*AdminListSessionsResponse, error) {
+	rsp, err := c.AdminListSessions(ctx, org, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListSessionsResponse(rsp)
+}
+
+// AdminListWebhooksWithResponse List an org's webhooks and their delivery health
+//
+// The webhooks of the org, oldest first (never their secrets), each with a summary of its newest delivery records. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/api/orgs/{org}/webhooks (the `AdminListWebhooks` operationId).
+func (c *ClientWithResponses) AdminListWebhooksWithResponse(ctx context.Context, org string, reqEditors ...RequestEditorFn) (*AdminListWebhooksResponse, error) {
+	rsp, err := c.AdminListWebhooks(ctx, org, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminListWebhooksResponse(rsp)
+}
+
+// AdminOverviewWithResponse What every org uses
+//
+// For each org the server knows: locks held, open sessions, queued waiters, webhooks and open watch streams now, and their totals. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/api/overview (the `AdminOverview` operationId).
+func (c *ClientWithResponses) AdminOverviewWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminOverviewResponse, error) {
+	rsp, err := c.AdminOverview(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminOverviewResponse(rsp)
+}
+
 // AdminListOrgsWithResponse List orgs
 //
-// The registered orgs by name, with how many users were added to each. Needs the admin token.
+// The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11731,6 +13172,21 @@ func (c *ClientWithResponses) AdminCreateOrgWithResponse(ctx context.Context, bo
 		return nil, err
 	}
 	return ParseAdminCreateOrgResponse(rsp)
+}
+
+// AdminForceReleaseWithResponse Force-release a lock
+//
+// Frees a held lock of any org for a stuck holder, whoever holds it. The holder's lease ends at once: its lease id and fencing token are never valid again (renew and release answer 409 `lease_not_current`, validate says false), the oldest blocking acquire gets the lock as after a release, and there is no lock delay. The release is durable before the answer, is recorded as a `lock.released` event with `"forced_by": "admin"` (events page, watch streams, webhooks) and is written to the server log. The answer describes the lease that ended. Needs the admin token.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/orgs/{org}/locks/{name}/release (the `AdminForceRelease` operationId).
+func (c *ClientWithResponses) AdminForceReleaseWithResponse(ctx context.Context, org string, name string, reqEditors ...RequestEditorFn) (*AdminForceReleaseResponse, error) {
+	rsp, err := c.AdminForceRelease(ctx, org, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminForceReleaseResponse(rsp)
 }
 
 // GetOrgQuotasWithResponse Show an org's quotas
@@ -11930,7 +13386,7 @@ func (c *ClientWithResponses) GithubLoginWithResponse(ctx context.Context, reqEd
 
 // GithubCallbackWithResponse GitHub sign-in callback
 //
-// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
+// Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12958,6 +14414,352 @@ func ParsePutAclResponse(rsp *http.Response) (*PutAclResponse, error) {
 	return response, nil
 }
 
+// ParseAdminTailEventsResponse parses an HTTP response from a AdminTailEventsWithResponse call
+func ParseAdminTailEventsResponse(rsp *http.Response) (*AdminTailEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminTailEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminEventPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminTailEventsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminListLocksResponse parses an HTTP response from a AdminListLocksWithResponse call
+func ParseAdminListLocksResponse(rsp *http.Response) (*AdminListLocksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListLocksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LockList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListSessionsResponse parses an HTTP response from a AdminListSessionsWithResponse call
+func ParseAdminListSessionsResponse(rsp *http.Response) (*AdminListSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminSessionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminListWebhooksResponse parses an HTTP response from a AdminListWebhooksWithResponse call
+func ParseAdminListWebhooksResponse(rsp *http.Response) (*AdminListWebhooksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminListWebhooksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminWebhookList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminOverviewResponse parses an HTTP response from a AdminOverviewWithResponse call
+func ParseAdminOverviewResponse(rsp *http.Response) (*AdminOverviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminOverviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminOverview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseAdminListOrgsResponse parses an HTTP response from a AdminListOrgsWithResponse call
 func ParseAdminListOrgsResponse(rsp *http.Response) (*AdminListOrgsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13088,6 +14890,88 @@ func ParseAdminCreateOrgResponse(rsp *http.Response) (*AdminCreateOrgResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAdminForceReleaseResponse parses an HTTP response from a AdminForceReleaseWithResponse call
+func ParseAdminForceReleaseResponse(rsp *http.Response) (*AdminForceReleaseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminForceReleaseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ForcedRelease
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem

@@ -68,11 +68,18 @@ type Event struct {
 	Holder Holder   // the lock's holder (the one that lost it, for a loss); empty for session and flag events
 	Token  FencingToken
 	At     time.Time
+	// ForcedBy names who ended the lease when it was not its holder: "admin"
+	// for a force release (ForcedByAdmin); empty for every other event.
+	ForcedBy string
 	// Version is the flag's version after an update, or the last one
 	// before a deletion; By is the user name of whoever made the change.
 	Version uint64
 	By      string
 }
+
+// ForcedByAdmin is the ForcedBy of a lock.released event that the admin's
+// force release recorded.
+const ForcedByAdmin = "admin"
 
 // Visible reports whether a watcher of org interested in names matching p
 // sees e: only published kinds of its own org, and only named locks that

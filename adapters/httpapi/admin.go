@@ -34,6 +34,7 @@ func (s *Server) registerAdmin() {
 		Description: "Group-commit counters for operators and dashboards. Needs the admin token.",
 	}, s.stats, errUnauthorized, errAdminOnly)
 	s.registerQuotas()
+	s.registerAdminAPI()
 }
 
 func (s *Server) stats(context.Context, *struct{}) (*statsOutput, error) {

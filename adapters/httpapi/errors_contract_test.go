@@ -67,6 +67,12 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodGet, path: "/acls"},
 		{method: http.MethodGet, path: "/acls/db"},
 		{method: http.MethodDelete, path: "/acls/db"},
+		{method: http.MethodPost, path: forcePath("acme", lockName)},
+		{method: http.MethodGet, path: "/admin/api/overview"},
+		{method: http.MethodGet, path: "/admin/api/orgs/acme/locks"},
+		{method: http.MethodGet, path: "/admin/api/orgs/acme/sessions"},
+		{method: http.MethodGet, path: "/admin/api/orgs/acme/webhooks"},
+		{method: http.MethodGet, path: "/admin/api/events"},
 	}
 }
 

@@ -25,6 +25,7 @@ type Event struct {
 	Version      uint64 `json:"version,omitempty" doc:"The flag's version after the change, or its last one before a deletion (flag events)." example:"3"`
 	By           string `json:"by,omitempty" doc:"The user of your org who made the change (flag events)." example:"alice"`
 	At           Time   `json:"at" doc:"When it happened (server clock)."`
+	ForcedBy     string `json:"forced_by,omitempty" doc:"Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment." example:"admin"`
 }
 
 // eventOf converts a domain event for the wire.
@@ -33,7 +34,7 @@ func eventOf(e domain.Event) Event {
 		return Event{Seq: e.Seq, Type: string(e.Kind), Flag: string(e.Name), Version: e.Version, By: e.By, At: wireTime(e.At)}
 	}
 	return Event{Seq: e.Seq, Type: string(e.Kind), Name: string(e.Name), FencingToken: uint64(e.Token),
-		Holder: holderName(e.Org, e.Holder), At: wireTime(e.At)}
+		Holder: holderName(e.Org, e.Holder), At: wireTime(e.At), ForcedBy: e.ForcedBy}
 }
 
 type eventsInput struct {

@@ -138,20 +138,22 @@ func newAPIWith(t *testing.T, s setup) *api {
 		return metrics.State{LocksHeld: g.LockRecords, SessionsOpen: g.Sessions, WatchStreams: events.OpenStreams(),
 			WaitersQueued: g.Waiters, EventsRetained: g.EventsRetained, Deliveries: d, RestoreTook: g.RestoreTook}
 	})
-	orgs := application.NewOrgService(e)
+	auth := application.NewAuthService(e, credentials)
+	orgs := application.NewOrgService(e, auth)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
 		DashboardURL: dashboardURL, Metrics: m.Handler(), MetricsPublic: s.metricsPublic, Requests: m,
 		APIRate: s.apiRate, APIBurst: s.apiBurst}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
-		Auth:     application.NewAuthService(e, credentials),
+		Auth:     auth,
 		Engine:   e,
 		Events:   events,
 		Webhooks: application.NewWebhookService(e, s.allowPrivate),
 		Orgs:     orgs,
 		Quotas:   application.NewQuotaService(e, events),
 		Access:   application.NewAccessService(e),
-		Login:    application.NewLoginService(e, orgs),
+		Login:    application.NewLoginService(e, orgs, domain.OrgMapping{}),
+		Admin:    application.NewAdminService(e, events, auth),
 		GitHub:   s.github,
 		Flags:    application.NewFlagService(e),
 		Limits:   application.NewLimitService(e),

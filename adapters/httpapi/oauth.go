@@ -20,8 +20,9 @@ type GitHub interface {
 	// app; GitHub sends state back to the callback.
 	AuthCodeURL(state string) string
 	// Login exchanges the code GitHub sent to the callback and returns
-	// the login of the user who authorized.
-	Login(ctx context.Context, code string) (string, error)
+	// the account of the user who authorized (with its org memberships
+	// when an org mapping needs them).
+	Login(ctx context.Context, code string) (domain.ExternalAccount, error)
 }
 
 // stateCookie binds the OAuth state to the browser that started the
@@ -61,6 +62,8 @@ var (
 	errStateMismatch = newProblem(http.StatusBadRequest, "oauth_state_mismatch",
 		"the sign-in's state is missing or does not match its cookie; start again at /auth/github")
 	errOAuthDenied = newProblem(http.StatusForbidden, "oauth_denied", "the sign-in was refused at GitHub")
+	errNoMappedOrg = newProblem(http.StatusForbidden, domain.ErrNoMappedOrg.Code,
+		"your GitHub account is an active member of none of the GitHub orgs this server admits; ask an admin of one of them to add you, then sign in again")
 	errOAuthFailed = newProblem(http.StatusBadGateway, "oauth_failed",
 		"GitHub did not confirm the sign-in; start again at /auth/github")
 	errBadExchangeCode = newProblem(http.StatusBadRequest, domain.ErrInvalidExchangeCode.Code, domain.ErrInvalidExchangeCode.Msg)
@@ -87,15 +90,16 @@ func (s *Server) registerOAuth() {
 	register(s, huma.Operation{
 		OperationID: "github-callback", Method: http.MethodGet, Path: "/auth/github/callback", DefaultStatus: http.StatusFound,
 		Summary: "GitHub sign-in callback", Tags: []string{"auth"}, Security: public,
-		Description: "Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login. " +
-			"The org named by the login (in lower case) is registered and the user added as its owner when missing, a token is made, and the browser is redirected to " +
+		Description: "Where GitHub sends the browser back. Checks `state` against the cookie, exchanges the code with GitHub and reads the user's login (and, when `oauth.github.orgs` maps GitHub orgs, the user's active org memberships). " +
+			"The user's org is the first mapped org whose GitHub org the user is in (as owner if a GitHub org admin, else member), otherwise the org named by the login in lower case (as owner). " +
+			"The org is registered and the user added when missing (an existing member keeps its role), a token is made, and the browser is redirected to " +
 			"the dashboard URL with a one-time code in the fragment (`#code=…`), never the token. No token needed.",
 	}, s.githubCallback, docNotConfigured, errUnavailable,
 		errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a parameter is longer than the schema allows.",
 			&Problem{Title: http.StatusText(http.StatusUnprocessableEntity), Status: http.StatusUnprocessableEntity, Code: "validation_failed",
 				Detail: "validation failed", Errors: []*FieldError{{Location: "query.state", Message: "expected length <= 128"}}}},
 		errorDoc{http.StatusBadRequest, "`oauth_state_mismatch`: `state` is missing or differs from the sign-in's cookie.", errStateMismatch},
-		errorDoc{http.StatusForbidden, "`oauth_denied`: the user refused at GitHub.", errOAuthDenied},
+		errorDoc{http.StatusForbidden, "`oauth_denied`: the user refused at GitHub, or is an active member of none of the GitHub orgs in `oauth.github.orgs` while `oauth.github.personal_orgs` is off.", errOAuthDenied},
 		errorDoc{http.StatusBadGateway, "`oauth_failed`: GitHub did not confirm the sign-in (code refused, GitHub unreachable, no login).", errOAuthFailed})
 
 	register(s, huma.Operation{
@@ -135,12 +139,16 @@ func (s *Server) githubCallback(ctx context.Context, in *callbackInput) (*redire
 		s.log.WarnContext(ctx, "github sign-in: no code", "request_id", RequestID(ctx), "error", in.Error)
 		return nil, fresh(errOAuthFailed)
 	}
-	login, err := s.github.Login(ctx, in.Code)
+	account, err := s.github.Login(ctx, in.Code)
 	if err != nil {
 		s.log.WarnContext(ctx, "github sign-in", "request_id", RequestID(ctx), "err", err)
 		return nil, fresh(errOAuthFailed)
 	}
-	code, err := s.login.SignIn(ctx, login)
+	code, err := s.login.SignIn(ctx, account)
+	if errors.Is(err, domain.ErrNoMappedOrg) {
+		s.log.InfoContext(ctx, "github sign-in: in no mapped org", "request_id", RequestID(ctx), "login", account.Login)
+		return nil, fresh(errNoMappedOrg)
+	}
 	if domain.KindOf(err) == domain.KindInvalid {
 		s.log.WarnContext(ctx, "github sign-in: login is no valid org or user name", "request_id", RequestID(ctx), "err", err)
 		return nil, fresh(errOAuthFailed)

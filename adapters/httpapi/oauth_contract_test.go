@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/octostore/octostore/application"
+	"github.com/octostore/octostore/domain"
 )
 
 // The contract of the GitHub sign-in routes, with a fake of GitHub's
@@ -24,11 +25,11 @@ func (f fakeGitHub) AuthCodeURL(state string) string {
 	return "https://github.example/login/oauth/authorize?state=" + url.QueryEscape(state)
 }
 
-func (f fakeGitHub) Login(_ context.Context, code string) (string, error) {
+func (f fakeGitHub) Login(_ context.Context, code string) (domain.ExternalAccount, error) {
 	if login, ok := f[code]; ok {
-		return login, nil
+		return domain.ExternalAccount{Login: login}, nil
 	}
-	return "", errors.New("bad_verification_code")
+	return domain.ExternalAccount{}, errors.New("bad_verification_code")
 }
 
 // redirect fails the test unless r is a 302 with a Location and no body.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 )
 
@@ -14,11 +15,12 @@ type CreateOrgRequest struct {
 	Org string `json:"org" minLength:"1" maxLength:"64" doc:"The org's name: letters, digits, '.', '_' and '-'." example:"acme"`
 }
 
-// OrgInfo is a registered org.
+// OrgInfo is an org the server knows.
 type OrgInfo struct {
 	Org       string `json:"org" example:"acme"`
-	CreatedAt Time   `json:"created_at"`
+	CreatedAt *Time  `json:"created_at,omitempty" doc:"When it was registered (absent for an org known only through tokens)."`
 	Members   int    `json:"members" doc:"Users added to it."`
+	Source    string `json:"source" enum:"registered,static,tokens" example:"registered" doc:"registered: registered with POST /admin/orgs, octostore org create or a GitHub sign-in; static: not registered, named by configured static_tokens; tokens: not registered, named only by stored tokens (first start, octostore token create, POST /admin/orgs/{org}/users/{user}/tokens)."`
 }
 
 // OrgList is the answer of the org listing.
@@ -101,7 +103,7 @@ func (s *Server) registerOrgs() {
 	register(s, huma.Operation{
 		OperationID: "admin-list-orgs", Method: http.MethodGet, Path: "/admin/orgs",
 		Summary: "List orgs", Tags: []string{"admin"}, Security: bearer,
-		Description: "The registered orgs by name, with how many users were added to each. Needs the admin token.",
+		Description: "The orgs the server knows, by name, with how many users were added to each: the registered ones, and those named only by tokens (`source`: `static` for configured `static_tokens`, `tokens` for stored tokens), which have no `created_at` and no members. Needs the admin token.",
 	}, s.listOrgs, errUnauthorized, errAdminOnly)
 
 	register(s, huma.Operation{
@@ -124,7 +126,7 @@ func (s *Server) createOrg(ctx context.Context, in *createOrgInput) (*orgOutput,
 	if err != nil {
 		return nil, err
 	}
-	return &orgOutput{Body: OrgInfo{Org: string(o.ID), CreatedAt: wireTime(o.CreatedAt), Members: 0}}, nil
+	return &orgOutput{Body: OrgInfo{Org: string(o.ID), CreatedAt: wireTimeRef(o.CreatedAt), Members: 0, Source: string(application.OrgRegistered)}}, nil
 }
 
 func (s *Server) listOrgs(ctx context.Context, _ *struct{}) (*orgListOutput, error) {
@@ -134,7 +136,11 @@ func (s *Server) listOrgs(ctx context.Context, _ *struct{}) (*orgListOutput, err
 	}
 	out := &orgListOutput{Body: OrgList{Orgs: make([]OrgInfo, 0, len(os))}}
 	for _, o := range os {
-		out.Body.Orgs = append(out.Body.Orgs, OrgInfo{Org: string(o.Org.ID), CreatedAt: wireTime(o.Org.CreatedAt), Members: o.Members})
+		info := OrgInfo{Org: string(o.Org.ID), Members: o.Members, Source: string(o.Source)}
+		if !o.Org.CreatedAt.IsZero() {
+			info.CreatedAt = wireTimeRef(o.Org.CreatedAt)
+		}
+		out.Body.Orgs = append(out.Body.Orgs, info)
 	}
 	return out, nil
 }

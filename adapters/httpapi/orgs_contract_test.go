@@ -1,8 +1,11 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,7 +17,9 @@ func TestOrgRoutes(t *testing.T) {
 	a := newAPI(t)
 	a.get("/admin/orgs/initech/users", adminTok).problem(t, http.StatusNotFound, "org_not_found")
 	a.post("/admin/orgs/initech/users", adminTok, map[string]any{"user": "peter"}).problem(t, http.StatusNotFound, "org_not_found")
-	a.post("/admin/orgs", adminTok, map[string]any{"org": "initech"}).ok(t, http.StatusCreated).keys(t, "org", "created_at", "members")
+	if r := a.post("/admin/orgs", adminTok, map[string]any{"org": "initech"}).ok(t, http.StatusCreated).keys(t, "org", "created_at", "members", "source"); r.str("source") != "registered" {
+		t.Fatalf("created %v", r)
+	}
 	a.post("/admin/orgs", adminTok, map[string]any{"org": "initech"}).problem(t, http.StatusConflict, "org_exists")
 	a.post("/admin/orgs", adminTok, map[string]any{"org": "a b"}).problem(t, http.StatusUnprocessableEntity, "invalid_org")
 
@@ -34,8 +39,23 @@ func TestOrgRoutes(t *testing.T) {
 		strings.Contains(string(users.raw), "octo_") {
 		t.Fatalf("users: %s", users.raw)
 	}
-	if orgs := a.get("/admin/orgs", adminTok).ok(t, http.StatusOK); !strings.Contains(string(orgs.raw), `"org":"initech"`) || !strings.Contains(string(orgs.raw), `"members":2`) {
-		t.Fatalf("orgs: %s", orgs.raw)
+	// The static tokens' orgs are listed too, marked, without a creation
+	// time; so is an org only a stored token names.
+	a.post("/admin/orgs/aviato/users/erlich/tokens", adminTok, nil).ok(t, http.StatusCreated)
+	orgs := a.get("/admin/orgs", adminTok).ok(t, http.StatusOK)
+	var list struct {
+		Orgs []map[string]any `json:"orgs"`
+	}
+	if err := json.Unmarshal(orgs.raw, &list); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range list.Orgs {
+		_, created := o["created_at"]
+		got = append(got, fmt.Sprintf("%v %v %v %t", o["org"], o["source"], o["members"], created))
+	}
+	if want := []string{"acme static 0 false", "aviato tokens 0 false", "globex static 0 false", "initech registered 2 true"}; !slices.Equal(got, want) {
+		t.Fatalf("orgs: %s\ngot  %q\nwant %q", orgs.raw, got, want)
 	}
 	for _, r := range []request{
 		{method: http.MethodPost, path: "/admin/orgs", body: map[string]any{"org": "hooli"}},

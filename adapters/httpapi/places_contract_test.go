@@ -23,6 +23,29 @@ var validBodies = map[string]any{
 	"/teams/{team}":           map[string]any{"members": []string{"bob"}},
 }
 
+// specOperation is an operation of the served OpenAPI document.
+type specOperation struct {
+	Security *[]map[string][]string `json:"security"`
+}
+
+// public reports whether the operation needs no token.
+func (o specOperation) public() bool { return o.Security != nil && len(*o.Security) == 0 }
+
+// servedOperations returns the operations of the OpenAPI document a
+// serves, by path and lower-case method.
+func servedOperations(t *testing.T, a *api) map[string]map[string]specOperation {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
+	var doc struct {
+		Paths map[string]map[string]specOperation `json:"paths"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Paths
+}
+
 // TestEveryRouteKeepsItsPlace walks every operation of the served OpenAPI
 // document, so that a new route cannot forget the rule: the admin routes
 // refuse a tenant token (403 admin_only) and every other route that needs
@@ -31,23 +54,13 @@ var validBodies = map[string]any{
 func TestEveryRouteKeepsItsPlace(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.json", nil))
-	var doc struct {
-		Paths map[string]map[string]struct {
-			Security *[]map[string][]string `json:"security"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
-		t.Fatal(err)
-	}
 	fill := strings.NewReplacer("{name}", "x", "{id}", "s_0011223344556677", "{org}", "acme", "{user}", "dave",
 		"{token_id}", "tok_0011223344556677", "{team}", "dba", "{prefix}", "x")
 	checked := 0
-	for path, ops := range doc.Paths {
+	for path, ops := range servedOperations(t, a) {
 		for method, op := range ops {
-			if op.Security != nil && len(*op.Security) == 0 {
-				continue // public
+			if op.public() {
+				continue
 			}
 			r := request{method: strings.ToUpper(method), path: fill.Replace(path)}
 			if r.method == http.MethodPost || r.method == http.MethodPut {

@@ -20,6 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/octostore/octostore/adapters/httpapi/adminui"
 	"github.com/octostore/octostore/adapters/httpapi/docsui"
 	"github.com/octostore/octostore/adapters/httpapi/statusui"
 	"github.com/octostore/octostore/application"
@@ -91,8 +92,10 @@ type Services struct {
 	Quotas   *application.QuotaService
 	Access   *application.AccessService
 	Login    *application.LoginService
-	Flags    *application.FlagService
-	Limits   *application.LimitService
+	// Admin holds the reads of the admin dashboard.
+	Admin  *application.AdminService
+	Flags  *application.FlagService
+	Limits *application.LimitService
 	// GitHub signs users in; nil when GitHub sign-in is not configured.
 	GitHub GitHub
 }
@@ -111,6 +114,7 @@ type Server struct {
 	quotas   *application.QuotaService
 	access   *application.AccessService
 	login    *application.LoginService
+	admin    *application.AdminService
 	flags    *application.FlagService
 	limits   *application.LimitService
 	guard    *apiGuard
@@ -152,7 +156,7 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, github: svc.GitHub,
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, admin: svc.Admin, github: svc.GitHub,
 		flags: svc.Flags, limits: svc.Limits, guard: newAPIGuard(cfg.APIRate, cfg.APIBurst)}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
@@ -217,6 +221,10 @@ func New(cfg Config, svc Services) *Server {
 	mux.Handle("GET "+statusui.PagePattern, ui)
 	mux.Handle("GET "+statusui.AssetsPrefix, ui)
 	mux.Handle(strings.TrimSuffix(statusui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
+	admin := problemErrors(adminui.Handler())
+	mux.Handle("GET "+adminui.PagePath, admin)
+	mux.Handle("GET "+adminui.AssetsPrefix, admin)
+	mux.Handle(strings.TrimSuffix(adminui.AssetsPrefix, "/"), http.HandlerFunc(notFound))
 	mux.Handle("/", s.fallback(mux))
 	s.routes = s.buildRoutes()
 	s.began = cfg.Now()
@@ -238,7 +246,7 @@ const apiDescription = `OctoStore is a coarse-grained lock service: leader elect
 
 A lock is advisory; safety comes from **fencing tokens**, which only ever grow (also across restarts): pass the token to the resource you protect and have it refuse a token lower than one it has seen.
 
-Every route except /health, /ready, /status, the status page /, /docs, /openapi.* and the GitHub sign-in routes (/auth/github, /auth/github/callback, /auth/exchange) needs ` + "`Authorization: Bearer <token>`" + ` (/metrics: the admin token, unless metrics.public is set). All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
+Every route except /health, /ready, /status, the status page /, /docs, /openapi.*, the admin dashboard page (/admin, which asks for the admin token and sends it to the /admin/api routes) and the GitHub sign-in routes (/auth/github, /auth/github/callback, /auth/exchange) needs ` + "`Authorization: Bearer <token>`" + ` (/metrics: the admin token, unless metrics.public is set). All names live inside the caller's org. Lock names are '/'-separated paths; inside a URL the name is one path segment, so '/' is sent as %2F (` + "`/locks/db%2Fprimary/acquire`" + `).
 
 Every error is ` + "`application/problem+json`" + ` with a stable ` + "`code`" + `, also where no operation is reached: a request the HTTP server refuses before routing is 400 ` + "`malformed_request`" + ` (malformed request line or header), 417 ` + "`expectation_failed`" + `, 431 ` + "`headers_too_large`" + `, 501 ` + "`unsupported_transfer_encoding`" + ` or 505 ` + "`http_version_not_supported`" + `; a path with an empty, '.' or '..' segment is 404 ` + "`not_found`" + `, never a redirect.`
 

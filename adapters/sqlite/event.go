@@ -22,6 +22,8 @@ type eventRow struct {
 	Holder string `json:"holder,omitempty"`
 	Token  int64  `json:"token"`
 	AtMs   int64  `json:"at_ms"`
+	// ForcedBy is absent from every row but a forced release's.
+	ForcedBy string `json:"forced_by,omitempty"`
 	// Version and By are set for flag events only.
 	Version int64  `json:"version,omitempty"`
 	By      string `json:"by,omitempty"`
@@ -48,7 +50,7 @@ func (r eventRows) flush(ctx context.Context, q *sqlitedb.Queries) error {
 func fromEvent(e domain.Event) eventRow {
 	return eventRow{
 		Seq: int64(e.Seq), Org: string(e.Org), Kind: string(e.Kind), Name: string(e.Name),
-		Holder: string(e.Holder), Token: int64(e.Token), AtMs: e.At.UnixMilli(),
+		Holder: string(e.Holder), Token: int64(e.Token), AtMs: e.At.UnixMilli(), ForcedBy: e.ForcedBy,
 		Version: int64(e.Version), By: e.By,
 	}
 }
@@ -58,7 +60,7 @@ func (r eventRow) event() domain.Event {
 	return domain.Event{
 		Seq: uint64(r.Seq), Org: domain.OrgID(r.Org), Kind: domain.EventKind(r.Kind), Name: domain.LockName(r.Name),
 		Holder: domain.Holder(r.Holder), Token: domain.FencingToken(r.Token), At: time.UnixMilli(r.AtMs),
-		Version: uint64(r.Version), By: r.By,
+		ForcedBy: r.ForcedBy, Version: uint64(r.Version), By: r.By,
 	}
 }
 

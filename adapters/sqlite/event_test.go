@@ -27,7 +27,8 @@ func insertEventRow(t *testing.T, db *sqlite.DB, first, last int64, events strin
 
 // TestEventsWithoutHolder: rows written before events named their holder
 // have no "holder" field; they read as an empty holder, next to rows that
-// have one.
+// have one. Neither has "forced_by" (only a force release writes it): it
+// reads as empty.
 func TestEventsWithoutHolder(t *testing.T) {
 	ctx := context.Background()
 	db, j := openMigrated(t, filepath.Join(t.TempDir(), "db"))
@@ -35,7 +36,10 @@ func TestEventsWithoutHolder(t *testing.T) {
 		`{"seq":2,"org":"acme","kind":"lock.released","name":"db","token":7,"at_ms":1750000000456}]`)
 	at := time.UnixMilli(1_750_000_001_000)
 	named := domain.Event{Seq: 3, Org: "acme", Kind: domain.EventLockAcquired, Name: "db", Holder: "user:bob", Token: 8, At: at}
-	if err := j.Commit(ctx, domain.Batch{Counter: 8, Changes: []domain.Change{domain.EventRecorded{Event: named}}}); err != nil {
+	forced := domain.Event{Seq: 4, Org: "acme", Kind: domain.EventLockReleased, Name: "db", Holder: "user:bob", Token: 8, At: at,
+		ForcedBy: domain.ForcedByAdmin}
+	if err := j.Commit(ctx, domain.Batch{Counter: 8, Changes: []domain.Change{domain.EventRecorded{Event: named},
+		domain.EventRecorded{Event: forced}}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := j.Events(ctx, 0, 10)
@@ -45,7 +49,7 @@ func TestEventsWithoutHolder(t *testing.T) {
 	want := []domain.Event{
 		{Seq: 1, Org: "acme", Kind: domain.EventLockAcquired, Name: "db", Token: 7, At: time.UnixMilli(1_750_000_000_123)},
 		{Seq: 2, Org: "acme", Kind: domain.EventLockReleased, Name: "db", Token: 7, At: time.UnixMilli(1_750_000_000_456)},
-		named,
+		named, forced,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Events = %+v, want %+v", got, want)
@@ -55,8 +59,8 @@ func TestEventsWithoutHolder(t *testing.T) {
 			t.Errorf("event %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if s, err := j.Load(ctx); err != nil || s.EventSeq != 3 {
-		t.Errorf("Load = EventSeq %d, %v; want 3", s.EventSeq, err)
+	if s, err := j.Load(ctx); err != nil || s.EventSeq != 4 {
+		t.Errorf("Load = EventSeq %d, %v; want 4", s.EventSeq, err)
 	}
 }
 

@@ -19,6 +19,7 @@ type payload struct {
 	FencingToken uint64 `json:"fencing_token"`
 	Holder       string `json:"holder"`
 	At           string `json:"at"`
+	ForcedBy     string `json:"forced_by,omitempty"`
 }
 
 // flagPayload is the JSON of a flag event; it never carries the flag's
@@ -38,8 +39,10 @@ const atLayout = "2006-01-02T15:04:05.000Z"
 // Body returns the request body delivered for e: compact JSON with the
 // fields seq, type, name, fencing_token, holder ("org/user", or the org
 // alone when the holder records no user) and at (UTC, millisecond
-// precision), in that order; for a flag event seq, type, flag, version, by
-// and at. The signatures are computed over these bytes.
+// precision), in that order, then forced_by ("admin") on a lock.released
+// that the admin's force release recorded, and on no other event; for a
+// flag event seq, type, flag, version, by and at. The signatures are
+// computed over these bytes.
 func Body(e domain.Event) []byte {
 	if e.Kind.IsFlag() {
 		return marshal(flagPayload{Seq: e.Seq, Type: string(e.Kind), Flag: string(e.Name), Version: e.Version,
@@ -56,6 +59,7 @@ func Body(e domain.Event) []byte {
 		FencingToken: uint64(e.Token),
 		Holder:       holder,
 		At:           e.At.UTC().Format(atLayout),
+		ForcedBy:     e.ForcedBy,
 	})
 }
 

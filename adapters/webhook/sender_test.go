@@ -154,6 +154,13 @@ func TestBody(t *testing.T) {
 	if b := string(webhook.Body(e)); !strings.HasSuffix(b, `"at":"2027-01-02T03:04:05.000Z"}`) {
 		t.Errorf("whole second: body %s, want three zero digits", b)
 	}
+	// A force release says who forced it, last.
+	e = event()
+	e.Kind, e.ForcedBy = domain.EventLockReleased, domain.ForcedByAdmin
+	if b := string(webhook.Body(e)); !strings.HasSuffix(b, `"at":"2026-12-05T08:00:00.123Z","forced_by":"admin"}`) ||
+		!strings.Contains(b, `"type":"lock.released"`) {
+		t.Errorf("forced release: body %s, want forced_by admin last", b)
+	}
 }
 
 func hmacSHA256(key string, msg []byte) []byte {

@@ -63,7 +63,8 @@ func checkEventSeqs(t *testing.T, what string, got []domain.Event, want ...uint6
 func checkEvent(t *testing.T, got, want domain.Event) {
 	t.Helper()
 	if got.Seq != want.Seq || got.Org != want.Org || got.Kind != want.Kind || got.Name != want.Name ||
-		got.Holder != want.Holder || got.Token != want.Token || got.At.UnixMilli() != want.At.UnixMilli() {
+		got.Holder != want.Holder || got.Token != want.Token || got.At.UnixMilli() != want.At.UnixMilli() ||
+		got.ForcedBy != want.ForcedBy {
 		t.Errorf("event %d:\n got %+v\nwant %+v", want.Seq, got, want)
 	}
 }
@@ -78,11 +79,14 @@ func testEventsRoundTrip(t *testing.T, j ports.Journal) {
 	session.Kind, session.Name, session.Token = domain.EventSessionOpened, "", 0
 	freed := eventFor(4)
 	freed.Kind, freed.Holder = domain.EventLockFreed, "session:sess-1"
-	commit(t, j, 0, domain.EventRecorded{Event: session}, domain.EventRecorded{Event: freed})
-	want = append(want, session, freed)
+	// The admin's force release says so.
+	forced := eventFor(5)
+	forced.Kind, forced.ForcedBy = domain.EventLockReleased, domain.ForcedByAdmin
+	commit(t, j, 0, domain.EventRecorded{Event: session}, domain.EventRecorded{Event: freed}, domain.EventRecorded{Event: forced})
+	want = append(want, session, freed, forced)
 
 	got := readEvents(t, j, 0, 10)
-	checkEventSeqs(t, "Events(0, 10)", got, 1, 2, 3, 4)
+	checkEventSeqs(t, "Events(0, 10)", got, 1, 2, 3, 4, 5)
 	for i := range min(len(got), len(want)) {
 		checkEvent(t, got[i], want[i])
 	}

@@ -3,6 +3,7 @@
 //
 //   const c = OctoChart.line(element, {label: "requests/s", color: "#1f5fbf", decimals: 1});
 //   c.update([unixSeconds, …], [value, …]);   // redraws; call as often as new data comes
+//   const h = OctoChart.history(statusJSON);  // {xs, rps, p99} from GET /status
 //
 // The chart fills the element's width and follows its resizes. After each
 // update the element carries data-points (how many) and data-sum (their
@@ -59,5 +60,21 @@
     };
   }
 
-  window.OctoChart = { line: line };
+  // history turns /status's per-minute history into the series the
+  // charts draw: minute starts (unix seconds), requests per second (the
+  // current minute counts only the seconds it has run) and p99 in ms.
+  function history(s) {
+    const xs = [], rps = [], p99 = [];
+    const last = s.history.length - 1;
+    s.history.forEach(function (m, i) {
+      const start = Date.parse(m.minute) / 1000;
+      const secs = i === last ? Math.min(60, Math.max(1, Date.now() / 1000 - start)) : 60;
+      xs.push(start);
+      rps.push(m.requests / secs);
+      p99.push(m.p99_ms);
+    });
+    return { xs: xs, rps: rps, p99: p99 };
+  }
+
+  window.OctoChart = { line: line, history: history };
 })();

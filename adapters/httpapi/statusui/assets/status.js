@@ -40,18 +40,9 @@
     text("sessions", s.sessions_open.toLocaleString("en"));
     text("rps", s.requests_per_second.toFixed(2));
     text("p99", s.p99_ms.toFixed(1) + " ms");
-    const xs = [], rps = [], p99 = [];
-    const last = s.history.length - 1;
-    s.history.forEach(function (m, i) {
-      const start = Date.parse(m.minute) / 1000;
-      // The current minute has only run for part of its 60 seconds.
-      const secs = i === last ? Math.min(60, Math.max(1, Date.now() / 1000 - start)) : 60;
-      xs.push(start);
-      rps.push(m.requests / secs);
-      p99.push(m.p99_ms);
-    });
-    rpsChart.update(xs, rps);
-    p99Chart.update(xs, p99);
+    const h = OctoChart.history(s);
+    rpsChart.update(h.xs, h.rps);
+    p99Chart.update(h.xs, h.p99);
     const total = s.history.reduce(function (n, m) { return n + m.requests; }, 0);
     text("rps-summary", total.toLocaleString("en") + " API requests in the last hour; " +
       s.requests_per_second.toFixed(2) + " per second over the last minute.");
