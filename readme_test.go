@@ -28,7 +28,7 @@ import (
 
 // readmeSections are the README sections whose shell blocks are run, in
 // order, by TestREADMEWalkThrough (## headings, matched by prefix).
-var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks", "Events: watch, resume", "One line of shell", "Admin dashboard", "Config store"}
+var readmeSections = []string{"Walk-through with curl", "Sessions, ephemeral locks", "Events: watch, resume", "One line of shell", "Admin dashboard", "Config store", "Feature flags and rate limits"}
 
 // readmeAddr is the address the README's commands talk to.
 const readmeAddr = "127.0.0.1:3000"
@@ -387,6 +387,8 @@ var unsentCodes = map[string]string{
 	"invalid_limit":       "application guard: the HTTP schema already refuses limit < 1 (validation_failed)",
 	"invalid_quota":       "application guard: the HTTP schema already refuses a quota limit out of range (validation_failed)",
 	"not_acceptable":      "huma answers JSON whatever the Accept header asks for, so it never sends 406",
+	"invalid_percentage":  "application guard: the HTTP schema already refuses a flag percentage outside 0-100 (validation_failed)",
+	"invalid_window":      "application guard: the HTTP schema already refuses window_seconds outside 1-86400 (validation_failed)",
 }
 
 // TestREADMEErrorCodes checks that the README's Errors table lists every

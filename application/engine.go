@@ -74,6 +74,8 @@ type Engine struct {
 	onRevoke []func([]domain.TokenHash)
 	quotas   *quotaTable
 	configs  *configTable
+	flags    *flagTable
+	limits   *limitTable
 	access   *accessTable
 	// lastCommit is the wall time of the last successful commit (writer
 	// goroutine only); trimmed is the highest event seq trimmed away.
@@ -136,6 +138,8 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		orgs:    newOrgTable(),
 		quotas:  newQuotaTable(cfg.Quotas),
 		configs: newConfigTable(),
+		flags:   newFlagTable(),
+		limits:  &limitTable{},
 		access:  newAccessTable(),
 		queue:   make(chan *intent, 4*cfg.MaxBatch),
 		stop:    make(chan struct{}),
@@ -168,6 +172,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.quotas.set(q)
 	}
 	e.configs.restore(snap.Configs, snap.EventSeq)
+	e.flags.restore(snap.Flags)
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
 	e.hub.reset(snap.EventSeq, e.trimmed)
 	graced, ended, err := e.startupBatch(snap)
@@ -467,6 +472,7 @@ func (e *Engine) fold(x *txn) {
 	e.orgs.apply(x.changes)
 	e.quotas.apply(x.changes)
 	e.configs.apply(x.changes, x.eventSeq)
+	e.flags.apply(x.changes)
 	e.access.apply(x.changes)
 	e.hub.publish(x.changes, e.trimmed)
 }

@@ -19,6 +19,8 @@ var DefaultQuotas = domain.Limits{
 	domain.QuotaWatchStreams: 1_000,
 	domain.QuotaConfigKeys:   10_000,
 	domain.QuotaConfigBytes:  64 << 20,
+	domain.QuotaFlags:        10_000,
+	domain.QuotaLimits:       100_000,
 }
 
 // quotaTable holds the server-wide limits and the committed per-org
@@ -138,6 +140,8 @@ func (s *QuotaService) Get(_ context.Context, p domain.Principal, org domain.Org
 		domain.QuotaSessions: s.e.st.orgSessions(org),
 		domain.QuotaWaiters:  s.e.waiters.orgCount(org),
 		domain.QuotaWebhooks: s.e.hooks.count(org),
+		domain.QuotaFlags:    s.e.flags.orgCount(org),
+		domain.QuotaLimits:   s.e.limits.orgCount(org),
 	}
 	used[domain.QuotaConfigKeys], used[domain.QuotaConfigBytes] = s.e.configs.usage(org)
 	if s.events != nil {

@@ -42,6 +42,10 @@ type txn struct {
 	configs         map[domain.LockKey]domain.ConfigEntry
 	configKeyDelta  map[domain.OrgID]int
 	configByteDelta map[domain.OrgID]int
+	// flags are flags written (or deleted: zero Flag) in this batch, and
+	// flagDelta how many flags each org gained or lost.
+	flags     map[domain.FlagKey]domain.Flag
+	flagDelta map[domain.OrgID]int
 }
 
 func newTxn(e *Engine, now time.Time) *txn {

@@ -63,6 +63,8 @@ func Options(cfg Config, env Env) fx.Option {
 			application.NewOrgService,
 			application.NewAccessService,
 			newLoginService,
+			application.NewFlagService,
+			application.NewLimitService,
 			newQuotaService,
 			application.NewAdminService,
 			application.NewConfigService,
@@ -239,19 +241,23 @@ type apiServices struct {
 	Login    *application.LoginService
 	Admin    *application.AdminService
 	Config   *application.ConfigService
+	Flags    *application.FlagService
+	Limits   *application.LimitService
 	Engine   *application.Engine
 }
 
 func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog.Logger, m *metrics.Metrics) *httpapi.Server {
 	services := httpapi.Services{Locks: svc.Locks, Sessions: svc.Sessions, Auth: svc.Auth, Events: svc.Events,
-		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Admin: svc.Admin, Config: svc.Config, Engine: svc.Engine}
+		Webhooks: svc.Webhooks, Orgs: svc.Orgs, Quotas: svc.Quotas, Access: svc.Access, Login: svc.Login, Admin: svc.Admin, Config: svc.Config, Engine: svc.Engine,
+		Flags: svc.Flags, Limits: svc.Limits}
 	if cfg.OAuth.Enabled() {
 		gh := cfg.OAuth.GitHub
 		services.GitHub = oauth.NewGitHub(oauth.Config{ClientID: gh.ClientID, ClientSecret: gh.ClientSecret, AuthorizeURL: gh.AuthorizeURL,
 			TokenURL: gh.TokenURL, APIURL: gh.APIURL, RedirectURL: cfg.OAuth.RedirectURL, ReadOrgs: len(gh.Orgs) > 0})
 	}
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
-		DashboardURL: cfg.OAuth.DashboardURL, Metrics: m.Handler(), MetricsPublic: cfg.Metrics.Public, Requests: m}, services)
+		DashboardURL: cfg.OAuth.DashboardURL, Metrics: m.Handler(), MetricsPublic: cfg.Metrics.Public, Requests: m,
+		APIRate: float64(cfg.API.Rate), APIBurst: cfg.API.Burst}, services)
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating

@@ -69,6 +69,7 @@ type Config struct {
 	Webhooks     WebhooksConfig `koanf:"webhooks"`
 	TLS          TLSConfig      `koanf:"tls"`
 	Quotas       QuotasConfig   `koanf:"quotas"`
+	API          APIConfig      `koanf:"api"`
 	OAuth        OAuthConfig    `koanf:"oauth"`
 	ConfigStore  ConfigStore    `koanf:"config"`
 	Metrics      MetricsConfig  `koanf:"metrics"`
@@ -154,13 +155,22 @@ type QuotasConfig struct {
 	WatchStreams int `koanf:"watch_streams" doc:"open watch streams one org may have (429 quota_exceeded beyond)"`
 	ConfigKeys   int `koanf:"config_keys" doc:"config keys with a value one org may have (429 quota_exceeded beyond)"`
 	ConfigBytes  int `koanf:"config_bytes" doc:"bytes of current config values (compact JSON) one org may store; history is bounded by config.history instead (429 quota_exceeded beyond)"`
+	Flags        int `koanf:"flags" doc:"feature flags one org may have (429 quota_exceeded beyond)"`
+	Limits       int `koanf:"limits" doc:"rate-limit names one org may keep a counter for in memory (429 quota_exceeded beyond; names idle for a whole window make room)"`
+}
+
+// APIConfig protects the API from one noisy principal: a token bucket per
+// org/user (and one for the admin).
+type APIConfig struct {
+	Rate  int `koanf:"rate" doc:"API requests per second each principal (org/user, or the admin) may make on average, beyond api.burst at once; more get 429 rate_limited (0 turns the limit off; /health and other public routes are exempt)"`
+	Burst int `koanf:"burst" doc:"API requests one principal may make at once before api.rate applies"`
 }
 
 // limits returns the quotas as the engine takes them.
 func (q QuotasConfig) limits() domain.Limits {
 	return domain.Limits{domain.QuotaLocks: q.Locks, domain.QuotaSessions: q.Sessions, domain.QuotaWaiters: q.Waiters,
 		domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams,
-		domain.QuotaConfigKeys: q.ConfigKeys, domain.QuotaConfigBytes: q.ConfigBytes}
+		domain.QuotaConfigKeys: q.ConfigKeys, domain.QuotaConfigBytes: q.ConfigBytes, domain.QuotaFlags: q.Flags, domain.QuotaLimits: q.Limits}
 }
 
 // OAuthConfig configures signing in with GitHub: on when
@@ -233,8 +243,9 @@ func DefaultConfig() Config {
 		Webhooks: WebhooksConfig{Attempts: 12, Backoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Timeout: 5 * time.Second, Workers: 8},
 		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000,
-			ConfigKeys: 10_000, ConfigBytes: 64 << 20},
+			ConfigKeys: 10_000, ConfigBytes: 64 << 20, Flags: 10_000, Limits: 100_000},
 		ConfigStore: ConfigStore{History: domain.DefaultConfigHistory},
+		API:         APIConfig{Rate: 1_000, Burst: 2_000},
 		OAuth: OAuthConfig{GitHub: GitHubOAuthConfig{AuthorizeURL: oauth.DefaultAuthorizeURL, TokenURL: oauth.DefaultTokenURL,
 			APIURL: oauth.DefaultAPIURL, PersonalOrgs: true}},
 	}
@@ -530,6 +541,10 @@ func (c Config) Validate() error {
 	positive("watch.max_lag", c.Watch.MaxLag)
 	positive("webhooks.attempts", c.Webhooks.Attempts)
 	positive("webhooks.workers", c.Webhooks.Workers)
+	positive("api.burst", c.API.Burst)
+	if c.API.Rate < 0 {
+		bad("api.rate", "must be 0 (off) or more, got %d", c.API.Rate)
+	}
 	for key, d := range map[string]time.Duration{"watch.heartbeat": c.Watch.Heartbeat, "webhooks.backoff": c.Webhooks.Backoff,
 		"webhooks.max_backoff": c.Webhooks.MaxBackoff, "webhooks.timeout": c.Webhooks.Timeout} {
 		if d <= 0 {

@@ -58,6 +58,11 @@ func TestDocsTryItOut(t *testing.T) {
 		t.Fatalf("authorize: %v", err)
 	}
 
+	// The flag operations run in name order, most before put-flag: the
+	// example flag exists beforehand, as it would after a PUT.
+	if r := s.call(t, "PUT", "/flags/new-checkout", aliceToken, map[string]any{"enabled": true, "percentage": 25}); r.status != 200 {
+		t.Fatalf("put the example flag: %d %s", r.status, r.raw)
+	}
 	tried := 0
 	// A config key exists once put-config has run, until delete-config.
 	ids := sortedIDs(ops)
@@ -81,8 +86,10 @@ func TestDocsTryItOut(t *testing.T) {
 		// A team or rule exists only after another call, and only an
 		// owner changes them: TestRequestExamples runs each with what it
 		// needs. The page's token is a user's; /metrics needs the admin's.
+		// Deleting the example flag would leave the flag operations after
+		// it nothing to show (TestRequestExamples runs delete-flag).
 		if strings.Contains(op.path, "{id}") || strings.Contains(op.path, "{team}") || strings.Contains(op.path, "{prefix}") ||
-			strings.HasPrefix(op.path, "/admin/") || op.path == "/metrics" || needsLease(op) || stream || id == "rotate-token" ||
+			strings.HasPrefix(op.path, "/admin/") || op.path == "/metrics" || needsLease(op) || stream || id == "rotate-token" || id == "delete-flag" ||
 			strings.HasPrefix(op.path, "/auth/github") || id == "exchange-code" {
 			continue
 		}

@@ -611,11 +611,13 @@ func checkSpec(t *testing.T, s *server) {
 			continue
 		}
 		seen[c] = true
+		// The template with the most literal segments wins: /flags/evaluate
+		// before /flags/{name}, as the router decides.
 		var ops map[string]map[string][]string
+		best := -1
 		for tmpl, o := range spec {
-			if matchTemplate(tmpl, c.path) {
-				ops = o
-				break
+			if lit := strings.Count(tmpl, "/") - strings.Count(tmpl, "{"); matchTemplate(tmpl, c.path) && lit > best {
+				ops, best = o, lit
 			}
 		}
 		switch {

@@ -100,6 +100,8 @@ type Snapshot struct {
 	// deletion for a deleted key), by org and key; their values are
 	// the current ones.
 	Configs []ConfigEntry
+	// Flags are the stored feature flags, by org and name.
+	Flags []Flag
 	// Teams and ACLs are every org's teams and ACL rules.
 	Teams []Team
 	ACLs  []ACL

@@ -22,6 +22,8 @@ const (
 	EventSessionExpired EventKind = "session.expired"
 	EventConfigUpdated  EventKind = "config.updated" // a config key got a new value
 	EventConfigDeleted  EventKind = "config.deleted" // a config key was deleted
+	EventFlagUpdated    EventKind = "flag.updated"   // a flag was created or changed
+	EventFlagDeleted    EventKind = "flag.deleted"
 )
 
 // LockEventKinds are the kinds that watchers, the events page and webhooks
@@ -33,10 +35,13 @@ var LockEventKinds = []EventKind{EventLockAcquired, EventLockReleased, EventLock
 // the README lists them.
 var ConfigEventKinds = []EventKind{EventConfigUpdated, EventConfigDeleted}
 
-// Family is the part of k before its first dot (lock, config, session):
-// what kind of object the event is about. A watch of one name follows the
-// events of one family, so that a lock and a config key of the same name
-// are told apart.
+// FlagEventKinds are the published kinds of feature-flag changes.
+var FlagEventKinds = []EventKind{EventFlagUpdated, EventFlagDeleted}
+
+// Family is the part of k before its first dot (lock, config, flag,
+// session): what kind of object the event is about. A watch of one name
+// follows the events of one family, so that a lock, a config key and a
+// flag of the same name are told apart.
 func (k EventKind) Family() string {
 	if i := strings.IndexByte(string(k), '.'); i >= 0 {
 		return string(k[:i])
@@ -44,12 +49,16 @@ func (k EventKind) Family() string {
 	return string(k)
 }
 
+// IsFlag reports whether k is a change of a feature flag (its Name is a
+// flag's).
+func (k EventKind) IsFlag() bool { return k.Family() == "flag" }
+
 // Published reports whether events of kind k are shown to watchers,
 // the events page and webhooks.
 func (k EventKind) Published() bool {
 	switch k {
 	case EventLockAcquired, EventLockReleased, EventLockExpired, EventLockFreed,
-		EventConfigUpdated, EventConfigDeleted:
+		EventConfigUpdated, EventConfigDeleted, EventFlagUpdated, EventFlagDeleted:
 		return true
 	}
 	return false
@@ -58,22 +67,25 @@ func (k EventKind) Published() bool {
 // Event is one recorded state change. Seq orders all events of a database
 // and never repeats. Events carry no capability: no lease or session id,
 // no metadata; Holder is kept to show its user, never its session. A
-// config event names its key in Name, the version written in Version and
-// the user that wrote it in By, never the value.
+// config or flag event names its key or flag in Name, the version written
+// in Version and the user that wrote it in By, never the value or the
+// flag's settings.
 type Event struct {
 	Seq    uint64
 	Org    OrgID
 	Kind   EventKind
-	Name   LockName // empty for session events
-	Holder Holder   // the lock's holder (the one that lost it, for a loss); empty for session events
+	Name   LockName // the lock's or flag's name; empty for session events
+	Holder Holder   // the lock's holder (the one that lost it, for a loss); empty for session and flag events
 	Token  FencingToken
 	At     time.Time
 	// ForcedBy names who ended the lease when it was not its holder: "admin"
 	// for a force release (ForcedByAdmin); empty for every other event.
 	ForcedBy string
-	// Version is the version a config change made (0 for lock events).
+	// Version is the version a config or flag change made (the last one
+	// before a deletion); 0 for lock events.
 	Version uint64
-	// By is the user that made a config change (empty for lock events).
+	// By is the user that made a config or flag change (empty for lock
+	// events).
 	By string
 }
 
@@ -120,6 +132,9 @@ func (e Event) Follows(after uint64) error {
 	}
 	if e.Token > math.MaxInt64 {
 		return fmt.Errorf("event token %d is out of range", e.Token)
+	}
+	if e.Version > math.MaxInt64 {
+		return fmt.Errorf("event version %d is out of range", e.Version)
 	}
 	return nil
 }

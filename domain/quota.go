@@ -18,11 +18,13 @@ const (
 	QuotaWatchStreams Quota = "watch_streams" // open watch streams
 	QuotaConfigKeys   Quota = "config_keys"   // config keys with a value (deleted ones do not count)
 	QuotaConfigBytes  Quota = "config_bytes"  // bytes of the current values of those keys (history does not count)
+	QuotaFlags        Quota = "flags"         // feature flags
+	QuotaLimits       Quota = "limits"        // rate-limit names with a counter in memory
 )
 
 // Quotas lists every quota.
 var Quotas = []Quota{QuotaLocks, QuotaSessions, QuotaWaiters, QuotaWebhooks, QuotaWatchStreams,
-	QuotaConfigKeys, QuotaConfigBytes}
+	QuotaConfigKeys, QuotaConfigBytes, QuotaFlags, QuotaLimits}
 
 // MaxQuotaLimit is the highest limit a quota may be given.
 const MaxQuotaLimit = 1_000_000_000

@@ -88,7 +88,7 @@ var (
 	ErrWebhookAddressNotAllowed = Invalid("webhook_address_not_allowed",
 		"url points at a loopback, private, link-local or otherwise non-public address; deliveries go to public addresses only")
 	ErrInvalidEventType = Invalid("invalid_event_type",
-		"events must list at least one of lock.acquired, lock.released, lock.expired, lock.session_ended, lock.*, config.updated, config.deleted, config.* or *")
+		"events must list at least one of lock.acquired, lock.released, lock.expired, lock.session_ended, lock.*, config.updated, config.deleted, config.*, flag.updated, flag.deleted, flag.* or *")
 	ErrInvalidWebhookSecret = Invalid("invalid_webhook_secret",
 		"secret must be 1-256 bytes of printable ASCII")
 )
@@ -102,7 +102,7 @@ func CheckEventPatterns(ps []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(ps))
 	for _, p := range ps {
-		if p != "*" && p != "lock.*" && p != "config.*" && !EventKind(p).Published() {
+		if p != "*" && !EventKind(p).Published() && !familyPattern(p) {
 			return nil, &Error{Kind: KindInvalid, Code: ErrInvalidEventType.Code,
 				Msg: "unknown event type " + strconv.Quote(p) + "; " + ErrInvalidEventType.Msg}
 		}
@@ -111,6 +111,21 @@ func CheckEventPatterns(ps []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// familyPattern reports whether p is "<family>.*" for a family of
+// published kinds ("lock.*", "flag.*").
+func familyPattern(p string) bool {
+	family, ok := strings.CutSuffix(p, "*")
+	if !ok || !strings.HasSuffix(family, ".") {
+		return false
+	}
+	for _, k := range slices.Concat(LockEventKinds, ConfigEventKinds, FlagEventKinds) {
+		if strings.HasPrefix(string(k), family) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckWebhookSecret validates a webhook secret (empty means none).

@@ -16,10 +16,10 @@ type Journal interface {
 	// every stored session, the fencing counter, the highest event seq ever
 	// stored (it survives trimming; 0 if none), the last-alive time (zero
 	// if never recorded), all stored credentials, every webhook (with its
-	// cursor), the stored delivery records and the per-org quota
-	// overrides (one QuotaSet per org, in org order, never an empty one)
-	// and the newest version of every config key (by org and key; a
-	// deletion for a deleted key).
+	// cursor), the stored delivery records, the per-org quota
+	// overrides (one QuotaSet per org, in org order, never an empty one),
+	// the newest version of every config key (by org and key; a deletion
+	// for a deleted key) and the feature flags (by org and name).
 	// Times and durations
 	// come back at millisecond precision without a monotonic reading. It is
 	// called once at start-up, before any Commit. A database that cannot be
@@ -32,8 +32,8 @@ type Journal interface {
 	// DeliveryRecorded, QuotaSet: it replaces the org's overrides, and an
 	// empty one removes them; ConfigSaved and ConfigDeleted: they add a
 	// version of a key, which must be above every version of the key stored
-	// before, and drop the key's versions older than its Keep newest),
-	// raises the stored fencing counter to b.Counter and,
+	// before, and drop the key's versions older than its Keep newest;
+	// FlagSaved, FlagDeleted), raises the stored fencing counter to b.Counter and,
 	// when b.AliveAt is not zero, the last-alive time to b.AliveAt, all in
 	// one transaction; neither value is ever lowered. A batch with no
 	// changes but a newer AliveAt is stored: it is the idle heartbeat.

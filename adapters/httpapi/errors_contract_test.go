@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -54,6 +55,16 @@ func everyRoute(lockName, sessionID string) []request {
 		{method: http.MethodDelete, path: "/config/app%2Fx"},
 		{method: http.MethodGet, path: "/config"},
 		{method: http.MethodGet, path: "/config/app%2Fx/watch"},
+		{method: http.MethodPut, path: "/flags/" + url.PathEscape(lockName), body: map[string]any{"enabled": true}},
+		{method: http.MethodGet, path: "/flags/" + url.PathEscape(lockName)},
+		{method: http.MethodGet, path: "/flags"},
+		{method: http.MethodDelete, path: "/flags/" + url.PathEscape(lockName)},
+		{method: http.MethodGet, path: "/flags/" + url.PathEscape(lockName) + "/evaluate?subject=u"},
+		{method: http.MethodPost, path: "/flags/evaluate", body: map[string]any{"subject": "u", "flags": []string{"x"}}},
+		{method: http.MethodPost, path: "/limits/" + url.PathEscape(lockName) + "/check", body: map[string]any{"limit": 1, "window_seconds": 1}},
+		{method: http.MethodGet, path: "/limits/" + url.PathEscape(lockName)},
+		{method: http.MethodGet, path: "/limits"},
+		{method: http.MethodDelete, path: "/limits/" + url.PathEscape(lockName)},
 		{method: http.MethodPut, path: "/teams/dba", body: map[string]any{"members": []string{"bob"}}},
 		{method: http.MethodGet, path: "/teams"},
 		{method: http.MethodGet, path: "/teams/dba"},

@@ -9,18 +9,22 @@ import (
 	"github.com/octostore/octostore/domain"
 )
 
-// Event is one change of a lock as a reader of the org sees it: on the
-// events page, on watch streams and in webhook deliveries. Nothing in it
-// lets a reader act as the holder: no lease or session id, no metadata.
+// Event is one change of a lock or a flag as a reader of the org sees it:
+// on the events page, on watch streams and in webhook deliveries. A lock
+// event is {seq, type, name, fencing_token, holder, at}; a flag event is
+// {seq, type, flag, version, by, at}. Nothing in it lets a reader act as
+// the holder (no lease or session id, no metadata), and a flag event never
+// carries the flag's settings.
 type Event struct {
 	Seq          uint64 `json:"seq" doc:"Orders every event of the server; never reused. It is the event's id on watch streams (Last-Event-ID) and the after of the events page." example:"1042"`
-	Type         string `json:"type" doc:"lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed); config.updated, config.deleted (a config key's change). A renewal or keepalive is no event. Other types may be added later, namespaced the same way." example:"lock.acquired"`
+	Type         string `json:"type" doc:"lock.acquired; lock.released (an explicit release); lock.expired (its TTL ran out); lock.session_ended (its session expired or was closed); config.updated, config.deleted (a config key's change); flag.updated (a flag was created or changed); flag.deleted. A renewal or keepalive is no event. Other types may be added later, namespaced the same way." example:"lock.acquired"`
 	Name         string `json:"name,omitempty" doc:"The lock's name (lock events)." example:"db/primary"`
 	FencingToken uint64 `json:"fencing_token,omitempty" doc:"The token of the grant that began or ended (lock events)." example:"42"`
 	Holder       string `json:"holder,omitempty" doc:"The principal that holds (or held) the lock, org/user (lock events)." example:"acme/alice"`
 	Key          string `json:"key,omitempty" doc:"The config key (config events)." example:"app/feature-x"`
-	Version      uint64 `json:"version,omitempty" doc:"The version the change made (config events); read the value with GET /config/{key}?version=N." example:"4"`
-	By           string `json:"by,omitempty" doc:"The user of your org that made the change (config events)." example:"alice"`
+	Flag         string `json:"flag,omitempty" doc:"The flag's name (flag events)." example:"new-checkout"`
+	Version      uint64 `json:"version,omitempty" doc:"The version the change made (config and flag events; a flag's last version before a deletion); read a config value with GET /config/{key}?version=N." example:"4"`
+	By           string `json:"by,omitempty" doc:"The user of your org that made the change (config and flag events)." example:"alice"`
 	At           Time   `json:"at" doc:"When it happened (server clock)."`
 	ForcedBy     string `json:"forced_by,omitempty" doc:"Only on a lock.released that the holder did not ask for: admin when an operator force-released the lock (POST /admin/orgs/{org}/locks/{name}/release). The holder's lease and fencing token stopped being valid at that moment." example:"admin"`
 }
@@ -29,8 +33,11 @@ type Event struct {
 // token and holder; a config event its key, version and user, never the
 // value.
 func eventOf(e domain.Event) Event {
-	if e.Kind.Family() == "config" {
+	switch {
+	case e.Kind.Family() == "config":
 		return Event{Seq: e.Seq, Type: string(e.Kind), Key: string(e.Name), Version: e.Version, By: e.By, At: wireTime(e.At)}
+	case e.Kind.IsFlag():
+		return Event{Seq: e.Seq, Type: string(e.Kind), Flag: string(e.Name), Version: e.Version, By: e.By, At: wireTime(e.At)}
 	}
 	return Event{Seq: e.Seq, Type: string(e.Kind), Name: string(e.Name), FencingToken: uint64(e.Token),
 		Holder: holderName(e.Org, e.Holder), At: wireTime(e.At), ForcedBy: e.ForcedBy}

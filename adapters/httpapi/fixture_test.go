@@ -84,6 +84,10 @@ type setup struct {
 	github                    httpapi.GitHub // GitHub sign-in (off when nil)
 	notServing                bool           // leave the server's listener "not serving" (GET /ready: 503)
 	metricsPublic             bool           // metrics.public: GET /metrics needs no token
+	// apiRate and apiBurst are Config.APIRate and APIBurst (0: off).
+	apiRate  float64
+	apiBurst int
+	quotas   domain.Limits // server-wide quotas (nil: the defaults)
 }
 
 // sendFunc is a ports.WebhookSender made of a function.
@@ -104,7 +108,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 	// The sweep and the idle heartbeat never run on their own within a
 	// test: a test sweeps with Engine.Sweep, and a commit it makes fail is
 	// the commit of its own request.
-	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour, KeepEvents: s.keepEvents})
+	e := application.NewEngine(j, clk, application.EngineConfig{SweepInterval: time.Hour, Heartbeat: time.Hour, KeepEvents: s.keepEvents, Quotas: s.quotas})
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatalf("start engine: %v", err)
 	}
@@ -137,7 +141,8 @@ func newAPIWith(t *testing.T, s setup) *api {
 	auth := application.NewAuthService(e, credentials)
 	orgs := application.NewOrgService(e, auth)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
-		DashboardURL: dashboardURL, Metrics: m.Handler(), MetricsPublic: s.metricsPublic, Requests: m}, httpapi.Services{
+		DashboardURL: dashboardURL, Metrics: m.Handler(), MetricsPublic: s.metricsPublic, Requests: m,
+		APIRate: s.apiRate, APIBurst: s.apiBurst}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     auth,
@@ -151,6 +156,8 @@ func newAPIWith(t *testing.T, s setup) *api {
 		Admin:    application.NewAdminService(e, events, auth),
 		Config:   application.NewConfigService(e, events),
 		GitHub:   s.github,
+		Flags:    application.NewFlagService(e),
+		Limits:   application.NewLimitService(e),
 	})
 	if !s.notServing {
 		srv.SetServing(true)

@@ -247,6 +247,65 @@ var isolationCases = map[string]isolationCase{
 			t.Errorf("%v: globex's snapshot of %s shows acme's key (want version 0: never written)", f, w.key)
 		}
 	}},
+	// Feature flags and rate limits: names live in the org. Each probe
+	// makes A's flag or limit itself (a rewrite is harmless).
+	"PUT /flags/{name}": {byName, func(t *testing.T, a *api, w orgA) {
+		isoFlag(t, a)
+		if r := a.put(flagPath("iso/flag", ""), carolTok, map[string]any{"enabled": false}).ok(t, http.StatusOK); r.num(t, "version") != 1 {
+			t.Errorf("%v: globex wrote acme's flag", r)
+		}
+		if r := a.get(flagPath("iso/flag", ""), aliceTok).ok(t, http.StatusOK); r.obj["enabled"] != true || r.str("updated_by") != "alice" {
+			t.Errorf("%v: globex changed acme's flag", r)
+		}
+		a.call(http.MethodDelete, flagPath("iso/flag", ""), carolTok, nil).noContent(t)
+	}},
+	"GET /flags/{name}": {byName, func(t *testing.T, a *api, w orgA) {
+		isoFlag(t, a)
+		a.get(flagPath("iso/flag", ""), carolTok).problem(t, http.StatusNotFound, "flag_not_found")
+	}},
+	"DELETE /flags/{name}": {byName, func(t *testing.T, a *api, w orgA) {
+		isoFlag(t, a)
+		a.call(http.MethodDelete, flagPath("iso/flag", ""), carolTok, nil).problem(t, http.StatusNotFound, "flag_not_found")
+		a.get(flagPath("iso/flag", ""), aliceTok).ok(t, http.StatusOK)
+	}},
+	"GET /flags/{name}/evaluate": {byName, func(t *testing.T, a *api, w orgA) {
+		isoFlag(t, a)
+		a.get(flagPath("iso/flag", "/evaluate?subject=u"), carolTok).problem(t, http.StatusNotFound, "flag_not_found")
+	}},
+	"POST /flags/evaluate": {byName, func(t *testing.T, a *api, w orgA) {
+		isoFlag(t, a)
+		r := a.post("/flags/evaluate", carolTok, map[string]any{"subject": "u", "flags": []string{"iso/flag"}}).ok(t, http.StatusOK)
+		if !strings.Contains(string(r.raw), `"found":false`) {
+			t.Errorf("%v: globex evaluates acme's flag", r)
+		}
+	}},
+	"GET /flags": {listing, func(t *testing.T, a *api, w orgA) {
+		isoFlag(t, a)
+		if r := a.get("/flags", carolTok).ok(t, http.StatusOK); strings.Contains(string(r.raw), "iso/flag") {
+			t.Errorf("%v: globex lists acme's flag", r)
+		}
+	}},
+	"POST /limits/{name}/check": {byName, func(t *testing.T, a *api, w orgA) {
+		isoLimit(t, a)
+		// acme's single unit is spent; globex's counter of the name is its own.
+		a.post(limitPath("iso/limit", "/check"), carolTok, map[string]any{"limit": 1, "window_seconds": 60}).ok(t, http.StatusOK)
+		a.call(http.MethodDelete, limitPath("iso/limit", ""), carolTok, nil).noContent(t)
+	}},
+	"GET /limits/{name}": {byName, func(t *testing.T, a *api, w orgA) {
+		isoLimit(t, a)
+		a.get(limitPath("iso/limit", ""), carolTok).problem(t, http.StatusNotFound, "limit_not_found")
+	}},
+	"DELETE /limits/{name}": {byName, func(t *testing.T, a *api, w orgA) {
+		isoLimit(t, a)
+		a.call(http.MethodDelete, limitPath("iso/limit", ""), carolTok, nil).problem(t, http.StatusNotFound, "limit_not_found")
+		a.get(limitPath("iso/limit", ""), aliceTok).ok(t, http.StatusOK)
+	}},
+	"GET /limits": {listing, func(t *testing.T, a *api, w orgA) {
+		isoLimit(t, a)
+		if r := a.get("/limits", carolTok).ok(t, http.StatusOK); strings.Contains(string(r.raw), "iso/limit") {
+			t.Errorf("%v: globex lists acme's limit", r)
+		}
+	}},
 
 	// The bearer token itself.
 	"POST /auth/token/rotate": {ownToken, func(t *testing.T, a *api, w orgA) {
@@ -330,4 +389,18 @@ func tenantRoutes(t *testing.T, a *api) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// isoFlag makes sure acme has the flag iso/flag (enabled, by alice).
+func isoFlag(t *testing.T, a *api) {
+	t.Helper()
+	a.put(flagPath("iso/flag", ""), aliceTok, map[string]any{"enabled": true}).ok(t, http.StatusOK)
+}
+
+// isoLimit makes sure acme has a counter for iso/limit (1 a minute).
+func isoLimit(t *testing.T, a *api) {
+	t.Helper()
+	if r := a.post(limitPath("iso/limit", "/check"), aliceTok, map[string]any{"limit": 1, "window_seconds": 60}); r.status != http.StatusOK && r.status != http.StatusTooManyRequests {
+		t.Fatalf("%v: acme's limit check", r)
+	}
 }

@@ -18,6 +18,9 @@ var validBodies = map[string]any{
 	"/admin/orgs/{org}/users": map[string]any{"user": "dave"},
 	"/auth/exchange":          map[string]any{"code": "x"},
 	"/config/{key}":           map[string]any{"value": 1},
+	"/flags/{name}":           map[string]any{"enabled": true},
+	"/flags/evaluate":         map[string]any{"subject": "u", "flags": []string{"x"}},
+	"/limits/{name}/check":    map[string]any{"limit": 1, "window_seconds": 1},
 	"/teams/{team}":           map[string]any{"members": []string{"bob"}},
 }
 

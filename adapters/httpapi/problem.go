@@ -29,7 +29,7 @@ type Problem struct {
 	Errors      []*FieldError `json:"errors,omitempty" doc:"Per-field validation errors"`
 	ExpiresAt   *Time         `json:"expires_at,omitempty" doc:"For lock_held: when the current lease runs out unless renewed"`
 	AvailableAt *Time         `json:"available_at,omitempty" doc:"For lock_delayed: when the lock can be acquired again"`
-	Quota       string        `json:"quota,omitempty" doc:"For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks, watch_streams, config_keys or config_bytes)" example:"locks"`
+	Quota       string        `json:"quota,omitempty" doc:"For quota_exceeded: the quota reached (locks, sessions, waiters, webhooks, watch_streams, config_keys, config_bytes, flags or limits)" example:"locks"`
 	Limit       *int          `json:"limit,omitempty" doc:"For quota_exceeded: the org's limit for that quota" example:"100000"`
 	headers     http.Header
 }

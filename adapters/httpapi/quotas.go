@@ -21,6 +21,8 @@ type SetQuotasRequest struct {
 	WatchStreams *int `json:"watch_streams,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Open watch streams."`
 	ConfigKeys   *int `json:"config_keys,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Config keys with a value."`
 	ConfigBytes  *int `json:"config_bytes,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Bytes of the current config values (compact JSON); the history does not count."`
+	Flags        *int `json:"flags,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Feature flags."`
+	Limits       *int `json:"limits,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Rate-limit names with a counter in memory."`
 }
 
 // limits converts the body to domain limits, leaving out null fields.
@@ -28,7 +30,7 @@ func (q SetQuotasRequest) limits() domain.Limits {
 	out := domain.Limits{}
 	for k, v := range map[domain.Quota]*int{domain.QuotaLocks: q.Locks, domain.QuotaSessions: q.Sessions,
 		domain.QuotaWaiters: q.Waiters, domain.QuotaWebhooks: q.Webhooks, domain.QuotaWatchStreams: q.WatchStreams,
-		domain.QuotaConfigKeys: q.ConfigKeys, domain.QuotaConfigBytes: q.ConfigBytes} {
+		domain.QuotaConfigKeys: q.ConfigKeys, domain.QuotaConfigBytes: q.ConfigBytes, domain.QuotaFlags: q.Flags, domain.QuotaLimits: q.Limits} {
 		if v != nil {
 			out[k] = *v
 		}
@@ -53,6 +55,8 @@ type OrgQuotas struct {
 	WatchStreams QuotaStatus `json:"watch_streams"`
 	ConfigKeys   QuotaStatus `json:"config_keys"`
 	ConfigBytes  QuotaStatus `json:"config_bytes"`
+	Flags        QuotaStatus `json:"flags"`
+	Limits       QuotaStatus `json:"limits"`
 }
 
 type orgPath struct {
@@ -135,6 +139,10 @@ func orgQuotas(org domain.OrgID, us []application.QuotaUsage) OrgQuotas {
 			out.ConfigKeys = st
 		case domain.QuotaConfigBytes:
 			out.ConfigBytes = st
+		case domain.QuotaFlags:
+			out.Flags = st
+		case domain.QuotaLimits:
+			out.Limits = st
 		}
 	}
 	return out

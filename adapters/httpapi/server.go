@@ -71,6 +71,12 @@ type Config struct {
 	// Requests is told about every answered request, for metrics; nil
 	// for nobody.
 	Requests RequestObserver
+	// APIRate is how many requests per second each principal (org/user,
+	// or the admin) may make on average, and APIBurst how many at once;
+	// beyond them the answer is 429 rate_limited. APIRate 0 turns the
+	// protection off.
+	APIRate  float64
+	APIBurst int
 }
 
 // Services are the use cases the API serves. Any may be nil when only the
@@ -89,6 +95,8 @@ type Services struct {
 	// Admin holds the reads of the admin dashboard.
 	Admin  *application.AdminService
 	Config *application.ConfigService
+	Flags  *application.FlagService
+	Limits *application.LimitService
 	// GitHub signs users in; nil when GitHub sign-in is not configured.
 	GitHub GitHub
 }
@@ -109,6 +117,9 @@ type Server struct {
 	login    *application.LoginService
 	admin    *application.AdminService
 	config   *application.ConfigService
+	flags    *application.FlagService
+	limits   *application.LimitService
+	guard    *apiGuard
 	github   GitHub
 	api      huma.API
 	handler  http.Handler
@@ -147,7 +158,8 @@ func New(cfg Config, svc Services) *Server {
 		cfg.WatchWriteTimeout = time.Minute
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
-		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, admin: svc.Admin, config: svc.Config, github: svc.GitHub}
+		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, admin: svc.Admin, config: svc.Config, github: svc.GitHub,
+		flags: svc.Flags, limits: svc.Limits, guard: newAPIGuard(cfg.APIRate, cfg.APIBurst)}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -169,6 +181,8 @@ func New(cfg Config, svc Services) *Server {
 		{Name: "locks", Description: "Acquire, renew, release, inspect and list locks; check fencing tokens."},
 		{Name: "sessions", Description: "Liveness leases: ephemeral locks live as long as their session."},
 		{Name: "events", Description: "Change notification: the event stream, watches and webhooks."},
+		{Name: "flags", Description: "Feature flags with percentage rollouts, evaluated for a subject by a documented stable hash."},
+		{Name: "limits", Description: "Rate limits that clients check to gate their own work (GCRA, counters in memory)."},
 		{Name: "operations", Description: "Health, readiness, status and metrics."},
 		{Name: "admin", Description: "Operator routes; they need the admin token."},
 		{Name: "auth", Description: "Your own token, and signing in with GitHub."},
@@ -191,6 +205,8 @@ func New(cfg Config, svc Services) *Server {
 	s.registerOrgs()
 	s.registerAccess()
 	s.registerOAuth()
+	s.registerFlags()
+	s.registerLimits()
 	// huma registers its ErrorModel while learning error shapes; every
 	// error response here is a Problem, so drop the unused schemas.
 	schemas := api.OpenAPI().Components.Schemas.Map()
@@ -263,6 +279,10 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	if adminOnly(ctx.Operation().Path) && !p.Admin {
 		s.writeHumaProblem(ctx, s.problemFor(ctx.Context(), domain.ErrAdminOnly))
+		return
+	}
+	if wait, ok := s.guard.allow(p, s.cfg.Now()); !ok {
+		s.writeHumaProblem(ctx, rateLimitedProblem(wait))
 		return
 	}
 	next(huma.WithValue(huma.WithValue(ctx, principalKey, p), tokenKey, strings.TrimSpace(token)))
@@ -338,7 +358,7 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 	}
 	docs = slices.Clip(docs) // appends below never write into the caller's array
 	if len(op.Security) > 0 {
-		docs = append(docs, errAuthHeaders)
+		docs = append(docs, errAuthHeaders, errRateLimited)
 	}
 	// Every operation that reads a body (and so documents its limit) can
 	// also time out reading it, or find it is not UTF-8.
@@ -352,7 +372,12 @@ func (s *Server) withErrors(op huma.Operation, docs ...errorDoc) huma.Operation 
 		status := strconv.Itoa(d.status)
 		if res, ok := op.Responses[status]; ok { // another code of the same status
 			res.Description += " " + d.codes
-			res.Content[ProblemContentType].Examples[ex.Code] = &huma.Example{Summary: ex.Code, Value: ex}
+			if mt := res.Content[ProblemContentType]; mt != nil {
+				mt.Examples[ex.Code] = &huma.Example{Summary: ex.Code, Value: ex}
+			} else { // a status that also has a body of its own (a refused limit check)
+				res.Content[ProblemContentType] = &huma.MediaType{Schema: schema,
+					Examples: map[string]*huma.Example{ex.Code: {Summary: ex.Code, Value: ex}}}
+			}
 			continue
 		}
 		op.Responses[status] = &huma.Response{

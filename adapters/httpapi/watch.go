@@ -311,6 +311,7 @@ func (s *Server) watchStream() *huma.Response {
 			"- `snapshot` comes first (and after `reset`): the watched locks that are held or delayed, as of the event in its id.\n" +
 			"- `lock.acquired`, `lock.released`, `lock.expired`, `lock.session_ended`: one change each, in seq order; the id is the event's seq.\n" +
 			"- `config.updated`, `config.deleted` (prefix watches only): a config key below the prefix changed; never its value.\n" +
+			"- `flag.updated`, `flag.deleted` (`GET /watch` only, for flags whose names match its prefix): one flag change each, `{seq, type, flag, version, by, at}`.\n" +
 			"- `reset` (no id): the Last-Event-ID is no longer retained, or was never sent; a fresh `snapshot` follows.\n" +
 			"- `lagged`: the stream fell too far behind and ends after it; resume with its id as Last-Event-ID.\n" +
 			"- `: heartbeat`, a comment line, when nothing else was sent for a while (15 seconds by default), so that proxies keep the stream open.\n\n" +
@@ -371,6 +372,9 @@ func streamFrames(reg huma.Registry, snapshot any, snapshotDoc string, kinds []d
 	frames := []*huma.Schema{frame("snapshot", true, snapshot, snapshotDoc)}
 	for _, k := range kinds {
 		frames = append(frames, frame(string(k), true, Event{}, eventDoc))
+	}
+	for _, k := range domain.FlagEventKinds {
+		frames = append(frames, frame(string(k), true, Event{}, "One change of a feature flag whose name matches the prefix (GET /watch only)."))
 	}
 	frames = append(frames,
 		frame("reset", false, WatchReset{}, "The Last-Event-ID you resumed from is no longer retained (or was never sent): a snapshot follows. Changes in between are lost to you; the snapshot is the state now."),

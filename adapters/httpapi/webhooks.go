@@ -20,7 +20,7 @@ type webhookPath struct {
 // CreateWebhookRequest is the body of creating a webhook.
 type CreateWebhookRequest struct {
 	URL    string   `json:"url" minLength:"1" maxLength:"2048" doc:"Where deliveries are POSTed: an absolute https:// URL without user name or password, whose address is public (checked again at every delivery). Servers started with webhook private delivery allowed also take http:// and private addresses." example:"https://hooks.example.com/octostore"`
-	Events []string `json:"events" nullable:"false" maxItems:"16" doc:"The event types to deliver: lock.acquired, lock.released, lock.expired, lock.session_ended, lock.* (all lock events) or * (every event)." example:"[\"lock.*\"]"`
+	Events []string `json:"events" nullable:"false" maxItems:"16" doc:"The event types to deliver: lock.acquired, lock.released, lock.expired, lock.session_ended, lock.* (all lock events), flag.updated, flag.deleted, flag.* (all flag events) or * (every event)." example:"[\"lock.*\"]"`
 	Prefix string   `json:"prefix,omitempty" maxLength:"257" doc:"Only events of names equal to or below this path, matched component by component (db matches db and db/x, not dbx); a trailing / keeps only names strictly below. Empty: every lock of your org." example:"db/"`
 	Secret string   `json:"secret,omitempty" maxLength:"256" doc:"Signs each delivery (X-OctoStore-Signature and webhook-signature, both HMAC-SHA256): 1-256 printable ASCII characters. Never shown again."`
 }

@@ -42,8 +42,9 @@ type Journal struct {
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
 	quotas      map[domain.OrgID]domain.Limits
 	configs     map[domain.LockKey][]domain.ConfigEntry // kept versions, ascending
-	teams       map[string]domain.Team                  // by org and name
-	acls        map[string]domain.ACL                   // by org and prefix
+	flags       map[domain.FlagKey]domain.Flag
+	teams       map[string]domain.Team // by org and name
+	acls        map[string]domain.ACL  // by org and prefix
 	failNext    error
 }
 
@@ -58,6 +59,7 @@ func New() *Journal {
 		deliveries: make(map[domain.WebhookID][]domain.Delivery),
 		quotas:     make(map[domain.OrgID]domain.Limits),
 		configs:    make(map[domain.LockKey][]domain.ConfigEntry),
+		flags:      make(map[domain.FlagKey]domain.Flag),
 		teams:      make(map[string]domain.Team),
 		acls:       make(map[string]domain.ACL),
 	}
@@ -124,6 +126,13 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 		snap.Configs = append(snap.Configs, copyConfig(vs[len(vs)-1]))
 	}
 	slices.SortFunc(snap.Configs, func(a, b domain.ConfigEntry) int {
+		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
+	})
+	snap.Flags = make([]domain.Flag, 0, len(j.flags))
+	for _, f := range j.flags {
+		snap.Flags = append(snap.Flags, f)
+	}
+	slices.SortFunc(snap.Flags, func(a, b domain.Flag) int {
 		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
 	})
 	snap.Teams = make([]domain.Team, 0, len(j.teams))
@@ -274,6 +283,12 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 			}
 		case domain.DeliveryRecorded:
 			j.recordDelivery(c.Delivery)
+		case domain.FlagSaved:
+			f := c.Flag
+			f.UpdatedAt = storedTime(f.UpdatedAt)
+			j.flags[f.Key] = f
+		case domain.FlagDeleted:
+			delete(j.flags, c.Key)
 		case domain.TeamSaved:
 			t := c.Team
 			t.Members = slices.Clone(t.Members)
@@ -402,6 +417,9 @@ func (j *Journal) check(b domain.Batch) error {
 			} else {
 				err = j.checkConfig(configTop, c.Entry, c.Keep)
 			}
+		case domain.FlagSaved:
+			err = c.Flag.Validate()
+		case domain.FlagDeleted:
 		default:
 			err = fmt.Errorf("unknown change type %T", c)
 		}

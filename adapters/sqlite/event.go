@@ -24,7 +24,7 @@ type eventRow struct {
 	AtMs   int64  `json:"at_ms"`
 	// ForcedBy is absent from every row but a forced release's.
 	ForcedBy string `json:"forced_by,omitempty"`
-	// Version and By are set for config (and flag) events only.
+	// Version and By are set for config and flag events only.
 	Version uint64 `json:"version,omitempty"`
 	By      string `json:"by,omitempty"`
 }
@@ -60,8 +60,7 @@ func (r eventRow) event() domain.Event {
 	return domain.Event{
 		Seq: uint64(r.Seq), Org: domain.OrgID(r.Org), Kind: domain.EventKind(r.Kind), Name: domain.LockName(r.Name),
 		Holder: domain.Holder(r.Holder), Token: domain.FencingToken(r.Token), At: time.UnixMilli(r.AtMs),
-		ForcedBy: r.ForcedBy,
-		Version:  r.Version, By: r.By,
+		ForcedBy: r.ForcedBy, Version: r.Version, By: r.By,
 	}
 }
 

@@ -191,6 +191,8 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			} else {
 				err = applyConfig(ctx, q, c.Entry, c.Keep)
 			}
+		case domain.FlagSaved, domain.FlagDeleted:
+			err = applyFlagChange(ctx, q, c)
 		case domain.TeamSaved, domain.TeamDeleted, domain.ACLSaved, domain.ACLDeleted:
 			err = applyAccessChange(ctx, q, c)
 		default:

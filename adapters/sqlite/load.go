@@ -121,6 +121,9 @@ func (j *Journal) load(ctx context.Context) (domain.Snapshot, error) {
 	if snap.Quotas, err = loadQuotas(ctx, q); err != nil {
 		return domain.Snapshot{}, err
 	}
+	if snap.Flags, err = loadFlags(ctx, q); err != nil {
+		return domain.Snapshot{}, err
+	}
 	return snap, nil
 }
 

@@ -33,6 +33,17 @@ type configPayload struct {
 	At      string `json:"at"`
 }
 
+// flagPayload is the JSON of a flag event; it never carries the flag's
+// settings.
+type flagPayload struct {
+	Seq     uint64 `json:"seq"`
+	Type    string `json:"type"`
+	Flag    string `json:"flag"`
+	Version uint64 `json:"version"`
+	By      string `json:"by"`
+	At      string `json:"at"`
+}
+
 // atLayout is RFC 3339 in UTC with exactly three fractional digits.
 const atLayout = "2006-01-02T15:04:05.000Z"
 
@@ -41,22 +52,23 @@ const atLayout = "2006-01-02T15:04:05.000Z"
 // alone when the holder records no user) and at (UTC, millisecond
 // precision), in that order, then forced_by ("admin") on a lock.released
 // that the admin's force release recorded, and on no other event; for a
-// config event seq, type, key, version, by (the user) and at. The
-// signatures are computed over these bytes.
+// config event seq, type, key, version, by (the user) and at; for a flag
+// event seq, type, flag, version, by and at. The signatures are computed
+// over these bytes.
 func Body(e domain.Event) []byte {
-	if e.Kind.Family() == "config" {
-		b, err := json.Marshal(configPayload{Seq: e.Seq, Type: string(e.Kind), Key: string(e.Name),
+	switch {
+	case e.Kind.Family() == "config":
+		return marshal(configPayload{Seq: e.Seq, Type: string(e.Kind), Key: string(e.Name),
 			Version: e.Version, By: e.By, At: e.At.UTC().Format(atLayout)})
-		if err != nil {
-			panic("webhook: marshal body: " + err.Error())
-		}
-		return b
+	case e.Kind.IsFlag():
+		return marshal(flagPayload{Seq: e.Seq, Type: string(e.Kind), Flag: string(e.Name), Version: e.Version,
+			By: e.By, At: e.At.UTC().Format(atLayout)})
 	}
 	holder := string(e.Org)
 	if u := e.Holder.User(); u != "" {
 		holder += "/" + u
 	}
-	b, err := json.Marshal(payload{
+	return marshal(payload{
 		Seq:          e.Seq,
 		Type:         string(e.Kind),
 		Name:         string(e.Name),
@@ -65,6 +77,10 @@ func Body(e domain.Event) []byte {
 		At:           e.At.UTC().Format(atLayout),
 		ForcedBy:     e.ForcedBy,
 	})
+}
+
+func marshal(v any) []byte {
+	b, err := json.Marshal(v)
 	if err != nil {
 		// Strings and integers always marshal.
 		panic("webhook: marshal body: " + err.Error())

@@ -24,6 +24,8 @@ const usage = `Usage:
                                    (-workload blocking: OctoStore and etcd, queued acquires)
   octobench config [flags]         start OctoStore; config reads/s and writes/s, and lock acquire
                                    latency with and without clients writing 256 KiB config values
+  octobench small [flags]          flag evaluations/s or limit checks/s on a running OctoStore
+                                   (-workload flags or limits; 64 clients by default)
   octobench noop-server [-addr a]  serve {"ok":true} to every request (the baseline)
   octobench tokens [-n 256]        print OCTOSTORE_STATIC_TOKENS for the generated tokens
 
@@ -55,6 +57,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return compareCmd(ctx, args, stdout, stderr)
 	case "config":
 		return configCmd(ctx, args, stdout, stderr)
+	case "small":
+		return smallCmd(ctx, args, stdout, stderr)
 	case "noop-server":
 		return noopCmd(ctx, args, stderr)
 	case "tokens":

@@ -54,6 +54,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteEventsThroughStmt, err = db.PrepareContext(ctx, DeleteEventsThrough); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteEventsThrough: %w", err)
 	}
+	if q.deleteFlagStmt, err = db.PrepareContext(ctx, DeleteFlag); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteFlag: %w", err)
+	}
 	if q.deleteLockStmt, err = db.PrepareContext(ctx, DeleteLock); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteLock: %w", err)
 	}
@@ -114,6 +117,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listDeliveriesStmt, err = db.PrepareContext(ctx, ListDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query ListDeliveries: %w", err)
 	}
+	if q.listFlagsStmt, err = db.PrepareContext(ctx, ListFlags); err != nil {
+		return nil, fmt.Errorf("error preparing query ListFlags: %w", err)
+	}
 	if q.listLocksRangeStmt, err = db.PrepareContext(ctx, ListLocksRange); err != nil {
 		return nil, fmt.Errorf("error preparing query ListLocksRange: %w", err)
 	}
@@ -161,6 +167,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.upsertDeliveryStmt, err = db.PrepareContext(ctx, UpsertDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertDelivery: %w", err)
+	}
+	if q.upsertFlagStmt, err = db.PrepareContext(ctx, UpsertFlag); err != nil {
+		return nil, fmt.Errorf("error preparing query UpsertFlag: %w", err)
 	}
 	if q.upsertLockStmt, err = db.PrepareContext(ctx, UpsertLock); err != nil {
 		return nil, fmt.Errorf("error preparing query UpsertLock: %w", err)
@@ -230,6 +239,11 @@ func (q *Queries) Close() error {
 	if q.deleteEventsThroughStmt != nil {
 		if cerr := q.deleteEventsThroughStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteEventsThroughStmt: %w", cerr)
+		}
+	}
+	if q.deleteFlagStmt != nil {
+		if cerr := q.deleteFlagStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteFlagStmt: %w", cerr)
 		}
 	}
 	if q.deleteLockStmt != nil {
@@ -332,6 +346,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listDeliveriesStmt: %w", cerr)
 		}
 	}
+	if q.listFlagsStmt != nil {
+		if cerr := q.listFlagsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listFlagsStmt: %w", cerr)
+		}
+	}
 	if q.listLocksRangeStmt != nil {
 		if cerr := q.listLocksRangeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listLocksRangeStmt: %w", cerr)
@@ -412,6 +431,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing upsertDeliveryStmt: %w", cerr)
 		}
 	}
+	if q.upsertFlagStmt != nil {
+		if cerr := q.upsertFlagStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing upsertFlagStmt: %w", cerr)
+		}
+	}
 	if q.upsertLockStmt != nil {
 		if cerr := q.upsertLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing upsertLockStmt: %w", cerr)
@@ -486,6 +510,7 @@ type Queries struct {
 	deleteChangesThroughStmt    *sql.Stmt
 	deleteCredentialStmt        *sql.Stmt
 	deleteEventsThroughStmt     *sql.Stmt
+	deleteFlagStmt              *sql.Stmt
 	deleteLockStmt              *sql.Stmt
 	deleteOrgQuotasStmt         *sql.Stmt
 	deleteSessionStmt           *sql.Stmt
@@ -506,6 +531,7 @@ type Queries struct {
 	listChangesStmt             *sql.Stmt
 	listCredentialsStmt         *sql.Stmt
 	listDeliveriesStmt          *sql.Stmt
+	listFlagsStmt               *sql.Stmt
 	listLocksRangeStmt          *sql.Stmt
 	listMembersStmt             *sql.Stmt
 	listOrgsStmt                *sql.Stmt
@@ -522,6 +548,7 @@ type Queries struct {
 	trimDeliveriesStmt          *sql.Stmt
 	upsertACLStmt               *sql.Stmt
 	upsertDeliveryStmt          *sql.Stmt
+	upsertFlagStmt              *sql.Stmt
 	upsertLockStmt              *sql.Stmt
 	upsertMemberStmt            *sql.Stmt
 	upsertSessionStmt           *sql.Stmt
@@ -543,6 +570,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteChangesThroughStmt:    q.deleteChangesThroughStmt,
 		deleteCredentialStmt:        q.deleteCredentialStmt,
 		deleteEventsThroughStmt:     q.deleteEventsThroughStmt,
+		deleteFlagStmt:              q.deleteFlagStmt,
 		deleteLockStmt:              q.deleteLockStmt,
 		deleteOrgQuotasStmt:         q.deleteOrgQuotasStmt,
 		deleteSessionStmt:           q.deleteSessionStmt,
@@ -563,6 +591,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listChangesStmt:             q.listChangesStmt,
 		listCredentialsStmt:         q.listCredentialsStmt,
 		listDeliveriesStmt:          q.listDeliveriesStmt,
+		listFlagsStmt:               q.listFlagsStmt,
 		listLocksRangeStmt:          q.listLocksRangeStmt,
 		listMembersStmt:             q.listMembersStmt,
 		listOrgsStmt:                q.listOrgsStmt,
@@ -579,6 +608,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		trimDeliveriesStmt:          q.trimDeliveriesStmt,
 		upsertACLStmt:               q.upsertACLStmt,
 		upsertDeliveryStmt:          q.upsertDeliveryStmt,
+		upsertFlagStmt:              q.upsertFlagStmt,
 		upsertLockStmt:              q.upsertLockStmt,
 		upsertMemberStmt:            q.upsertMemberStmt,
 		upsertSessionStmt:           q.upsertSessionStmt,

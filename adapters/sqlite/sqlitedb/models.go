@@ -43,6 +43,17 @@ type EventBatch struct {
 	Events   string
 }
 
+type Flag struct {
+	Org         string
+	Name        string
+	Enabled     int64
+	Percentage  int64
+	Description string
+	Version     int64
+	UpdatedAtMs int64
+	UpdatedBy   string
+}
+
 type Lock struct {
 	Org          string
 	Name         string
