@@ -17,10 +17,11 @@ import (
 type EngineConfig struct {
 	// MaxBatch caps the number of requests decided and committed together.
 	MaxBatch int
-	// MaxBatchBytes caps the bytes of config values a batch commits (a
-	// batch takes at least one request, however large): a burst of large
-	// values is spread over several commits, so the lock requests queued
-	// beside them wait for one bounded commit, not for all of them.
+	// MaxBatchBytes caps the bytes of large config values a batch commits
+	// (a batch takes at least one, however large; 256 KiB by default, so
+	// one value of the largest size): a burst of large values is spread
+	// over several commits that take turns with the other requests, so a
+	// lock request waits for at most one bounded commit of them.
 	MaxBatchBytes int
 	// ConfigHistory is how many versions of each config key are kept
 	// (the newest ones, deletions included).
@@ -102,7 +103,7 @@ func NewEngine(j ports.Journal, clk ports.Clock, cfg EngineConfig) *Engine {
 		cfg.MaxBatch = 1024
 	}
 	if cfg.MaxBatchBytes <= 0 {
-		cfg.MaxBatchBytes = 1 << 20
+		cfg.MaxBatchBytes = 256 << 10
 	}
 	if cfg.ConfigHistory <= 0 {
 		cfg.ConfigHistory = domain.DefaultConfigHistory
@@ -319,24 +320,37 @@ func do[T any](ctx context.Context, e *Engine, decide func(x *txn) (T, error)) (
 	return out, nil
 }
 
+// heavyValue is the size from which a value waits in the writer's heavy
+// lane: large config values are written in batches of their own.
+const heavyValue = 16 << 10
+
 // run is the writer loop: take whatever has arrived (never wait for more),
-// decide, commit once, publish, answer. A batch stops taking requests at
-// MaxBatch, or before the one whose value would take its bytes past
-// MaxBatchBytes; that one starts the next batch.
+// decide, commit once, publish, answer. Requests with a large value
+// (heavyValue or more) wait in a lane of their own and join a batch only
+// when the batch before carried none, or nothing else waits, and then only
+// up to MaxBatchBytes (at least one). So a lock request never waits for
+// more than one commit of large values, however many clients write them:
+// their writes take turns with everything else.
 func (e *Engine) run() {
 	defer close(e.exited)
 	batch := make([]*intent, 0, e.cfg.MaxBatch)
-	var carry *intent
+	var heavy []*intent // oldest first
+	lastHeavy := false
+	take := func(it *intent) {
+		if it.size >= heavyValue {
+			heavy = append(heavy, it)
+		} else {
+			batch = append(batch, it)
+		}
+	}
 	for {
 		batch = batch[:0]
-		size := 0
-		if carry != nil {
-			batch, size, carry = append(batch, carry), carry.size, nil
-		} else {
+		if len(heavy) == 0 {
 			select {
 			case it := <-e.queue:
-				batch, size = append(batch, it), it.size
+				take(it)
 			case <-e.stop:
+				e.fail(heavy)
 				e.failQueued()
 				return
 			}
@@ -345,16 +359,30 @@ func (e *Engine) run() {
 		for len(batch) < e.cfg.MaxBatch {
 			select {
 			case it := <-e.queue:
-				if it.size > 0 && size+it.size > e.cfg.MaxBatchBytes {
-					carry = it
-					break drain
-				}
-				batch, size = append(batch, it), size+it.size
+				take(it)
 			default:
 				break drain
 			}
 		}
+		size := 0
+		if !lastHeavy || len(batch) == 0 {
+			for len(heavy) > 0 && len(batch) < e.cfg.MaxBatch && (size == 0 || size+heavy[0].size <= e.cfg.MaxBatchBytes) {
+				size += heavy[0].size
+				batch = append(batch, heavy[0])
+				heavy[0] = nil
+				heavy = heavy[1:]
+			}
+		}
+		lastHeavy = size > 0
 		e.process(batch, e.clock.Now())
+	}
+}
+
+// fail answers intents the writer holds with ErrUnavailable.
+func (e *Engine) fail(its []*intent) {
+	for _, it := range its {
+		it.err = domain.ErrUnavailable
+		close(it.done)
 	}
 }
 
