@@ -9,17 +9,12 @@ package adminui
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"html/template"
-	"io/fs"
 	"net/http"
-	"path"
-	"strings"
-	"time"
 
 	"github.com/octostore/octostore/adapters/httpapi/statusui"
+	"github.com/octostore/octostore/adapters/httpapi/webpage"
 )
 
 const (
@@ -46,17 +41,6 @@ var pageHTML string
 
 var pageTemplate = template.Must(template.New("admin").Parse(pageHTML))
 
-type asset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
-type handler struct {
-	page   asset
-	assets map[string]asset
-}
-
 // Handler returns the handler of the page and its assets. Register it on
 // an http.ServeMux under exactly these two patterns:
 //
@@ -68,86 +52,17 @@ type handler struct {
 // (cached for a year: the page names each with a ?v=<content hash>), any
 // other path with 404 and a method other than GET or HEAD with 405.
 func Handler() http.Handler {
-	h := &handler{assets: make(map[string]asset)}
-	err := fs.WalkDir(assetsFS, "assets", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		body, err := fs.ReadFile(assetsFS, p)
-		if err != nil {
-			return err
-		}
-		h.assets[strings.TrimPrefix(p, "assets/")] = newAsset(body, contentType(p))
-		return nil
-	})
-	if err != nil {
-		panic("adminui: read embedded assets: " + err.Error()) // cannot happen: go:embed checked them
-	}
+	assets := webpage.LoadAssets(assetsFS, "assets", AssetsPrefix)
 	var page bytes.Buffer
 	// The overview's charts are the status page's: its uPlot build and
 	// chart code, served under /ui/.
-	err = pageTemplate.Execute(&page, struct{ CSS, JS, ChartsID, ChartCSS, UPlot, ChartJS string }{
-		CSS: h.assetURL("admin.css"), JS: h.assetURL("admin.js"), ChartsID: ChartsID,
+	err := pageTemplate.Execute(&page, struct{ CSS, JS, ChartsID, ChartCSS, UPlot, ChartJS string }{
+		CSS: assets.URL("admin.css"), JS: assets.URL("admin.js"), ChartsID: ChartsID,
 		ChartCSS: statusui.AssetURL("uPlot.min.css"), UPlot: statusui.AssetURL("uPlot.iife.min.js"), ChartJS: statusui.AssetURL("chart.js"),
 	})
 	if err != nil {
 		panic("adminui: render page: " + err.Error()) // the template is constant and writes to memory
 	}
-	h.page = newAsset(page.Bytes(), "text/html; charset=utf-8")
-	return h
-}
-
-func newAsset(body []byte, contentType string) asset {
-	sum := sha256.Sum256(body)
-	return asset{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
-}
-
-// assetURL returns the URL of an embedded file, versioned by its content.
-func (h *handler) assetURL(name string) string {
-	return AssetsPrefix + name + "?v=" + strings.Trim(h.assets[name].etag, `"`)
-}
-
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	default:
-		return "text/plain; charset=utf-8"
-	}
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-		return
-	}
-	switch p := r.URL.Path; {
-	case p == PagePath:
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		serve(w, r, h.page)
-	case strings.HasPrefix(p, AssetsPrefix):
-		a, ok := h.assets[strings.TrimPrefix(p, AssetsPrefix)]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-		serve(w, r, a)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// serve writes a with its validators; http.ServeContent handles HEAD, Range
-// and If-None-Match.
-func serve(w http.ResponseWriter, r *http.Request, a asset) {
-	w.Header().Set("Content-Type", a.contentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("ETag", a.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	return &webpage.Handler{Path: PagePath, Assets: assets, Page: webpage.NewAsset(page.Bytes(), "text/html; charset=utf-8"),
+		Header: http.Header{"Cache-Control": {"no-store"}, "Content-Security-Policy": {contentSecurityPolicy}, "Referrer-Policy": {"no-referrer"}}}
 }

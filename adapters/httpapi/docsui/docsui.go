@@ -13,15 +13,11 @@ package docsui
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"html/template"
-	"io/fs"
 	"net/http"
-	"path"
-	"strings"
-	"time"
+
+	"github.com/octostore/octostore/adapters/httpapi/webpage"
 )
 
 const (
@@ -61,17 +57,6 @@ var pageTemplate = template.Must(template.New("docs").Parse(`<!DOCTYPE html>
 </html>
 `))
 
-type asset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
-type handler struct {
-	page   asset
-	assets map[string]asset
-}
-
 // Handler returns the handler for the docs page and its assets. specURL is
 // the URL of the OpenAPI document the page renders, usually "/openapi.json";
 // it must be on the same origin, because the page's Content-Security-Policy
@@ -91,86 +76,17 @@ type handler struct {
 //   - any other path, or an unknown asset: 404; a method other than GET or
 //     HEAD: 405.
 func Handler(specURL string) http.Handler {
-	h := &handler{assets: make(map[string]asset)}
-	entries, err := assetsFS.ReadDir("assets")
-	if err != nil {
-		panic("docsui: read embedded assets: " + err.Error()) // cannot happen: go:embed checked it at build time
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		body, err := fs.ReadFile(assetsFS, "assets/"+e.Name())
-		if err != nil {
-			panic("docsui: read embedded asset: " + err.Error())
-		}
-		h.assets[e.Name()] = newAsset(body, contentType(e.Name()))
-	}
-
+	assets := webpage.LoadAssets(assetsFS, "assets", AssetsPrefix)
 	var page bytes.Buffer
-	err = pageTemplate.Execute(&page, struct{ CSS, Bundle, Init, SpecURL string }{
-		CSS:     h.assetURL("swagger-ui.css"),
-		Bundle:  h.assetURL("swagger-ui-bundle.js"),
-		Init:    h.assetURL("init.js"),
+	err := pageTemplate.Execute(&page, struct{ CSS, Bundle, Init, SpecURL string }{
+		CSS:     assets.URL("swagger-ui.css"),
+		Bundle:  assets.URL("swagger-ui-bundle.js"),
+		Init:    assets.URL("init.js"),
 		SpecURL: specURL,
 	})
 	if err != nil {
 		panic("docsui: render page: " + err.Error()) // the template is constant and writes to memory
 	}
-	h.page = newAsset(page.Bytes(), "text/html; charset=utf-8")
-	return h
-}
-
-func newAsset(body []byte, contentType string) asset {
-	sum := sha256.Sum256(body)
-	return asset{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
-}
-
-// assetURL returns the URL of an embedded file, versioned by its content.
-func (h *handler) assetURL(name string) string {
-	return AssetsPrefix + name + "?v=" + strings.Trim(h.assets[name].etag, `"`)
-}
-
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	default: // LICENSE, NOTICE, VERSION, *.txt
-		return "text/plain; charset=utf-8"
-	}
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-		return
-	}
-	switch p := r.URL.Path; {
-	case p == PagePath:
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
-		serve(w, r, h.page)
-	case strings.HasPrefix(p, AssetsPrefix):
-		a, ok := h.assets[strings.TrimPrefix(p, AssetsPrefix)]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-		serve(w, r, a)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// serve writes a with its validators; http.ServeContent handles HEAD, Range
-// and If-None-Match.
-func serve(w http.ResponseWriter, r *http.Request, a asset) {
-	w.Header().Set("Content-Type", a.contentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("ETag", a.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	return &webpage.Handler{Path: PagePath, Assets: assets, Page: webpage.NewAsset(page.Bytes(), "text/html; charset=utf-8"),
+		Header: http.Header{"Cache-Control": {"no-cache"}, "Content-Security-Policy": {contentSecurityPolicy}}}
 }

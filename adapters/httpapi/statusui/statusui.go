@@ -15,16 +15,12 @@ package statusui
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"html/template"
-	"io/fs"
 	"net/http"
-	"path"
-	"strings"
 	"sync"
-	"time"
+
+	"github.com/octostore/octostore/adapters/httpapi/webpage"
 )
 
 const (
@@ -98,33 +94,8 @@ var pageTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 </html>
 `))
 
-type asset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
-type handler struct {
-	page   asset
-	assets map[string]asset
-}
-
-// embedded returns the embedded files, read once.
-var embedded = sync.OnceValue(func() map[string]asset {
-	entries, err := assetsFS.ReadDir("assets")
-	if err != nil {
-		panic("statusui: read embedded assets: " + err.Error()) // cannot happen: go:embed checked it at build time
-	}
-	out := make(map[string]asset, len(entries))
-	for _, e := range entries {
-		body, err := fs.ReadFile(assetsFS, "assets/"+e.Name())
-		if err != nil {
-			panic("statusui: read embedded asset: " + err.Error())
-		}
-		out[e.Name()] = newAsset(body, contentType(e.Name()))
-	}
-	return out
-})
+// embedded are the embedded files, read once: other pages name them too.
+var embedded = sync.OnceValue(func() *webpage.Assets { return webpage.LoadAssets(assetsFS, "assets", AssetsPrefix) })
 
 // Handler returns the handler for the status page and its assets.
 // statusURL is the URL of the status JSON the page renders, usually
@@ -140,7 +111,6 @@ var embedded = sync.OnceValue(func() map[string]asset {
 // (cached for a year; the page asks for ?v=<content hash>), 404 for any
 // other path and 405 for a method other than GET or HEAD.
 func Handler(statusURL string) http.Handler {
-	h := &handler{assets: embedded()}
 	var page bytes.Buffer
 	err := pageTemplate.Execute(&page, struct{ UplotCSS, CSS, Uplot, Chart, Status, StatusURL string }{
 		UplotCSS: AssetURL("uPlot.min.css"), CSS: AssetURL("ui.css"), Uplot: AssetURL("uPlot.iife.min.js"),
@@ -149,66 +119,11 @@ func Handler(statusURL string) http.Handler {
 	if err != nil {
 		panic("statusui: render page: " + err.Error()) // the template is constant and writes to memory
 	}
-	h.page = newAsset(page.Bytes(), "text/html; charset=utf-8")
-	return h
+	return &webpage.Handler{Path: PagePath, Assets: embedded(), Page: webpage.NewAsset(page.Bytes(), "text/html; charset=utf-8"),
+		Header: http.Header{"Cache-Control": {"no-cache"}, "Content-Security-Policy": {ContentSecurityPolicy}}}
 }
 
 // AssetURL returns the URL of an embedded file, versioned by its content,
 // for any page that reuses them once Handler is mounted (ui.css,
 // chart.js, uPlot.iife.min.js, uPlot.min.css); "" for an unknown file.
-func AssetURL(name string) string {
-	a, ok := embedded()[name]
-	if !ok {
-		return ""
-	}
-	return AssetsPrefix + name + "?v=" + strings.Trim(a.etag, `"`)
-}
-
-func newAsset(body []byte, contentType string) asset {
-	sum := sha256.Sum256(body)
-	return asset{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
-}
-
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	default: // LICENSE, VERSION
-		return "text/plain; charset=utf-8"
-	}
-}
-
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-		return
-	}
-	switch p := r.URL.Path; {
-	case p == PagePath:
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
-		serve(w, r, h.page)
-	case strings.HasPrefix(p, AssetsPrefix):
-		a, ok := h.assets[strings.TrimPrefix(p, AssetsPrefix)]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
-		serve(w, r, a)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// serve writes a with its validators; http.ServeContent handles HEAD, Range
-// and If-None-Match.
-func serve(w http.ResponseWriter, r *http.Request, a asset) {
-	w.Header().Set("Content-Type", a.contentType)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("ETag", a.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
-}
+func AssetURL(name string) string { return embedded().URL(name) }
