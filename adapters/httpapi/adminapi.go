@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
 	"net/http"
 	"time"
 
@@ -250,26 +249,15 @@ func (s *Server) adminLocks(ctx context.Context, in *adminLocksInput) (*adminLoc
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := domain.ParsePrefix(in.Prefix)
+	prefix, after, err := pageQuery(in.Prefix, in.Cursor)
 	if err != nil {
-		return nil, atField("query.prefix", err)
-	}
-	after, err := decodeCursor(in.Cursor)
-	if err != nil {
-		return nil, atField("query.cursor", err)
+		return nil, err
 	}
 	page, err := s.admin.Locks(ctx, principal(ctx), org, prefix, after, in.Limit)
 	if err != nil {
 		return nil, err
 	}
-	out := &adminLocksOutput{Body: LockList{Locks: make([]LockInfo, 0, len(page.Locks))}}
-	for _, v := range page.Locks {
-		out.Body.Locks = append(out.Body.Locks, infoOf(v))
-	}
-	if page.Next != "" {
-		out.Body.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Next))
-	}
-	return out, nil
+	return &adminLocksOutput{Body: lockListOf(page)}, nil
 }
 
 func (s *Server) adminSessions(ctx context.Context, in *orgPath) (*adminSessionsOutput, error) {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -348,13 +347,9 @@ func (s *Server) configHistory(ctx context.Context, in *configHistoryInput) (*co
 }
 
 func (s *Server) listConfig(ctx context.Context, in *listConfigInput) (*listConfigOutput, error) {
-	prefix, err := domain.ParsePrefix(in.Prefix)
+	prefix, after, err := pageQuery(in.Prefix, in.Cursor)
 	if err != nil {
-		return nil, atField("query.prefix", err)
-	}
-	after, err := decodeCursor(in.Cursor)
-	if err != nil {
-		return nil, atField("query.cursor", err)
+		return nil, err
 	}
 	page, err := s.config.List(ctx, principal(ctx), prefix, after, in.Limit)
 	if err != nil {
@@ -365,7 +360,7 @@ func (s *Server) listConfig(ctx context.Context, in *listConfigInput) (*listConf
 		out.Body.Configs = append(out.Body.Configs, configValueOf(e))
 	}
 	if page.More && len(page.Entries) > 0 {
-		out.Body.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Entries[len(page.Entries)-1].Key.Name))
+		out.Body.NextCursor = encodeCursor(page.Entries[len(page.Entries)-1].Key.Name)
 	}
 	return out, nil
 }

@@ -317,26 +317,48 @@ func (s *Server) getLock(ctx context.Context, in *struct{ LockNamePath }) (*getL
 }
 
 func (s *Server) listLocks(ctx context.Context, in *listInput) (*listOutput, error) {
-	prefix, err := domain.ParsePrefix(in.Prefix)
+	prefix, after, err := pageQuery(in.Prefix, in.Cursor)
 	if err != nil {
-		return nil, atField("query.prefix", err)
-	}
-	after, err := decodeCursor(in.Cursor)
-	if err != nil {
-		return nil, atField("query.cursor", err)
+		return nil, err
 	}
 	page, err := s.locks.List(ctx, principal(ctx), prefix, after, in.Limit)
 	if err != nil {
 		return nil, err
 	}
-	out := &listOutput{Body: LockList{Locks: make([]LockInfo, 0, len(page.Locks))}}
+	return &listOutput{Body: lockListOf(page)}, nil
+}
+
+// lockListOf is a page of held locks on the wire.
+func lockListOf(page application.Page) LockList {
+	out := LockList{Locks: make([]LockInfo, 0, len(page.Locks))}
 	for _, v := range page.Locks {
-		out.Body.Locks = append(out.Body.Locks, infoOf(v))
+		out.Locks = append(out.Locks, infoOf(v))
 	}
-	if page.Next != "" {
-		out.Body.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Next))
+	out.NextCursor = encodeCursor(page.Next)
+	return out
+}
+
+// pageQuery parses the prefix and cursor of a listing by name; each error
+// names its parameter.
+func pageQuery(prefix, cursor string) (domain.Prefix, domain.LockName, error) {
+	p, err := domain.ParsePrefix(prefix)
+	if err != nil {
+		return domain.Prefix{}, "", atField("query.prefix", err)
 	}
-	return out, nil
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return domain.Prefix{}, "", atField("query.cursor", err)
+	}
+	return p, after, nil
+}
+
+// encodeCursor is the cursor that continues a listing after name ("" for
+// none: the page was the last).
+func encodeCursor(name domain.LockName) string {
+	if name == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(name))
 }
 
 var errInvalidCursor = domain.Invalid("invalid_cursor", "the cursor is not one this server returned")
