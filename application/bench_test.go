@@ -16,7 +16,10 @@ import (
 
 // benchService runs the lock use cases on a real SQLite file with
 // synchronous=FULL, as in production.
-func benchService(b *testing.B) *application.LockService {
+func benchService(b *testing.B) *application.LockService { return benchServiceWith(b, nil) }
+
+// benchServiceWith is benchService on a database that holds changes.
+func benchServiceWith(b *testing.B, changes []domain.Change) *application.LockService {
 	b.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(b.TempDir(), "bench.db"), Sync: "full"})
@@ -27,7 +30,13 @@ func benchService(b *testing.B) *application.LockService {
 	if err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	e := application.NewEngine(sqlite.NewJournal(db), clock.System{}, application.EngineConfig{})
+	j := sqlite.NewJournal(db)
+	if len(changes) > 0 {
+		if err := j.Commit(ctx, domain.Batch{Changes: changes}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := application.NewEngine(j, clock.System{}, application.EngineConfig{})
 	if err := e.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -66,8 +75,35 @@ func BenchmarkAcquireReleaseParallel(b *testing.B) {
 	}
 }
 
-func benchParallel(b *testing.B, idle int) {
-	s := benchService(b)
+// BenchmarkAcquireReleaseACL is the parallel cycle with the org's 1,000
+// ACL rules (every check decided through a team, at depth 2) against none,
+// in one process, so the two differ only by the rules.
+func BenchmarkAcquireReleaseACL(b *testing.B) {
+	for _, rules := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("rules=%d", rules), func(b *testing.B) {
+			var changes []domain.Change
+			if rules > 0 {
+				members := make([]string, 0, 256)
+				for i := range 256 {
+					members = append(members, fmt.Sprintf("u%d", i))
+				}
+				team, _ := domain.NewTeam("acme", "load", members, time.Now())
+				changes = append(changes, domain.TeamSaved{Team: team})
+				acl, _ := domain.NewACL("acme", "bench", []string{"team:load"}, nil, "owner", time.Now())
+				changes = append(changes, domain.ACLSaved{ACL: acl})
+				for i := 1; i < rules; i++ {
+					acl, _ := domain.NewACL("acme", fmt.Sprintf("other/r%d", i), []string{"user:owner"}, nil, "owner", time.Now())
+					changes = append(changes, domain.ACLSaved{ACL: acl})
+				}
+			}
+			benchParallelOn(b, benchServiceWith(b, changes), 0)
+		})
+	}
+}
+
+func benchParallel(b *testing.B, idle int) { benchParallelOn(b, benchService(b), idle) }
+
+func benchParallelOn(b *testing.B, s *application.LockService, idle int) {
 	holder := domain.Principal{Org: "acme", User: "idle"}
 	for i := range idle {
 		name := domain.LockName(fmt.Sprintf("idle/%d", i))
