@@ -103,7 +103,7 @@ func (s *ConfigService) Put(ctx context.Context, p domain.Principal, key domain.
 		if n := x.limit(p.Org, domain.QuotaConfigBytes); bytes-cur.Size()+len(value) > n {
 			return &domain.QuotaExceededError{Quota: domain.QuotaConfigBytes, Limit: n}
 		}
-		out = domain.ConfigEntry{Key: k, Version: cur.Version + 1, Value: value,
+		out = domain.ConfigEntry{Key: k, Version: x.nextConfigVersion(k, cur), Value: value,
 			Description: in.Description, At: x.now, By: p.User}
 		x.saveConfig(out)
 		return nil
@@ -136,6 +136,7 @@ func (s *ConfigService) Delete(ctx context.Context, p domain.Principal, key doma
 		}
 		e := domain.ConfigEntry{Key: k, Version: cur.Version + 1, Deleted: true, At: x.now, By: p.User}
 		x.saveConfig(e)
+		x.purgeTombstones(p.Org)
 		return e, nil
 	})
 }

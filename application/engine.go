@@ -172,7 +172,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	for _, q := range snap.Quotas {
 		e.quotas.set(q)
 	}
-	e.configs.restore(snap.Configs, snap.EventSeq)
+	if err := e.configs.restore(snap); err != nil {
+		return fmt.Errorf("restore state: %w", err)
+	}
 	e.flags.restore(snap.Flags)
 	e.trimmed = snap.EventSeq - min(snap.EventSeq, e.cfg.KeepEvents)
 	e.hub.reset(snap.EventSeq, e.trimmed)

@@ -42,6 +42,14 @@ type txn struct {
 	configs         map[domain.LockKey]domain.ConfigEntry
 	configKeyDelta  map[domain.OrgID]int
 	configByteDelta map[domain.OrgID]int
+	// configHist are the kept history sizes of the keys written in this
+	// batch, and configHistDelta, configTombDelta and configFloors what
+	// the batch changed of each org's history bytes, tombstones and
+	// version floor, so that later writes of the batch see them.
+	configHist      map[domain.LockKey][]uint32
+	configHistDelta map[domain.OrgID]int
+	configTombDelta map[domain.OrgID]int
+	configFloors    map[domain.OrgID]uint64
 	// flags are flags written (or deleted: zero Flag) in this batch, and
 	// flagDelta how many flags each org gained or lost.
 	flags     map[domain.FlagKey]domain.Flag

@@ -100,6 +100,11 @@ type Snapshot struct {
 	// deletion for a deleted key), by org and key; their values are
 	// the current ones.
 	Configs []ConfigEntry
+	// ConfigSizes are the sizes of every kept version of every config
+	// key, by org and key (one per key of Configs); ConfigFloors the
+	// orgs' version floors, by org (only orgs that purged a key).
+	ConfigSizes  []ConfigSizes
+	ConfigFloors []ConfigFloor
 	// Flags are the stored feature flags, by org and name.
 	Flags []Flag
 	// Teams and ACLs are every org's teams and ACL rules.

@@ -203,19 +203,50 @@ func (e *ValueTooLargeError) Error() string {
 // Unwrap makes ValueTooLargeError match ErrValueTooLarge.
 func (e *ValueTooLargeError) Unwrap() error { return ErrValueTooLarge }
 
-// ConfigSaved stores a new version of a config key (a value), keeping the
-// key's Keep newest versions and dropping older ones in the same commit.
+// ConfigSaved stores a new version of a config key (a value) and, when
+// TrimThrough is not 0, drops the key's versions up to TrimThrough in the
+// same commit. The writer decides the trim (the per-key count and the
+// org's history budget); TrimThrough is below Entry.Version, so the new
+// version is always kept.
 type ConfigSaved struct {
-	Entry ConfigEntry
-	Keep  int
+	Entry       ConfigEntry
+	TrimThrough uint64
 }
 
 // ConfigDeleted stores the deletion of a config key as its newest version
-// (Entry.Deleted), keeping the key's Keep newest versions.
+// (Entry.Deleted), dropping the key's versions up to TrimThrough as
+// ConfigSaved does.
 type ConfigDeleted struct {
-	Entry ConfigEntry
-	Keep  int
+	Entry       ConfigEntry
+	TrimThrough uint64
+}
+
+// ConfigPurged forgets a deleted config key: every stored version of Key
+// goes, and its org's version floor is raised to Floor (never lowered).
+// Floor is at least the key's newest version, so a key written again
+// after its purge starts above every version it had before.
+type ConfigPurged struct {
+	Key   LockKey
+	Floor uint64
+}
+
+// ConfigFloor is an org's version floor: the highest version of any config
+// key purged in the org. A key without a record starts at Version+1.
+type ConfigFloor struct {
+	Org     OrgID
+	Version uint64
+}
+
+// ConfigSizes are the sizes of the kept versions of one config key, as
+// storage restores them: Sizes[i] is the value size in bytes of version
+// First+i (0 for a deletion), and the last is the key's newest version.
+// Kept versions of a key are contiguous, since trims drop its oldest.
+type ConfigSizes struct {
+	Key   LockKey
+	First uint64
+	Sizes []uint32
 }
 
 func (ConfigSaved) isChange()   {}
 func (ConfigDeleted) isChange() {}
+func (ConfigPurged) isChange()  {}

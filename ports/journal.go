@@ -19,7 +19,9 @@ type Journal interface {
 	// cursor), the stored delivery records, the per-org quota
 	// overrides (one QuotaSet per org, in org order, never an empty one),
 	// the newest version of every config key (by org and key; a deletion
-	// for a deleted key) and the feature flags (by org and name).
+	// for a deleted key), the sizes of every kept config version (per key,
+	// contiguous, by org and key), the orgs' config version floors (by
+	// org) and the feature flags (by org and name).
 	// Times and durations
 	// come back at millisecond precision without a monotonic reading. It is
 	// called once at start-up, before any Commit. A database that cannot be
@@ -32,8 +34,10 @@ type Journal interface {
 	// DeliveryRecorded, QuotaSet: it replaces the org's overrides, and an
 	// empty one removes them; ConfigSaved and ConfigDeleted: they add a
 	// version of a key, which must be above every version of the key stored
-	// before, and drop the key's versions older than its Keep newest;
-	// FlagSaved, FlagDeleted), raises the stored fencing counter to b.Counter and,
+	// before, and drop the key's versions up to TrimThrough, which must be
+	// below the new version; ConfigPurged: it drops every version of a key
+	// and raises its org's floor to Floor, never lowering it, and Floor
+	// must be at least the key's newest version; FlagSaved, FlagDeleted), raises the stored fencing counter to b.Counter and,
 	// when b.AliveAt is not zero, the last-alive time to b.AliveAt, all in
 	// one transaction; neither value is ever lowered. A batch with no
 	// changes but a newer AliveAt is stored: it is the idle heartbeat.

@@ -42,6 +42,7 @@ type Journal struct {
 	deliveries  map[domain.WebhookID][]domain.Delivery // per webhook, ascending Seq
 	quotas      map[domain.OrgID]domain.Limits
 	configs     map[domain.LockKey][]domain.ConfigEntry // kept versions, ascending
+	floors      map[domain.OrgID]uint64                 // config version floors
 	flags       map[domain.FlagKey]domain.Flag
 	teams       map[string]domain.Team // by org and name
 	acls        map[string]domain.ACL  // by org and prefix
@@ -59,6 +60,7 @@ func New() *Journal {
 		deliveries: make(map[domain.WebhookID][]domain.Delivery),
 		quotas:     make(map[domain.OrgID]domain.Limits),
 		configs:    make(map[domain.LockKey][]domain.ConfigEntry),
+		floors:     make(map[domain.OrgID]uint64),
 		flags:      make(map[domain.FlagKey]domain.Flag),
 		teams:      make(map[string]domain.Team),
 		acls:       make(map[string]domain.ACL),
@@ -128,6 +130,20 @@ func (j *Journal) Load(ctx context.Context) (domain.Snapshot, error) {
 	slices.SortFunc(snap.Configs, func(a, b domain.ConfigEntry) int {
 		return cmp.Or(cmp.Compare(a.Key.Org, b.Key.Org), cmp.Compare(a.Key.Name, b.Key.Name))
 	})
+	snap.ConfigSizes = make([]domain.ConfigSizes, 0, len(snap.Configs))
+	for _, e := range snap.Configs {
+		vs := j.configs[e.Key]
+		sz := domain.ConfigSizes{Key: e.Key, First: vs[0].Version, Sizes: make([]uint32, len(vs))}
+		for i, v := range vs {
+			sz.Sizes[i] = uint32(v.Size())
+		}
+		snap.ConfigSizes = append(snap.ConfigSizes, sz)
+	}
+	snap.ConfigFloors = make([]domain.ConfigFloor, 0, len(j.floors))
+	for org, v := range j.floors {
+		snap.ConfigFloors = append(snap.ConfigFloors, domain.ConfigFloor{Org: org, Version: v})
+	}
+	slices.SortFunc(snap.ConfigFloors, func(a, b domain.ConfigFloor) int { return cmp.Compare(a.Org, b.Org) })
 	snap.Flags = make([]domain.Flag, 0, len(j.flags))
 	for _, f := range j.flags {
 		snap.Flags = append(snap.Flags, f)
@@ -188,9 +204,10 @@ func (j *Journal) webhookRecords() ([]domain.Webhook, []domain.Delivery) {
 // recorded before it, a credential whose hash is already stored or added
 // earlier in the batch, a webhook or delivery record that breaks its
 // Validate, a webhook cursor above math.MaxInt64, a config version that
-// breaks ConfigEntry.Validate, is not above the key's newest version, keeps
-// fewer than one version or whose Deleted does not match its change type,
-// and a batch after FailNextCommit.
+// breaks ConfigEntry.Validate, is not above the key's newest version, would
+// trim itself or whose Deleted does not match its change type, a config
+// purge of an invalid key or with a floor of 0, above math.MaxInt64 or
+// below the key's newest version, and a batch after FailNextCommit.
 //
 // WebhookSaved keeps the webhook's delivery records; WebhookDeleted drops
 // them; WebhookAdvanced never lowers a cursor. WebhookAdvanced and
@@ -310,9 +327,12 @@ func (j *Journal) Commit(ctx context.Context, b domain.Batch) error {
 				j.quotas[c.Org] = maps.Clone(c.Limits)
 			}
 		case domain.ConfigSaved:
-			j.storeConfig(c.Entry, c.Keep)
+			j.storeConfig(c.Entry, c.TrimThrough)
 		case domain.ConfigDeleted:
-			j.storeConfig(c.Entry, c.Keep)
+			j.storeConfig(c.Entry, c.TrimThrough)
+		case domain.ConfigPurged:
+			delete(j.configs, c.Key)
+			j.floors[c.Key.Org] = max(j.floors[c.Key.Org], c.Floor)
 		}
 	}
 	j.counter = max(j.counter, b.Counter)
@@ -409,14 +429,16 @@ func (j *Journal) check(b domain.Batch) error {
 			if c.Entry.Deleted {
 				err = fmt.Errorf("config %s: a saved value marked deleted", c.Entry.Key.Name)
 			} else {
-				err = j.checkConfig(configTop, c.Entry, c.Keep)
+				err = j.checkConfig(configTop, c.Entry, c.TrimThrough)
 			}
 		case domain.ConfigDeleted:
 			if !c.Entry.Deleted {
 				err = fmt.Errorf("config %s: a deletion not marked deleted", c.Entry.Key.Name)
 			} else {
-				err = j.checkConfig(configTop, c.Entry, c.Keep)
+				err = j.checkConfig(configTop, c.Entry, c.TrimThrough)
 			}
+		case domain.ConfigPurged:
+			err = j.checkPurge(configTop, c)
 		case domain.FlagSaved:
 			err = c.Flag.Validate()
 		case domain.FlagDeleted:
@@ -483,21 +505,16 @@ func (j *Journal) Events(ctx context.Context, after uint64, limit int) ([]domain
 }
 
 // checkConfig validates a config version against the newest version of its
-// key, stored or in top (added earlier in the batch), and records it in
-// top.
-func (j *Journal) checkConfig(top map[domain.LockKey]uint64, e domain.ConfigEntry, keep int) error {
+// key, stored or in top (added or purged earlier in the batch), and
+// records it in top.
+func (j *Journal) checkConfig(top map[domain.LockKey]uint64, e domain.ConfigEntry, trimThrough uint64) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	if keep < 1 {
-		return fmt.Errorf("config %s: keep %d is below 1", e.Key.Name, keep)
+	if trimThrough >= e.Version {
+		return fmt.Errorf("config %s: trim through %d would drop version %d", e.Key.Name, trimThrough, e.Version)
 	}
-	newest, ok := top[e.Key]
-	if !ok {
-		if vs := j.configs[e.Key]; len(vs) > 0 {
-			newest = vs[len(vs)-1].Version
-		}
-	}
+	newest := j.newestConfig(top, e.Key)
 	if e.Version <= newest {
 		return fmt.Errorf("config %s version %d is not above the stored %d", e.Key.Name, e.Version, newest)
 	}
@@ -505,17 +522,45 @@ func (j *Journal) checkConfig(top map[domain.LockKey]uint64, e domain.ConfigEntr
 	return nil
 }
 
+// checkPurge validates a purge as SQLite does and records in top that the
+// key has no version left.
+func (j *Journal) checkPurge(top map[domain.LockKey]uint64, c domain.ConfigPurged) error {
+	if _, err := domain.ParseOrgID(string(c.Key.Org)); err != nil {
+		return fmt.Errorf("purge config: %v", err)
+	}
+	if _, err := domain.ParseLockName(string(c.Key.Name)); err != nil {
+		return fmt.Errorf("purge config: %v", err)
+	}
+	if c.Floor == 0 || c.Floor > math.MaxInt64 {
+		return fmt.Errorf("purge config %s: floor %d is out of range", c.Key.Name, c.Floor)
+	}
+	if newest := j.newestConfig(top, c.Key); c.Floor < newest {
+		return fmt.Errorf("purge config %s: floor %d is below its version %d", c.Key.Name, c.Floor, newest)
+	}
+	top[c.Key] = 0
+	return nil
+}
+
+// newestConfig is the newest version of key, as top (the batch so far) or
+// the stored versions have it; 0 if none.
+func (j *Journal) newestConfig(top map[domain.LockKey]uint64, key domain.LockKey) uint64 {
+	if v, ok := top[key]; ok {
+		return v
+	}
+	if vs := j.configs[key]; len(vs) > 0 {
+		return vs[len(vs)-1].Version
+	}
+	return 0
+}
+
 // storeConfig adds a checked config version and drops the key's versions
-// beyond keep.
-func (j *Journal) storeConfig(e domain.ConfigEntry, keep int) {
+// up to trimThrough.
+func (j *Journal) storeConfig(e domain.ConfigEntry, trimThrough uint64) {
 	e = copyConfig(e)
 	e.At = storedTime(e.At)
 	vs := append(j.configs[e.Key], e)
-	// As in SQLite: the versions up to e.Version-keep go (versions of a
-	// key are dense, so that leaves the newest keep).
-	if e.Version > uint64(keep) {
-		through := e.Version - uint64(keep)
-		vs = slices.DeleteFunc(vs, func(x domain.ConfigEntry) bool { return x.Version <= through })
+	if trimThrough > 0 {
+		vs = slices.DeleteFunc(vs, func(x domain.ConfigEntry) bool { return x.Version <= trimThrough })
 	}
 	j.configs[e.Key] = vs
 }

@@ -78,10 +78,11 @@ func (j *Journal) queries(ctx context.Context) (*sqlitedb.Queries, error) {
 // a credential whose hash is already stored; a webhook or delivery record
 // that breaks its Validate, a webhook cursor above math.MaxInt64, and a
 // config version that breaks ConfigEntry.Validate, is not above the key's
-// newest stored version or keeps fewer than one version. An ephemeral
-// lock's session need not be stored. Config versions are plain inserts
-// (the value stored as it is) with the key's older versions trimmed in
-// the same transaction.
+// newest stored version or would trim itself, and a config purge with a
+// floor of 0, above math.MaxInt64 or below the key's newest version. An
+// ephemeral lock's session need not be stored. Config versions are plain
+// inserts (the value stored as it is) with the key's older versions
+// trimmed, through the version the writer chose, in the same transaction.
 //
 // WebhookSaved keeps the webhook's delivery records; WebhookDeleted drops
 // them; WebhookAdvanced never lowers a cursor. WebhookAdvanced and
@@ -183,14 +184,16 @@ func apply(ctx context.Context, q *sqlitedb.Queries, b domain.Batch, foldEvery i
 			if c.Entry.Deleted {
 				err = fmt.Errorf("config %s: a saved value marked deleted", c.Entry.Key.Name)
 			} else {
-				err = applyConfig(ctx, q, c.Entry, c.Keep)
+				err = applyConfig(ctx, q, c.Entry, c.TrimThrough)
 			}
 		case domain.ConfigDeleted:
 			if !c.Entry.Deleted {
 				err = fmt.Errorf("config %s: a deletion not marked deleted", c.Entry.Key.Name)
 			} else {
-				err = applyConfig(ctx, q, c.Entry, c.Keep)
+				err = applyConfig(ctx, q, c.Entry, c.TrimThrough)
 			}
+		case domain.ConfigPurged:
+			err = applyConfigPurge(ctx, q, c)
 		case domain.FlagSaved, domain.FlagDeleted:
 			err = applyFlagChange(ctx, q, c)
 		case domain.TeamSaved, domain.TeamDeleted, domain.ACLSaved, domain.ACLDeleted:

@@ -115,6 +115,12 @@ func (j *Journal) load(ctx context.Context) (domain.Snapshot, error) {
 	if snap.Configs, err = loadConfigs(ctx, q); err != nil {
 		return domain.Snapshot{}, err
 	}
+	if snap.ConfigSizes, err = loadConfigSizes(ctx, q); err != nil {
+		return domain.Snapshot{}, err
+	}
+	if snap.ConfigFloors, err = loadConfigFloors(ctx, q); err != nil {
+		return domain.Snapshot{}, err
+	}
 	if snap.Teams, snap.ACLs, err = loadAccess(ctx, q); err != nil {
 		return domain.Snapshot{}, err
 	}

@@ -62,7 +62,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql", "00005_orgs.sql", "00006_quotas.sql", "00007_access.sql", "00008_config.sql", "00009_flags.sql"} {
+	for _, want := range []string{"00001_init.sql", "00002_sessions_delay_events.sql", "00003_change_log_event_batches.sql", "00004_webhooks.sql", "00005_orgs.sql", "00006_quotas.sql", "00007_access.sql", "00008_config.sql", "00009_flags.sql", "00010_config_bounds.sql"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status after up does not list %s:\n%s", want, out.String())
 		}
@@ -84,7 +84,8 @@ func TestMigrateUpDownUp(t *testing.T) {
 		domain.DeliveryRecorded{Delivery: domain.Delivery{Webhook: "wh_1", Seq: 1, Kind: domain.EventLockAcquired, State: domain.DeliveryPending}},
 		domain.QuotaSet{Org: "acme", Limits: domain.Limits{domain.QuotaLocks: 3}},
 		domain.ConfigSaved{Entry: domain.ConfigEntry{Key: domain.LockKey{Org: "acme", Name: "app/x"}, Version: 1,
-			Value: []byte(`{"a":1}`), At: time.Now(), By: "alice"}, Keep: 10},
+			Value: []byte(`{"a":1}`), At: time.Now(), By: "alice"}},
+		domain.ConfigPurged{Key: domain.LockKey{Org: "acme", Name: "app/gone"}, Floor: 4},
 		domain.FlagSaved{Flag: domain.Flag{Key: domain.FlagKey{Org: "acme", Name: "checkout"}, Percentage: 5, Version: 1, UpdatedAt: time.Now(), UpdatedBy: "alice"}},
 	}}
 	if err := j.Commit(ctx, full); err != nil {
@@ -98,6 +99,17 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 	if s, err := j.Load(ctx); err != nil || len(s.Flags) != 1 || s.Flags[0].Percentage != 5 {
 		t.Fatalf("Load after up: %+v, %v; want the flag", s.Flags, err)
+	}
+	if s, err := j.Load(ctx); err != nil || len(s.ConfigFloors) != 1 || s.ConfigFloors[0].Version != 4 || len(s.ConfigSizes) != 1 {
+		t.Fatalf("Load after up: %+v %+v, %v; want the floor and the sizes", s.ConfigFloors, s.ConfigSizes, err)
+	}
+
+	// Rolling back 00010 drops the config floors, nothing else.
+	if err := db.MigrateDown(ctx); err != nil {
+		t.Fatalf("MigrateDown 00010: %v", err)
+	}
+	if got := tables(t, db.Reader, "config_floors", "config_versions", "flags"); !slices.Equal(got, []string{"config_versions", "flags"}) {
+		t.Errorf("tables after rolling back 00010: %v", got)
 	}
 
 	// Rolling back 00009 drops the flags, nothing else.
@@ -171,7 +183,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 		len(s.Webhooks) != 0 || len(s.Deliveries) != 0 || len(s.Quotas) != 0 {
 		t.Errorf("Load after 00004 down and up: %+v, %v; want the lock, session and event without the webhook and quota", s, err)
 	}
-	for _, v := range []string{"00009", "00008", "00007", "00006", "00005", "00004"} {
+	for _, v := range []string{"00010", "00009", "00008", "00007", "00006", "00005", "00004"} {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown %s: %v", v, err)
 		}
@@ -206,7 +218,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 	if s, err := j.Load(ctx); err != nil || len(s.Locks) != 1 || s.EventSeq != 1 {
 		t.Errorf("Load after 00003 down and up: %+v, %v", s, err)
 	}
-	for _, v := range []string{"00009", "00008", "00007", "00006", "00005", "00004", "00003"} {
+	for _, v := range []string{"00010", "00009", "00008", "00007", "00006", "00005", "00004", "00003"} {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown %s: %v", v, err)
 		}
@@ -246,19 +258,19 @@ func TestMigrateUpDownUp(t *testing.T) {
 	}
 
 	// Rolling back everything.
-	for range 9 {
+	for range 10 {
 		if err := db.MigrateDown(ctx); err != nil {
 			t.Fatalf("MigrateDown: %v", err)
 		}
 	}
-	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries", "quotas", "orgs", "members", "teams", "acls", "config_versions", "flags"); len(got) != 0 {
+	if got := tables(t, db.Reader, "locks", "meta", "credentials", "sessions", "events", "change_log", "event_batches", "webhooks", "webhook_deliveries", "quotas", "orgs", "members", "teams", "acls", "config_versions", "flags", "config_floors"); len(got) != 0 {
 		t.Fatalf("after down: tables %v left", got)
 	}
 	out.Reset()
 	if err := db.MigrateStatus(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(out.String(), "pending") != 9 {
+	if strings.Count(out.String(), "pending") != 10 {
 		t.Errorf("status after down:\n%s", out.String())
 	}
 	if _, err := j.Load(ctx); err == nil || !strings.Contains(err.Error(), "older") {

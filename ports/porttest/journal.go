@@ -71,6 +71,8 @@ func TestJournal(t *testing.T, newJournal func(t *testing.T) ports.Journal) {
 		{"QuotaCopiesData", testQuotaCopiesData},
 		{"ConfigRoundTrip", testConfigRoundTrip},
 		{"ConfigTrim", testConfigTrim},
+		{"ConfigPurge", testConfigPurge},
+		{"ConfigSizes", testConfigSizes},
 		{"RefusedConfigs", testRefusedConfigs},
 		{"ConfigCopiesData", testConfigCopiesData},
 		{"ConfigEventFields", testConfigEventFields},

@@ -1,5 +1,8 @@
 -- Config versions. Commit inserts one row per version and trims the
--- key's older rows; Load reads the newest row of every key.
+-- key's older rows (the writer decides through which version), and a
+-- purge drops every row of a deleted key and raises its org's floor;
+-- Load reads the newest row of every key, the size of every kept version
+-- and the floors.
 
 -- name: InsertConfigVersion :exec
 INSERT INTO config_versions (org, name, version, value, description, deleted, updated_at_ms, updated_by)
@@ -24,3 +27,20 @@ FROM config_versions
 WHERE org = @org AND name = @name AND version < @before
 ORDER BY version DESC
 LIMIT @max_rows;
+
+-- name: PurgeConfigKey :exec
+DELETE FROM config_versions WHERE org = @org AND name = @name;
+
+-- name: RaiseConfigFloor :exec
+INSERT INTO config_floors (org, version) VALUES (@org, @version)
+ON CONFLICT (org) DO UPDATE SET version = MAX(version, excluded.version);
+
+-- name: ConfigFloors :many
+SELECT org, version FROM config_floors ORDER BY org;
+
+-- name: ConfigVersionSizes :many
+-- The size of a version is its value's bytes: length() of TEXT would
+-- count characters.
+SELECT org, name, version, CAST(COALESCE(length(CAST(value AS BLOB)), 0) AS INTEGER) AS size
+FROM config_versions
+ORDER BY org, name, version;

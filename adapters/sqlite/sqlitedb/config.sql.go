@@ -9,6 +9,33 @@ import (
 	"context"
 )
 
+const ConfigFloors = `-- name: ConfigFloors :many
+SELECT org, version FROM config_floors ORDER BY org
+`
+
+func (q *Queries) ConfigFloors(ctx context.Context) ([]ConfigFloor, error) {
+	rows, err := q.query(ctx, q.configFloorsStmt, ConfigFloors)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ConfigFloor
+	for rows.Next() {
+		var i ConfigFloor
+		if err := rows.Scan(&i.Org, &i.Version); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ConfigHistory = `-- name: ConfigHistory :many
 SELECT org, name, version, value, description, deleted, updated_at_ms, updated_by
 FROM config_versions
@@ -47,6 +74,49 @@ func (q *Queries) ConfigHistory(ctx context.Context, arg ConfigHistoryParams) ([
 			&i.Deleted,
 			&i.UpdatedAtMs,
 			&i.UpdatedBy,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ConfigVersionSizes = `-- name: ConfigVersionSizes :many
+SELECT org, name, version, CAST(COALESCE(length(CAST(value AS BLOB)), 0) AS INTEGER) AS size
+FROM config_versions
+ORDER BY org, name, version
+`
+
+type ConfigVersionSizesRow struct {
+	Org     string
+	Name    string
+	Version int64
+	Size    int64
+}
+
+// The size of a version is its value's bytes: length() of TEXT would
+// count characters.
+func (q *Queries) ConfigVersionSizes(ctx context.Context) ([]ConfigVersionSizesRow, error) {
+	rows, err := q.query(ctx, q.configVersionSizesStmt, ConfigVersionSizes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ConfigVersionSizesRow
+	for rows.Next() {
+		var i ConfigVersionSizesRow
+		if err := rows.Scan(
+			&i.Org,
+			&i.Name,
+			&i.Version,
+			&i.Size,
 		); err != nil {
 			return nil, err
 		}
@@ -118,7 +188,10 @@ type InsertConfigVersionParams struct {
 }
 
 // Config versions. Commit inserts one row per version and trims the
-// key's older rows; Load reads the newest row of every key.
+// key's older rows (the writer decides through which version), and a
+// purge drops every row of a deleted key and raises its org's floor;
+// Load reads the newest row of every key, the size of every kept version
+// and the floors.
 func (q *Queries) InsertConfigVersion(ctx context.Context, arg InsertConfigVersionParams) error {
 	_, err := q.exec(ctx, q.insertConfigVersionStmt, InsertConfigVersion,
 		arg.Org,
@@ -148,6 +221,35 @@ func (q *Queries) NewestConfigVersion(ctx context.Context, arg NewestConfigVersi
 	var version int64
 	err := row.Scan(&version)
 	return version, err
+}
+
+const PurgeConfigKey = `-- name: PurgeConfigKey :exec
+DELETE FROM config_versions WHERE org = ?1 AND name = ?2
+`
+
+type PurgeConfigKeyParams struct {
+	Org  string
+	Name string
+}
+
+func (q *Queries) PurgeConfigKey(ctx context.Context, arg PurgeConfigKeyParams) error {
+	_, err := q.exec(ctx, q.purgeConfigKeyStmt, PurgeConfigKey, arg.Org, arg.Name)
+	return err
+}
+
+const RaiseConfigFloor = `-- name: RaiseConfigFloor :exec
+INSERT INTO config_floors (org, version) VALUES (?1, ?2)
+ON CONFLICT (org) DO UPDATE SET version = MAX(version, excluded.version)
+`
+
+type RaiseConfigFloorParams struct {
+	Org     string
+	Version int64
+}
+
+func (q *Queries) RaiseConfigFloor(ctx context.Context, arg RaiseConfigFloorParams) error {
+	_, err := q.exec(ctx, q.raiseConfigFloorStmt, RaiseConfigFloor, arg.Org, arg.Version)
+	return err
 }
 
 const TrimConfigVersions = `-- name: TrimConfigVersions :exec

@@ -30,8 +30,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.appendChangesStmt, err = db.PrepareContext(ctx, AppendChanges); err != nil {
 		return nil, fmt.Errorf("error preparing query AppendChanges: %w", err)
 	}
+	if q.configFloorsStmt, err = db.PrepareContext(ctx, ConfigFloors); err != nil {
+		return nil, fmt.Errorf("error preparing query ConfigFloors: %w", err)
+	}
 	if q.configHistoryStmt, err = db.PrepareContext(ctx, ConfigHistory); err != nil {
 		return nil, fmt.Errorf("error preparing query ConfigHistory: %w", err)
+	}
+	if q.configVersionSizesStmt, err = db.PrepareContext(ctx, ConfigVersionSizes); err != nil {
+		return nil, fmt.Errorf("error preparing query ConfigVersionSizes: %w", err)
 	}
 	if q.countLocksStmt, err = db.PrepareContext(ctx, CountLocks); err != nil {
 		return nil, fmt.Errorf("error preparing query CountLocks: %w", err)
@@ -153,6 +159,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pingStmt, err = db.PrepareContext(ctx, Ping); err != nil {
 		return nil, fmt.Errorf("error preparing query Ping: %w", err)
 	}
+	if q.purgeConfigKeyStmt, err = db.PrepareContext(ctx, PurgeConfigKey); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeConfigKey: %w", err)
+	}
+	if q.raiseConfigFloorStmt, err = db.PrepareContext(ctx, RaiseConfigFloor); err != nil {
+		return nil, fmt.Errorf("error preparing query RaiseConfigFloor: %w", err)
+	}
 	if q.raiseMetaStmt, err = db.PrepareContext(ctx, RaiseMeta); err != nil {
 		return nil, fmt.Errorf("error preparing query RaiseMeta: %w", err)
 	}
@@ -201,9 +213,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing appendChangesStmt: %w", cerr)
 		}
 	}
+	if q.configFloorsStmt != nil {
+		if cerr := q.configFloorsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing configFloorsStmt: %w", cerr)
+		}
+	}
 	if q.configHistoryStmt != nil {
 		if cerr := q.configHistoryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing configHistoryStmt: %w", cerr)
+		}
+	}
+	if q.configVersionSizesStmt != nil {
+		if cerr := q.configVersionSizesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing configVersionSizesStmt: %w", cerr)
 		}
 	}
 	if q.countLocksStmt != nil {
@@ -406,6 +428,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pingStmt: %w", cerr)
 		}
 	}
+	if q.purgeConfigKeyStmt != nil {
+		if cerr := q.purgeConfigKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeConfigKeyStmt: %w", cerr)
+		}
+	}
+	if q.raiseConfigFloorStmt != nil {
+		if cerr := q.raiseConfigFloorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing raiseConfigFloorStmt: %w", cerr)
+		}
+	}
 	if q.raiseMetaStmt != nil {
 		if cerr := q.raiseMetaStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing raiseMetaStmt: %w", cerr)
@@ -502,7 +534,9 @@ type Queries struct {
 	tx                          *sql.Tx
 	advanceWebhookStmt          *sql.Stmt
 	appendChangesStmt           *sql.Stmt
+	configFloorsStmt            *sql.Stmt
 	configHistoryStmt           *sql.Stmt
+	configVersionSizesStmt      *sql.Stmt
 	countLocksStmt              *sql.Stmt
 	countWebhookStmt            *sql.Stmt
 	currentConfigsStmt          *sql.Stmt
@@ -543,6 +577,8 @@ type Queries struct {
 	maxEventSeqStmt             *sql.Stmt
 	newestConfigVersionStmt     *sql.Stmt
 	pingStmt                    *sql.Stmt
+	purgeConfigKeyStmt          *sql.Stmt
+	raiseConfigFloorStmt        *sql.Stmt
 	raiseMetaStmt               *sql.Stmt
 	trimConfigVersionsStmt      *sql.Stmt
 	trimDeliveriesStmt          *sql.Stmt
@@ -562,7 +598,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tx:                          tx,
 		advanceWebhookStmt:          q.advanceWebhookStmt,
 		appendChangesStmt:           q.appendChangesStmt,
+		configFloorsStmt:            q.configFloorsStmt,
 		configHistoryStmt:           q.configHistoryStmt,
+		configVersionSizesStmt:      q.configVersionSizesStmt,
 		countLocksStmt:              q.countLocksStmt,
 		countWebhookStmt:            q.countWebhookStmt,
 		currentConfigsStmt:          q.currentConfigsStmt,
@@ -603,6 +641,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		maxEventSeqStmt:             q.maxEventSeqStmt,
 		newestConfigVersionStmt:     q.newestConfigVersionStmt,
 		pingStmt:                    q.pingStmt,
+		purgeConfigKeyStmt:          q.purgeConfigKeyStmt,
+		raiseConfigFloorStmt:        q.raiseConfigFloorStmt,
 		raiseMetaStmt:               q.raiseMetaStmt,
 		trimConfigVersionsStmt:      q.trimConfigVersionsStmt,
 		trimDeliveriesStmt:          q.trimDeliveriesStmt,

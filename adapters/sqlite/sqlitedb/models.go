@@ -18,6 +18,11 @@ type ChangeLog struct {
 	Payload []byte
 }
 
+type ConfigFloor struct {
+	Org     string
+	Version int64
+}
+
 type ConfigVersion struct {
 	Org         string
 	Name        string
