@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/octostore/octostore/adapters/memstore"
+	"github.com/octostore/octostore/adapters/sqlite"
 	"github.com/octostore/octostore/application"
 	"github.com/octostore/octostore/domain"
 	"github.com/octostore/octostore/ports"
@@ -322,7 +324,31 @@ func checkConfigBounds(t *testing.T, f *configFixture, org domain.OrgID, keys []
 // config_keys tombstones, as the journal shows; after a restart the same
 // counts, floor and next version come back.
 func TestConfigBoundsRandomAndRestart(t *testing.T) {
-	j := memstore.New()
+	t.Run("memstore", func(t *testing.T) {
+		j := memstore.New()
+		testConfigBoundsRandomAndRestart(t, func() ports.Journal { return j })
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "db")
+		testConfigBoundsRandomAndRestart(t, func() ports.Journal {
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = db.Close() })
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return sqlite.NewJournal(db)
+		})
+	})
+}
+
+// testConfigBoundsRandomAndRestart runs the sequence on the journal open
+// returns, and restarts on the journal a second call returns.
+func testConfigBoundsRandomAndRestart(t *testing.T, open func() ports.Journal) {
+	j := open()
 	clk := newFakeClock()
 	quotas := domain.Limits{domain.QuotaConfigBytes: 200, domain.QuotaConfigKeys: 3}
 	f := startConfig(t, j, clk, 10, quotas)
@@ -358,7 +384,7 @@ func TestConfigBoundsRandomAndRestart(t *testing.T) {
 	if err := f.engine.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	g := startConfig(t, j, clk, 10, quotas)
+	g := startConfig(t, open(), clk, 10, quotas)
 	if h, tb, fl := g.engine.ConfigBounds("acme"); h != hist || tb != tombs || fl != floor {
 		t.Errorf("after restart: %d bytes, %d tombstones, floor %d; before: %d, %d, %d", h, tb, fl, hist, tombs, floor)
 	}

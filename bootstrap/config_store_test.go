@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +61,74 @@ func TestRestartKeepsConfigAndHistory(t *testing.T) {
 	if used := q.obj["config_keys"].(map[string]any)["used"].(interface{ String() string }).String(); used != strconv.Itoa(2) {
 		t.Errorf("config_keys used after restart: %s", used)
 	}
+	checkSpec(t, s2)
+}
+
+// TestConfigPurgeAndRecreateOverHTTP runs on a real database file with
+// config_keys 2 and config_bytes 100: a third deleted key purges the one
+// deleted longest ago (404 on it and its history), a stale If-Match on it
+// fails, and written again it starts above its old versions; the history
+// of a key keeps at most 100 bytes of older values. After a restart the
+// floor and the trimmed history are as they were.
+func TestConfigPurgeAndRecreateOverHTTP(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "octostore.db")
+	cfg := e2eConfig(db)
+	cfg.Quotas.ConfigKeys = 2
+	cfg.Quotas.ConfigBytes = 100
+
+	s1 := startServer(t, cfg, nil, nil)
+	put := func(s *server, key string, v any, ifMatch string) *resp {
+		r := req{method: http.MethodPut, path: configURL(key, ""), token: aliceToken, body: map[string]any{"value": v}}
+		if ifMatch != "" {
+			r.header = http.Header{"If-Match": {ifMatch}}
+		}
+		return s.send(t, r)
+	}
+	for i := 1; i <= 3; i++ {
+		put(s1, "app/a", i, "").ok(t, http.StatusOK)
+	}
+	s1.call(t, http.MethodDelete, configURL("app/a", ""), aliceToken, nil).ok(t, http.StatusOK) // version 4
+	for _, k := range []string{"app/b", "app/c"} {
+		put(s1, k, "x", "").ok(t, http.StatusOK)
+		s1.call(t, http.MethodDelete, configURL(k, ""), aliceToken, nil).ok(t, http.StatusOK)
+	}
+	s1.call(t, http.MethodGet, configURL("app/a", ""), aliceToken, nil).problem(t, http.StatusNotFound, "config_not_found")
+	s1.call(t, http.MethodGet, configURL("app/a", "/history"), aliceToken, nil).problem(t, http.StatusNotFound, "config_not_found")
+	s1.call(t, http.MethodGet, configURL("app/b", "/history"), aliceToken, nil).ok(t, http.StatusOK)
+	put(s1, "app/a", "stale", `"3"`).problem(t, http.StatusPreconditionFailed, "version_conflict")
+	// A new key starts above the floor (app/a's 4): versions 5-8 of 40
+	// bytes; the third write makes 80 bytes of history (with b's and c's
+	// 6, 86), the fourth would make 126 and trims app/big's oldest, 5.
+	big := strings.Repeat("v", 38)
+	if r := put(s1, "app/big", big, "").ok(t, http.StatusOK); r.num(t, "version") != 5 {
+		t.Errorf("a new key after a purge at version 4: version %d, want 5", r.num(t, "version"))
+	}
+	for range 3 {
+		put(s1, "app/big", big, "").ok(t, http.StatusOK)
+	}
+	s1.call(t, http.MethodGet, configURL("app/big", "?version=5"), aliceToken, nil).problem(t, http.StatusNotFound, "config_version_not_found")
+	s1.call(t, http.MethodGet, configURL("app/big", "?version=6"), aliceToken, nil).ok(t, http.StatusOK)
+	checkSpec(t, s1)
+	s1.stop()
+
+	s2 := startServer(t, cfg, nil, nil)
+	s2.call(t, http.MethodGet, configURL("app/a", ""), aliceToken, nil).problem(t, http.StatusNotFound, "config_not_found")
+	put(s2, "app/a", "stale", `"4"`).problem(t, http.StatusPreconditionFailed, "version_conflict")
+	if r := put(s2, "app/a", "again", "").ok(t, http.StatusOK); r.num(t, "version") != 5 {
+		t.Errorf("app/a written again after its purge and a restart: version %d, want 5", r.num(t, "version"))
+	}
+	h := s2.call(t, http.MethodGet, configURL("app/big", "/history"), aliceToken, nil).ok(t, http.StatusOK)
+	if n := len(h.obj["versions"].([]any)); n != 3 {
+		t.Errorf("app/big keeps %d versions after restart, want 3: %s", n, h.raw)
+	}
+	// The restored budget is as it was: app/a's deletion moves 7 bytes
+	// in (93) and purges app/b (90); the next write of app/big would make
+	// 130 and trims its oldest, 6, again.
+	s2.call(t, http.MethodDelete, configURL("app/a", ""), aliceToken, nil).ok(t, http.StatusOK)
+	s2.call(t, http.MethodGet, configURL("app/b", "/history"), aliceToken, nil).problem(t, http.StatusNotFound, "config_not_found")
+	put(s2, "app/big", big, "").ok(t, http.StatusOK)
+	s2.call(t, http.MethodGet, configURL("app/big", "?version=6"), aliceToken, nil).problem(t, http.StatusNotFound, "config_version_not_found")
+	s2.call(t, http.MethodGet, configURL("app/big", "?version=7"), aliceToken, nil).ok(t, http.StatusOK)
 	checkSpec(t, s2)
 }
