@@ -9,9 +9,10 @@ import (
 
 // ConfigService holds the config store's use cases: small JSON values under
 // lock-style keys, versioned, with a kept history. Writes go through the
-// writer like every durable change: a version is committed, with its event
-// and the trim of versions beyond the kept history, before it is answered
-// or seen. Current values are read from memory; older versions are read
+// writer like every durable change: a version is committed, with its event,
+// the trim of the versions its key no longer keeps (by count, and by the
+// org's history bytes) and any purge of a deleted key, before it is
+// answered or seen. Current values are read from memory; older versions are read
 // from the journal, which holds committed data only.
 type ConfigService struct {
 	e      *Engine
@@ -64,8 +65,9 @@ type ConfigPut struct {
 	Cond        domain.ConfigWrite
 }
 
-// Put stores a new version of key in the caller's org: version 1 for a key
-// never written, else one above its newest version (a deletion included).
+// Put stores a new version of key in the caller's org: one above its
+// newest version (a deletion included), or for a key with no record (never
+// written, or purged) one above the org's version floor.
 // The preconditions are decided by the writer against the newest state.
 // Returns ErrAdminNotTenant, ErrPermissionDenied (no acquire on the key,
 // or no observe on the fence's lock), ErrInvalidConfigValue, invalid_description, a
@@ -115,7 +117,9 @@ func (s *ConfigService) Put(ctx context.Context, p domain.Principal, key domain.
 }
 
 // Delete deletes key in the caller's org, recording the deletion as the
-// key's next version. Returns ErrAdminNotTenant, ErrConfigNotFound for a
+// key's next version. When the org then has more deleted keys than its
+// config_keys limit, the one deleted longest ago is purged in the same
+// commit. Returns ErrAdminNotTenant, ErrConfigNotFound for a
 // key without a value, a *VersionConflictError, ErrFenceRejected and
 // ErrUnavailable.
 func (s *ConfigService) Delete(ctx context.Context, p domain.Principal, key domain.LockName, cond domain.ConfigWrite) (domain.ConfigEntry, error) {
@@ -202,10 +206,10 @@ const MaxConfigPageBytes = 1 << 20
 
 // History returns up to limit kept versions of key below before (from
 // the newest when before is 0), newest first, deletions included, each
-// with its value. The history of a deleted key can still be read. Returns
-// ErrAdminNotTenant and ErrConfigNotFound for a key never written (or
-// whose every version was trimmed, which cannot happen: the newest is
-// always kept).
+// with its value. The history of a deleted key can still be read until it
+// is purged. Returns ErrAdminNotTenant and ErrConfigNotFound for a key
+// never written or purged (a key whose every version was trimmed cannot
+// be: the newest is always kept).
 func (s *ConfigService) History(ctx context.Context, p domain.Principal, key domain.LockName, before uint64, limit int) (ConfigHistoryPage, error) {
 	if err := s.authorize(p, key, configObserve); err != nil {
 		return ConfigHistoryPage{}, err

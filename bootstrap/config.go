@@ -91,7 +91,7 @@ type StorageConfig struct {
 // ConfigStore configures the config store.
 type ConfigStore struct {
 	// History is how many versions of each key are kept.
-	History int `koanf:"history" doc:"versions of each config key kept for GET /config/{key}/history and ?version= (the newest ones, deletions included)"`
+	History int `koanf:"history" doc:"versions of each config key kept for GET /config/{key}/history and ?version= (the newest ones, deletions included); an org's older versions also hold at most quotas.config_bytes of values"`
 }
 
 // LocksConfig configures the lock engine.
@@ -153,8 +153,8 @@ type QuotasConfig struct {
 	Waiters      int `koanf:"waiters" doc:"blocking acquires of one org that may wait at once (429 quota_exceeded beyond)"`
 	Webhooks     int `koanf:"webhooks" doc:"webhooks one org may have (429 quota_exceeded beyond)"`
 	WatchStreams int `koanf:"watch_streams" doc:"open watch streams one org may have (429 quota_exceeded beyond)"`
-	ConfigKeys   int `koanf:"config_keys" doc:"config keys with a value one org may have (429 quota_exceeded beyond)"`
-	ConfigBytes  int `koanf:"config_bytes" doc:"bytes of current config values (compact JSON) one org may store; history is bounded by config.history instead (429 quota_exceeded beyond)"`
+	ConfigKeys   int `koanf:"config_keys" doc:"config keys with a value one org may have (429 quota_exceeded beyond); also how many deleted keys it keeps with their history (beyond, a deletion purges the one deleted longest ago)"`
+	ConfigBytes  int `koanf:"config_bytes" doc:"bytes of current config values (compact JSON) one org may store (429 quota_exceeded beyond); its older versions in the history hold at most as many bytes again (beyond, a write drops the oldest versions of the key written)"`
 	Flags        int `koanf:"flags" doc:"feature flags one org may have (429 quota_exceeded beyond)"`
 	Limits       int `koanf:"limits" doc:"rate-limit names one org may keep a counter for in memory (429 quota_exceeded beyond; names idle for a whole window make room)"`
 }

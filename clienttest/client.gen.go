@@ -763,7 +763,7 @@ type ConfigHistory struct {
 	// NextCursor Pass as cursor to get older versions; absent on the last page.
 	NextCursor *string `json:"next_cursor,omitempty"`
 
-	// Versions Kept versions, newest first, deletions included. The server keeps the newest config.history versions of each key (100 by default).
+	// Versions Kept versions, newest first, deletions included. The server keeps the newest config.history versions of each key (100 by default), and the older versions of an org's keys hold at most its config_bytes quota of values: a write that passes it drops the oldest versions of the key written.
 	Versions []ConfigVersion `json:"versions"`
 }
 
@@ -1802,10 +1802,10 @@ type SessionOpened struct {
 
 // SetQuotasRequest defines model for SetQuotasRequest.
 type SetQuotasRequest struct {
-	// ConfigBytes Bytes of the current config values (compact JSON); the history does not count.
+	// ConfigBytes Bytes of the current config values (compact JSON); the older versions in the history hold at most as many bytes again (beyond, a write drops the oldest versions of the key written).
 	ConfigBytes *int64 `json:"config_bytes,omitempty"`
 
-	// ConfigKeys Config keys with a value.
+	// ConfigKeys Config keys with a value; also how many deleted keys are kept (beyond, the one deleted longest ago is purged).
 	ConfigKeys *int64 `json:"config_keys,omitempty"`
 
 	// Flags Feature flags.
@@ -3317,7 +3317,7 @@ type ClientInterface interface {
 
 	// DeleteConfigWithBody Delete a config value
 	//
-	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3326,7 +3326,7 @@ type ClientInterface interface {
 
 	// DeleteConfig Delete a config value
 	//
-	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3342,7 +3342,7 @@ type ClientInterface interface {
 
 	// PutConfigWithBody Write a config value
 	//
-	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3351,7 +3351,7 @@ type ClientInterface interface {
 
 	// PutConfig Write a config value
 	//
-	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3360,7 +3360,7 @@ type ClientInterface interface {
 
 	// ConfigHistory Read a key's history
 	//
-	// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+	// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read until the key is purged (see the deletion).
 	//
 	// Corresponds with GET /config/{key}/history (the `ConfigHistory` operationId).
 	ConfigHistory(ctx context.Context, key string, params *ConfigHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4267,7 +4267,7 @@ func (c *Client) ListConfig(ctx context.Context, params *ListConfigParams, reqEd
 
 // DeleteConfigWithBody Delete a config value
 //
-// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4286,7 +4286,7 @@ func (c *Client) DeleteConfigWithBody(ctx context.Context, key string, params *D
 
 // DeleteConfig Delete a config value
 //
-// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4322,7 +4322,7 @@ func (c *Client) GetConfig(ctx context.Context, key string, params *GetConfigPar
 
 // PutConfigWithBody Write a config value
 //
-// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4341,7 +4341,7 @@ func (c *Client) PutConfigWithBody(ctx context.Context, key string, params *PutC
 
 // PutConfig Write a config value
 //
-// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4360,7 +4360,7 @@ func (c *Client) PutConfig(ctx context.Context, key string, params *PutConfigPar
 
 // ConfigHistory Read a key's history
 //
-// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read until the key is purged (see the deletion).
 //
 // Corresponds with GET /config/{key}/history (the `ConfigHistory` operationId).
 func (c *Client) ConfigHistory(ctx context.Context, key string, params *ConfigHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8461,7 +8461,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteConfigWithBodyWithResponse Delete a config value
 	//
-	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8470,7 +8470,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteConfigWithResponse Delete a config value
 	//
-	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+	// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8488,7 +8488,7 @@ type ClientWithResponsesInterface interface {
 
 	// PutConfigWithBodyWithResponse Write a config value
 	//
-	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8497,7 +8497,7 @@ type ClientWithResponsesInterface interface {
 
 	// PutConfigWithResponse Write a config value
 	//
-	// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+	// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8506,7 +8506,7 @@ type ClientWithResponsesInterface interface {
 
 	// ConfigHistoryWithResponse Read a key's history
 	//
-	// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+	// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read until the key is purged (see the deletion).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15476,7 +15476,7 @@ func (c *ClientWithResponses) ListConfigWithResponse(ctx context.Context, params
 
 // DeleteConfigWithBodyWithResponse Delete a config value
 //
-// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15491,7 +15491,7 @@ func (c *ClientWithResponses) DeleteConfigWithBodyWithResponse(ctx context.Conte
 
 // DeleteConfigWithResponse Delete a config value
 //
-// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
+// Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15521,7 +15521,7 @@ func (c *ClientWithResponses) GetConfigWithResponse(ctx context.Context, key str
 
 // PutConfigWithBodyWithResponse Write a config value
 //
-// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15536,7 +15536,7 @@ func (c *ClientWithResponses) PutConfigWithBodyWithResponse(ctx context.Context,
 
 // PutConfigWithResponse Write a config value
 //
-// Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
+// Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. Compare-and-set with `If-Match: "<version>"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15551,7 +15551,7 @@ func (c *ClientWithResponses) PutConfigWithResponse(ctx context.Context, key str
 
 // ConfigHistoryWithResponse Read a key's history
 //
-// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.
+// Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read until the key is purged (see the deletion).
 //
 // Returns a wrapper object for the known response body format(s).
 //

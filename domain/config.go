@@ -22,9 +22,11 @@ const DefaultConfigHistory = 100
 
 // ConfigEntry is one version of a config key: a value written, or its
 // deletion. Keys follow the lock-name rules and are unique within an org
-// (LockKey is the org and the key). Versions of a key start at 1 and grow
-// by one per write, deletions included, so a write after a deletion goes
-// on from the deletion's version.
+// (LockKey is the org and the key). Versions of a key grow by one per
+// write, deletions included, so a write after a deletion goes on from the
+// deletion's version. A key with no record starts one above its org's
+// version floor (the highest version of a key purged in the org; 0 if
+// none), so a purged key written again never reuses a version.
 type ConfigEntry struct {
 	Key     LockKey
 	Version uint64

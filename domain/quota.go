@@ -16,8 +16,8 @@ const (
 	QuotaWaiters      Quota = "waiters"       // blocking acquires queued on a busy lock
 	QuotaWebhooks     Quota = "webhooks"      // webhook subscriptions
 	QuotaWatchStreams Quota = "watch_streams" // open watch streams
-	QuotaConfigKeys   Quota = "config_keys"   // config keys with a value (deleted ones do not count)
-	QuotaConfigBytes  Quota = "config_bytes"  // bytes of the current values of those keys (history does not count)
+	QuotaConfigKeys   Quota = "config_keys"   // config keys with a value (deleted ones do not count); also bounds the deleted keys kept
+	QuotaConfigBytes  Quota = "config_bytes"  // bytes of the current values of those keys; also bounds, separately, the history's bytes
 	QuotaFlags        Quota = "flags"         // feature flags
 	QuotaLimits       Quota = "limits"        // rate-limit names with a counter in memory
 )

@@ -127,7 +127,7 @@ type ConfigVersion struct {
 // ConfigHistory is one page of a key's history, newest first.
 type ConfigHistory struct {
 	Key        string          `json:"key" example:"app/feature-x"`
-	Versions   []ConfigVersion `json:"versions" nullable:"false" doc:"Kept versions, newest first, deletions included. The server keeps the newest config.history versions of each key (100 by default)."`
+	Versions   []ConfigVersion `json:"versions" nullable:"false" doc:"Kept versions, newest first, deletions included. The server keeps the newest config.history versions of each key (100 by default), and the older versions of an org's keys hold at most its config_bytes quota of values: a write that passes it drops the oldest versions of the key written."`
 	NextCursor string          `json:"next_cursor,omitempty" doc:"Pass as cursor to get older versions; absent on the last page."`
 }
 
@@ -186,7 +186,7 @@ func (s *Server) registerConfig() {
 		Summary: "Write a config value", Tags: []string{"config"}, Security: bearer,
 		RequestBody: requestExample("value", "Write a value", "Any JSON value; add If-Match or expected_version for a compare-and-set.",
 			PutConfigRequest{Value: json.RawMessage(`{"enabled":true,"limit":10}`), Description: "rollout of feature x"}),
-		Description: "Stores a new version of the key in your org: version 1 for a new key, one more than the newest version otherwise (a deletion counts, so versions never repeat). " +
+		Description: "Stores a new version of the key in your org: one more than its newest version (a deletion counts), or for a key with no record one above the highest version your org purged (1 if it never purged a key), so versions of a key never repeat. " +
 			"Compare-and-set with `If-Match: \"<version>\"` or `expected_version`, create-only with `If-None-Match: *`, and fence the write on a lock you hold with `fence`. " +
 			"The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.",
 	}, s.putConfig, append(writes, errValueTooLarge,
@@ -199,6 +199,7 @@ func (s *Server) registerConfig() {
 		RequestBody: requestExample("cas", "Delete version 1 only", "The body is optional; without it the key is deleted whatever its version.",
 			DeleteConfigRequest{ExpectedVersion: new(uint64(1))}),
 		Description: "Deletes the key's value, recorded in its history as a deletion with the next version; a later write goes on from there. " +
+			"When your org then has more deleted keys than its `config_keys` quota, the one deleted longest ago is purged with its history: it reads as never written, and written again it starts above every version it had. " +
 			"Takes the same `If-Match`, `expected_version` and `fence` as a write. A `config.deleted` event follows.",
 	}, s.deleteConfig, append(writes, errorDoc{http.StatusNotFound, "`config_not_found`: the key has no value in your org.", domain.ErrConfigNotFound})...)
 
@@ -211,7 +212,7 @@ func (s *Server) registerConfig() {
 	register(s, huma.Operation{
 		OperationID: "config-history", Method: http.MethodGet, Path: "/config/{key}/history",
 		Summary: "Read a key's history", Tags: []string{"config"}, Security: bearer,
-		Description: "Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read.",
+		Description: "Returns the kept versions of the key, newest first, each with its value, who wrote it and when; deletions are listed too. The history of a deleted key can still be read until the key is purged (see the deletion).",
 	}, s.configHistory, errUnauthorized, errForbidden, errDenied, errConfigNotFound,
 		errorDoc{http.StatusUnprocessableEntity, "`validation_failed`: a parameter violates the schema; `invalid_name`: bad key; `invalid_cursor`.",
 			atField("query.cursor", errInvalidCursor)})

@@ -19,8 +19,8 @@ type SetQuotasRequest struct {
 	Waiters      *int `json:"waiters,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Blocking acquires queued on busy locks."`
 	Webhooks     *int `json:"webhooks,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Webhook subscriptions."`
 	WatchStreams *int `json:"watch_streams,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Open watch streams."`
-	ConfigKeys   *int `json:"config_keys,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Config keys with a value."`
-	ConfigBytes  *int `json:"config_bytes,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Bytes of the current config values (compact JSON); the history does not count."`
+	ConfigKeys   *int `json:"config_keys,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Config keys with a value; also how many deleted keys are kept (beyond, the one deleted longest ago is purged)."`
+	ConfigBytes  *int `json:"config_bytes,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Bytes of the current config values (compact JSON); the older versions in the history hold at most as many bytes again (beyond, a write drops the oldest versions of the key written)."`
 	Flags        *int `json:"flags,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Feature flags."`
 	Limits       *int `json:"limits,omitempty" nullable:"true" minimum:"0" maximum:"1000000000" doc:"Rate-limit names with a counter in memory."`
 }
