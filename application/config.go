@@ -156,7 +156,7 @@ func (x *txn) fenceLock(org domain.OrgID, f *domain.Fence) domain.Lock {
 
 // Get returns the current value of key, or with version > 0 that version
 // if it is kept. Returns ErrAdminNotTenant, ErrConfigNotFound for a key
-// without a value (version 0) or never written, and
+// without a value (version 0) or never written (or purged), and
 // ErrConfigVersionNotFound for a version that is not kept or is a
 // deletion.
 func (s *ConfigService) Get(ctx context.Context, p domain.Principal, key domain.LockName, version uint64) (domain.ConfigEntry, error) {
