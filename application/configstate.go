@@ -296,13 +296,37 @@ func (x *txn) config(key domain.LockKey) domain.ConfigEntry {
 	return x.e.configs.get(key)
 }
 
+// histView is a key's kept history sizes as a batch sees them, without a
+// copy of the committed ones: base[from:] (the table's slice, never
+// changed here), then tail (sizes the batch moved in).
+type histView struct {
+	base []uint32
+	from int
+	tail []uint32
+}
+
+func (h histView) len() int { return len(h.base) - h.from + len(h.tail) }
+
+// dropOldest drops the oldest size and returns it; h is not empty.
+func (h *histView) dropOldest() int {
+	if h.from < len(h.base) {
+		h.from++
+		return int(h.base[h.from-1])
+	}
+	s := h.tail[0]
+	h.tail = h.tail[1:]
+	return int(s)
+}
+
+func (h histView) sum() int { return sumSizes(h.base[h.from:]) + sumSizes(h.tail) }
+
 // configHistory returns the sizes of key's kept versions below its newest
-// as this batch sees them; the caller does not change the slice.
-func (x *txn) configHistory(key domain.LockKey) []uint32 {
+// as this batch sees them.
+func (x *txn) configHistory(key domain.LockKey) histView {
 	if h, ok := x.configHist[key]; ok {
 		return h
 	}
-	return x.e.configs.history(key)
+	return histView{base: x.e.configs.history(key)}
 }
 
 // configBounds returns org's history bytes, tombstones and version floor
@@ -340,7 +364,7 @@ func (x *txn) saveConfig(e domain.ConfigEntry) {
 	old := x.config(e.Key)
 	if x.configs == nil {
 		x.configs = make(map[domain.LockKey]domain.ConfigEntry)
-		x.configHist = make(map[domain.LockKey][]uint32)
+		x.configHist = make(map[domain.LockKey]histView)
 	}
 	x.configs[e.Key] = e
 	d, tombs := 0, 0
@@ -358,25 +382,27 @@ func (x *txn) saveConfig(e domain.ConfigEntry) {
 	x.configByteDelta = bump(x.configByteDelta, org, e.Size()-old.Size())
 	x.configTombDelta = bump(x.configTombDelta, org, tombs)
 
-	prev := x.configHistory(e.Key)
-	hist := make([]uint32, len(prev), len(prev)+1)
-	copy(hist, prev)
+	// The trim costs O(1) per version dropped: no copy of the history.
+	hist := x.configHistory(e.Key)
 	if old.Exists() {
-		hist = append(hist, uint32(old.Size()))
+		hist.tail = append(hist.tail, uint32(old.Size()))
 	}
+	n := hist.len()
 	used, _, _ := x.configBounds(org)
 	used += old.Size()
-	drop := max(len(hist)-(x.e.cfg.ConfigHistory-1), 0)
-	used -= sumSizes(hist[:drop])
-	for budget := x.limit(org, domain.QuotaConfigBytes); used > budget && drop < len(hist); drop++ {
-		used -= int(hist[drop])
+	dropped := 0
+	for hist.len() > x.e.cfg.ConfigHistory-1 {
+		dropped += hist.dropOldest()
+	}
+	for budget := x.limit(org, domain.QuotaConfigBytes); used-dropped > budget && hist.len() > 0; {
+		dropped += hist.dropOldest()
 	}
 	var through uint64
-	if drop > 0 {
-		through = e.Version - uint64(len(hist)) + uint64(drop) - 1
+	if drop := n - hist.len(); drop > 0 {
+		through = e.Version - uint64(n) + uint64(drop) - 1
 	}
-	x.configHist[e.Key] = hist[drop:]
-	x.configHistDelta = bump(x.configHistDelta, org, old.Size()-sumSizes(hist[:drop]))
+	x.configHist[e.Key] = hist
+	x.configHistDelta = bump(x.configHistDelta, org, old.Size()-dropped)
 
 	kind := domain.EventConfigUpdated
 	if e.Deleted {
@@ -439,14 +465,14 @@ func (x *txn) purgeConfig(key domain.LockKey) {
 	cur := x.config(key)
 	_, _, floor := x.configBounds(key.Org)
 	floor = max(floor, cur.Version)
-	x.configHistDelta = bump(x.configHistDelta, key.Org, -sumSizes(x.configHistory(key)))
+	x.configHistDelta = bump(x.configHistDelta, key.Org, -x.configHistory(key).sum())
 	x.configTombDelta = bump(x.configTombDelta, key.Org, -1)
 	if x.configFloors == nil {
 		x.configFloors = make(map[domain.OrgID]uint64)
 	}
 	x.configFloors[key.Org] = floor
 	x.configs[key] = domain.ConfigEntry{}
-	x.configHist[key] = nil
+	x.configHist[key] = histView{}
 	x.add(domain.ConfigPurged{Key: key, Floor: floor})
 }
 

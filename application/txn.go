@@ -46,7 +46,7 @@ type txn struct {
 	// batch, and configHistDelta, configTombDelta and configFloors what
 	// the batch changed of each org's history bytes, tombstones and
 	// version floor, so that later writes of the batch see them.
-	configHist      map[domain.LockKey][]uint32
+	configHist      map[domain.LockKey]histView
 	configHistDelta map[domain.OrgID]int
 	configTombDelta map[domain.OrgID]int
 	configFloors    map[domain.OrgID]uint64
