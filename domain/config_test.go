@@ -20,6 +20,13 @@ func TestParseConfigValue(t *testing.T) {
 		{``, ``, domain.ErrInvalidConfigValue},
 		{`   `, ``, domain.ErrInvalidConfigValue},
 		{`{`, ``, domain.ErrInvalidConfigValue},
+		// Compact already (no whitespace byte): checked, not rewritten.
+		{`[1,{"a":true}]`, `[1,{"a":true}]`, nil},
+		{`{"a":}`, ``, domain.ErrInvalidConfigValue},
+		{`tru`, ``, domain.ErrInvalidConfigValue},
+		{`1}`, ``, domain.ErrInvalidConfigValue},
+		// Whitespace inside a string stays.
+		{`[1, "a b\tc"]`, `[1,"a b\tc"]`, nil},
 		{`"` + strings.Repeat("x", domain.MaxConfigValueBytes-2) + `"`, "max", nil},
 		{`"` + strings.Repeat("x", domain.MaxConfigValueBytes-1) + `"`, ``, domain.ErrValueTooLarge},
 		// Whitespace does not count.

@@ -187,6 +187,7 @@ func New(cfg Config, svc Services) *Server {
 		{Name: "admin", Description: "Operator routes; they need the admin token."},
 		{Name: "auth", Description: "Your own token, and signing in with GitHub."},
 	}
+	hc.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	hc.Transformers = append(hc.Transformers, s.transformErrors)
 	api := humago.New(mux, hc)
 	api.UseMiddleware(s.authenticate, s.readBody)
