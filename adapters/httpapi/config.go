@@ -275,6 +275,11 @@ func parseETag(s string) (uint64, error) {
 func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) + `"` }
 
 func (s *Server) putConfig(ctx context.Context, in *putConfigInput) (*configOutput, error) {
+	release, err := s.takeTurn(ctx, len(in.RawBody))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	body, err := s.decodeConfigWrite(in.ContentType, in.RawBody)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/adapters/httpapi"
 	"github.com/octostore/octostore/domain"
 )
 
@@ -521,4 +523,37 @@ func TestConfigWriteBodyDecoding(t *testing.T) {
 	wantConfig(t, a.send(request{method: http.MethodPut, path: configPath(key, ""), token: aliceTok, body: `{"value":1,"value":2}`}), key, 2, `2`, "alice")
 	wantConfig(t, a.send(request{method: http.MethodPut, path: configPath(key, ""), token: aliceTok,
 		body: `{"value":null,"expected_version":null,"fence":null}`}), key, 3, `null`, "alice")
+}
+
+// TestLargeConfigWritesTakeTurns: config writes of 64 KiB or more wait
+// for a turn (at most half the CPUs serve them at once); small writes and
+// lock requests do not wait for them, a waiting write is answered once a
+// turn frees up, and one whose client gives up while waiting is not
+// stored.
+func TestLargeConfigWritesTakeTurns(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	large := map[string]any{"value": strings.Repeat("x", 64<<10)}
+	release := httpapi.TakeAllLargeWriteTurns(a.server)
+	waiting := a.goSend(request{method: http.MethodPut, path: configPath("big", ""), token: aliceTok, body: large})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a.send(request{method: http.MethodPut, path: configPath("gave-up", ""), token: aliceTok, body: large, ctx: ctx}).
+		problem(t, http.StatusServiceUnavailable, "request_cancelled")
+
+	wantConfig(t, a.putConfig(aliceTok, "small", 1, nil, nil), "small", 1, "1", "alice")
+	a.acquire(t, aliceTok, "beside/large", nil)
+	select {
+	case r := <-waiting:
+		t.Fatalf("%v: answered while every turn was taken", r)
+	default:
+	}
+	release()
+	r := <-waiting
+	r.ok(t, http.StatusOK)
+	if r.num(t, "version") != 1 {
+		t.Errorf("%v: want version 1", r)
+	}
+	a.get(configPath("gave-up", ""), aliceTok).problem(t, http.StatusNotFound, "config_not_found")
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,28 @@ import (
 // client sees what huma would answer: 400 malformed_request for a body
 // that is not JSON, 415 for an unknown content type, 422 validation_failed
 // naming the member.
+
+// largeWrite is the body size from which config writes take turns: at
+// most half the CPUs (one at least) serve them at once, so that clients
+// writing large values as fast as they can leave the other CPUs to
+// everybody else, the lock requests above all. A turn lasts from decoding
+// to the answer; a write waits for its commit only, never for a lock.
+const largeWrite = 64 << 10
+
+// takeTurn waits for a turn to serve a config write with a body of size
+// bytes and returns its release; a small one needs none. Returns the
+// context's error when the request ends first.
+func (s *Server) takeTurn(ctx context.Context, size int) (func(), error) {
+	if size < largeWrite {
+		return func() {}, nil
+	}
+	select {
+	case s.largeWrites <- struct{}{}:
+		return func() { <-s.largeWrites }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
 // configValuePlaceholder stands for the value while the other members are
 // checked: the value's schema accepts any JSON.
