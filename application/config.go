@@ -91,7 +91,7 @@ func (s *ConfigService) Put(ctx context.Context, p domain.Principal, key domain.
 	}
 	k := domain.LockKey{Org: p.Org, Name: key}
 	var out domain.ConfigEntry
-	err = s.e.submitSized(ctx, len(value), func(x *txn) error {
+	err = s.e.submitSized(ctx, len(value.Bytes()), func(x *txn) error {
 		cur := x.config(k)
 		if err := in.Cond.Check(cur, x.fenceLock(p.Org, in.Cond.Fence), x.now); err != nil {
 			return err
@@ -102,11 +102,11 @@ func (s *ConfigService) Put(ctx context.Context, p domain.Principal, key domain.
 				return err
 			}
 		}
-		if n := x.limit(p.Org, domain.QuotaConfigBytes); bytes-cur.Size()+len(value) > n {
+		if n := x.limit(p.Org, domain.QuotaConfigBytes); bytes-cur.Size()+len(value.Bytes()) > n {
 			return &domain.QuotaExceededError{Quota: domain.QuotaConfigBytes, Limit: n}
 		}
-		out = domain.ConfigEntry{Key: k, Version: x.nextConfigVersion(k, cur), Value: value,
-			Description: in.Description, At: x.now, By: p.User}
+		out = domain.ConfigEntry{Key: k, Version: x.nextConfigVersion(k, cur),
+			Description: in.Description, At: x.now, By: p.User}.WithValue(value)
 		x.saveConfig(out)
 		return nil
 	})

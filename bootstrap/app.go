@@ -102,6 +102,13 @@ func openDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*sqlite.DB, er
 				_ = closeAll()
 				return failed(what, err)
 			}
+			// Checkpoints off the writer's commits (see sqlite.StartCheckpoints).
+			if err := db.StartCheckpoints(sqlite.DefaultCheckpointEvery, func(err error) {
+				log.Warn("background checkpoint failed; the next one retries", "err", err)
+			}); err != nil {
+				_ = closeAll()
+				return failed(what, err)
+			}
 			log.Info("database ready", "path", cfg.DB, "sync", cfg.Storage.Sync)
 			return nil
 		},

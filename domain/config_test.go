@@ -20,6 +20,13 @@ func TestParseConfigValue(t *testing.T) {
 		{``, ``, domain.ErrInvalidConfigValue},
 		{`   `, ``, domain.ErrInvalidConfigValue},
 		{`{`, ``, domain.ErrInvalidConfigValue},
+		// Compact already (no whitespace byte): checked, not rewritten.
+		{`[1,{"a":true}]`, `[1,{"a":true}]`, nil},
+		{`{"a":}`, ``, domain.ErrInvalidConfigValue},
+		{`tru`, ``, domain.ErrInvalidConfigValue},
+		{`1}`, ``, domain.ErrInvalidConfigValue},
+		// Whitespace inside a string stays.
+		{`[1, "a b\tc"]`, `[1,"a b\tc"]`, nil},
 		{`"` + strings.Repeat("x", domain.MaxConfigValueBytes-2) + `"`, "max", nil},
 		{`"` + strings.Repeat("x", domain.MaxConfigValueBytes-1) + `"`, ``, domain.ErrValueTooLarge},
 		// Whitespace does not count.
@@ -31,11 +38,11 @@ func TestParseConfigValue(t *testing.T) {
 			continue
 		}
 		if tc.want == "max" {
-			if len(got) != domain.MaxConfigValueBytes {
-				t.Errorf("ParseConfigValue(%.20q) = %d bytes", tc.in, len(got))
+			if len(got.Bytes()) != domain.MaxConfigValueBytes {
+				t.Errorf("ParseConfigValue(%.20q) = %d bytes", tc.in, len(got.Bytes()))
 			}
-		} else if string(got) != tc.want {
-			t.Errorf("ParseConfigValue(%.20q) = %s, want %s", tc.in, got, tc.want)
+		} else if string(got.Bytes()) != tc.want {
+			t.Errorf("ParseConfigValue(%.20q) = %s, want %s", tc.in, got.Bytes(), tc.want)
 		}
 	}
 	var big *domain.ValueTooLargeError
@@ -102,5 +109,26 @@ func TestConfigEventKinds(t *testing.T) {
 	}
 	if _, err := domain.CheckEventPatterns([]string{"session.*"}); err == nil {
 		t.Error("session.* accepted (session events are not published)")
+	}
+}
+
+// TestConfigEntryValidateValue: an entry built from a parsed value is
+// valid; one whose value bytes are set directly (as storage adapters do
+// when they load) is read for JSON.
+func TestConfigEntryValidateValue(t *testing.T) {
+	key := domain.LockKey{Org: "acme", Name: "k"}
+	text, err := domain.ParseConfigValue([]byte(`{"a": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := domain.ConfigEntry{Key: key, Version: 1}.WithValue(text)
+	if err := e.Validate(); err != nil || string(e.Value) != `{"a":1}` {
+		t.Errorf("parsed: %s, %v", e.Value, err)
+	}
+	if err := (domain.ConfigEntry{Key: key, Version: 1, Value: []byte(`{"a":1}`)}).Validate(); err != nil {
+		t.Errorf("loaded JSON: %v", err)
+	}
+	if err := (domain.ConfigEntry{Key: key, Version: 1, Value: []byte(`{"a":`)}).Validate(); err == nil {
+		t.Error("loaded text that is not JSON passed")
 	}
 }

@@ -78,6 +78,10 @@ func (s *Server) readBody(ctx huma.Context, next func(huma.Context)) {
 	// Cleared by net/http once the body has been read to its end.
 	_ = ctx.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	b := bodyBuffers.Get().(*bodyBuffer)
+	if r.ContentLength > 0 {
+		// One allocation for a large body rather than one per doubling.
+		b.buf.Grow(int(r.ContentLength))
+	}
 	defer func() {
 		if b.buf.Cap() <= maxPooledBody {
 			b.buf.Reset()
@@ -127,6 +131,10 @@ func alteredAt(body []byte) int {
 			}
 			i += size
 		}
+	}
+	if !bytes.Contains(body, []byte(`\u`)) {
+		// No \u escape, so no surrogate (a fast search in a large body).
+		return -1
 	}
 	inString := false
 	for i := 0; i < len(body); i++ {

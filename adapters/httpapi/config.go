@@ -55,7 +55,9 @@ type putConfigInput struct {
 	ConfigKeyPath
 	IfMatch     string `header:"If-Match" doc:"Compare-and-set: the version the key must be at now, as an entity tag (\"3\"). 412 version_conflict otherwise."`
 	IfNoneMatch string `header:"If-None-Match" doc:"* writes only if the key has no value now (create only). 412 version_conflict otherwise."`
-	Body        PutConfigRequest
+	ContentType string `header:"Content-Type" hidden:"true"`
+	// RawBody is a PutConfigRequest, decoded by decodeConfigWrite.
+	RawBody []byte
 }
 
 type deleteConfigInput struct {
@@ -192,6 +194,7 @@ func (s *Server) registerConfig() {
 	}, s.putConfig, append(writes, errValueTooLarge,
 		errorDoc{http.StatusTooManyRequests, quotaCodes("config_keys` (a new key) or `config_bytes` (the values' bytes"),
 			&domain.QuotaExceededError{Quota: domain.QuotaConfigKeys, Limit: 10_000}})...)
+	s.documentConfigWriteBody(s.api.OpenAPI().Paths["/config/{key}"].Put)
 
 	register(s, huma.Operation{
 		OperationID: "delete-config", Method: http.MethodDelete, Path: "/config/{key}",
@@ -273,15 +276,24 @@ func parseETag(s string) (uint64, error) {
 func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) + `"` }
 
 func (s *Server) putConfig(ctx context.Context, in *putConfigInput) (*configOutput, error) {
+	release, err := s.takeTurn(ctx, len(in.RawBody))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	body, err := s.decodeConfigWrite(in.ContentType, in.RawBody)
+	if err != nil {
+		return nil, err
+	}
 	key, err := in.configKey()
 	if err != nil {
 		return nil, err
 	}
-	cond, err := configWrite(in.IfMatch, in.IfNoneMatch, in.Body.ExpectedVersion, in.Body.Fence)
+	cond, err := configWrite(in.IfMatch, in.IfNoneMatch, body.ExpectedVersion, body.Fence)
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.config.Put(ctx, principal(ctx), key, application.ConfigPut{Value: in.Body.Value, Description: in.Body.Description, Cond: cond})
+	e, err := s.config.Put(ctx, principal(ctx), key, application.ConfigPut{Value: body.Value, Description: body.Description, Cond: cond})
 	if err != nil {
 		return nil, err
 	}

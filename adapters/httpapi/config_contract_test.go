@@ -1,15 +1,18 @@
 package httpapi_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/octostore/octostore/adapters/httpapi"
 	"github.com/octostore/octostore/domain"
 )
 
@@ -461,4 +464,96 @@ func TestConfigACL(t *testing.T) {
 		}
 	}
 	wantConfig(t, a.get(configPath("app/secret/x", ""), aliceTok), "app/secret/x", 1, "1", "alice")
+}
+
+// TestConfigWriteBodyDecoding: a config write's body is decoded by the
+// server itself, not by huma (one pass over a large value); it answers
+// what huma answers for every other body: 400 for a body that is not
+// JSON, 422 validation_failed naming each member at fault, 415 for
+// another content type. Nothing is stored when it refuses. A value sent
+// with whitespace is stored compact, and the last of repeated members
+// counts, as encoding/json has it.
+func TestConfigWriteBodyDecoding(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	const key = "decoded"
+	long := `"` + strings.Repeat("x", domain.MaxConfigDescription+1) + `"`
+	for _, c := range []struct {
+		body   string
+		ctype  string
+		status int
+		code   string
+		locs   []string
+	}{
+		{body: `{`, status: 400, code: "malformed_request", locs: []string{"body"}},
+		{body: `{"value":1} x`, status: 400, code: "malformed_request", locs: []string{"body"}},
+		{body: `{"value":1}{"value":2}`, status: 400, code: "malformed_request", locs: []string{"body"}},
+		{body: `{"value":{"a":}}`, status: 400, code: "malformed_request", locs: []string{"body"}},
+		{body: `[1]`, status: 422, code: "validation_failed", locs: []string{"body"}},
+		{body: `null`, status: 422, code: "validation_failed", locs: []string{"body"}},
+		{body: `"text"`, status: 422, code: "validation_failed", locs: []string{"body"}},
+		{body: `{}`, status: 422, code: "validation_failed", locs: []string{"body"}},
+		{body: `{"description":"no value"}`, status: 422, code: "validation_failed", locs: []string{"body"}},
+		{body: `{"value":1,"description":5}`, status: 422, code: "validation_failed", locs: []string{"body.description"}},
+		{body: `{"value":1,"description":` + long + `}`, status: 422, code: "validation_failed", locs: []string{"body.description"}},
+		{body: `{"value":1,"Description":"x"}`, status: 422, code: "validation_failed", locs: []string{"body.Description"}},
+		{body: `{"value":1,"VALUE":2}`, status: 422, code: "validation_failed", locs: []string{"body.VALUE"}},
+		{body: `{"value":1,"other":1}`, status: 422, code: "validation_failed", locs: []string{"body.other"}},
+		{body: `{"value":1,"expected_version":-1}`, status: 422, code: "validation_failed", locs: []string{"body.expected_version"}},
+		{body: `{"value":1,"expected_version":1.5}`, status: 422, code: "validation_failed", locs: []string{"body.expected_version"}},
+		{body: `{"value":1,"fence":{"lock":"","fencing_token":0}}`, status: 422, code: "validation_failed",
+			locs: []string{"body.fence.fencing_token", "body.fence.lock"}},
+		{body: `{"value":1,"fence":{"lock":"a","fencing_token":1,"x":2}}`, status: 422, code: "validation_failed", locs: []string{"body.fence.x"}},
+		{body: `{"value":1}`, ctype: "text/plain", status: 415, code: "unsupported_media_type", locs: []string{"body"}},
+	} {
+		r := a.send(request{method: http.MethodPut, path: configPath(key, ""), token: aliceTok, body: c.body, ctype: c.ctype})
+		r.problem(t, c.status, c.code)
+		if got := r.locations(); !slices.Equal(got, c.locs) {
+			t.Errorf("%s: errors[].location %q, want %q", c.body, got, c.locs)
+		}
+	}
+	a.get(configPath(key, ""), aliceTok).problem(t, http.StatusNotFound, "config_not_found")
+
+	r := a.send(request{method: http.MethodPut, path: configPath(key, ""), token: aliceTok,
+		body: "{ \"value\" : { \"a\" : [1, 2 ,\n 3], \"s\": \"two  words\" } , \"description\":\"d\" }"})
+	wantConfig(t, r, key, 1, `{"a":[1,2,3],"s":"two  words"}`, "alice")
+	if r.str("description") != "d" {
+		t.Errorf("%v: description", r)
+	}
+	wantConfig(t, a.send(request{method: http.MethodPut, path: configPath(key, ""), token: aliceTok, body: `{"value":1,"value":2}`}), key, 2, `2`, "alice")
+	wantConfig(t, a.send(request{method: http.MethodPut, path: configPath(key, ""), token: aliceTok,
+		body: `{"value":null,"expected_version":null,"fence":null}`}), key, 3, `null`, "alice")
+}
+
+// TestLargeConfigWritesTakeTurns: config writes of 64 KiB or more wait
+// for a turn (at most half the CPUs serve them at once); small writes and
+// lock requests do not wait for them, a waiting write is answered once a
+// turn frees up, and one whose client gives up while waiting is not
+// stored.
+func TestLargeConfigWritesTakeTurns(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	large := map[string]any{"value": strings.Repeat("x", 64<<10)}
+	release := httpapi.TakeAllLargeWriteTurns(a.server)
+	waiting := a.goSend(request{method: http.MethodPut, path: configPath("big", ""), token: aliceTok, body: large})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a.send(request{method: http.MethodPut, path: configPath("gave-up", ""), token: aliceTok, body: large, ctx: ctx}).
+		problem(t, http.StatusServiceUnavailable, "request_cancelled")
+
+	wantConfig(t, a.putConfig(aliceTok, "small", 1, nil, nil), "small", 1, "1", "alice")
+	a.acquire(t, aliceTok, "beside/large", nil)
+	select {
+	case r := <-waiting:
+		t.Fatalf("%v: answered while every turn was taken", r)
+	default:
+	}
+	release()
+	r := <-waiting
+	r.ok(t, http.StatusOK)
+	if r.num(t, "version") != 1 {
+		t.Errorf("%v: want version 1", r)
+	}
+	a.get(configPath("gave-up", ""), aliceTok).problem(t, http.StatusNotFound, "config_not_found")
 }

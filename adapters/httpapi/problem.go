@@ -233,24 +233,32 @@ func (s *Server) transformErrors(ctx huma.Context, _ string, v any) (any, error)
 		}
 		return v, nil
 	}
-	p := newProblem(em.Status, codeOfStatus(em.Status), em.Detail)
-	if d, ok := humaDetails[em.Status]; ok {
-		p.Detail = d
-	}
 	if em.Status >= 500 {
 		s.log.ErrorContext(ctx.Context(), "internal error", "request_id", RequestID(ctx.Context()), "err", em.Error())
-		p.Detail = "internal error"
-	} else {
-		for _, d := range em.Errors {
-			if d == nil {
-				continue
-			}
-			p.Errors = append(p.Errors, &FieldError{Location: d.Location, Message: d.Message})
-		}
 	}
+	p := humaProblem(em.Status, em.Detail, em.Errors...)
 	p.Instance = escapedPath(ctx)
 	p.RequestID = RequestID(ctx.Context())
 	return p, nil
+}
+
+// humaProblem is the problem for an error huma reports (status, detail and
+// the inputs at fault), with our code and detail for its status.
+func humaProblem(status int, detail string, errs ...*huma.ErrorDetail) *Problem {
+	p := newProblem(status, codeOfStatus(status), detail)
+	if d, ok := humaDetails[status]; ok {
+		p.Detail = d
+	}
+	if status >= 500 {
+		p.Detail = "internal error"
+		return p
+	}
+	for _, d := range errs {
+		if d != nil {
+			p.Errors = append(p.Errors, &FieldError{Location: d.Location, Message: d.Message})
+		}
+	}
+	return p
 }
 
 // writeProblem answers r with p where huma does not serialize it: router

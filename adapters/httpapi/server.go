@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,9 +121,12 @@ type Server struct {
 	flags    *application.FlagService
 	limits   *application.LimitService
 	guard    *apiGuard
-	github   GitHub
-	api      huma.API
-	handler  http.Handler
+	// largeWrites holds a turn for each large config write being served
+	// (see takeTurn).
+	largeWrites chan struct{}
+	github      GitHub
+	api         huma.API
+	handler     http.Handler
 
 	// routes resolves the mux's patterns to metric labels; window keeps
 	// the status page's last hour; began is when the server was built
@@ -159,7 +163,8 @@ func New(cfg Config, svc Services) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
 		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, admin: svc.Admin, config: svc.Config, github: svc.GitHub,
-		flags: svc.Flags, limits: svc.Limits, guard: newAPIGuard(cfg.APIRate, cfg.APIBurst)}
+		flags: svc.Flags, limits: svc.Limits, guard: newAPIGuard(cfg.APIRate, cfg.APIBurst),
+		largeWrites: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain
@@ -187,6 +192,7 @@ func New(cfg Config, svc Services) *Server {
 		{Name: "admin", Description: "Operator routes; they need the admin token."},
 		{Name: "auth", Description: "Your own token, and signing in with GitHub."},
 	}
+	hc.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	hc.Transformers = append(hc.Transformers, s.transformErrors)
 	api := humago.New(mux, hc)
 	api.UseMiddleware(s.authenticate, s.readBody)

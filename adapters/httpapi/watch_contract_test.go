@@ -196,7 +196,9 @@ func TestWatchResume(t *testing.T) {
 // event, gets reset and a fresh snapshot instead of a silent gap.
 func TestWatchReset(t *testing.T) {
 	t.Parallel()
-	a := newAPIWith(t, setup{keepEvents: 10})
+	// Five streams one after another: the server may not have seen the
+	// earlier ones close yet when the next opens.
+	a := newAPIWith(t, setup{keepEvents: 10, watch: application.WatchLimits{PerPrincipal: 5}})
 	held := a.acquire(t, aliceTok, "reset/held", nil)
 	for range 15 {
 		a.cycle(t, aliceTok, "reset/churn")

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,13 @@ type DB struct {
 	// refused is closed without a write transaction.
 	vouched atomic.Bool
 
+	// checkpointDSN connects the background checkpointer, checkpointer is
+	// its connection and stopCheckpoints stops it (nil until
+	// StartCheckpoints).
+	checkpointDSN   string
+	checkpointer    *sql.DB
+	stopCheckpoints func()
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -80,7 +88,7 @@ type DB struct {
 // Returns an error for an invalid Config or a file SQLite cannot open. Open
 // takes no lock: see Lock.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	writerDSN, readerDSN, err := dsns(cfg)
+	writerDSN, readerDSN, checkpointDSN, err := dsns(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -126,7 +134,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
 	}
-	return &DB{Writer: writer, Reader: reader, path: cfg.Path, provider: prov, readConns: reads}, nil
+	return &DB{Writer: writer, Reader: reader, path: cfg.Path, provider: prov, readConns: reads, checkpointDSN: checkpointDSN}, nil
 }
 
 // newProvider builds the goose provider over the embedded migrations. It
@@ -156,12 +164,12 @@ func checkWAL(ctx context.Context, writer *sql.DB) error {
 // dsns builds the writer and reader DSNs. The path is percent-escaped into a
 // file: URI so that '?', '#' and '%' in directory names cannot be read as
 // URI syntax.
-func dsns(cfg Config) (writer, reader string, err error) {
+func dsns(cfg Config) (writer, reader, checkpointer string, err error) {
 	if cfg.Path == "" {
-		return "", "", errors.New("config: path is empty")
+		return "", "", "", errors.New("config: path is empty")
 	}
 	if cfg.ReadConns < 0 {
-		return "", "", fmt.Errorf("config: read conns %d is negative", cfg.ReadConns)
+		return "", "", "", fmt.Errorf("config: read conns %d is negative", cfg.ReadConns)
 	}
 	var syncMode string
 	switch strings.ToLower(cfg.Sync) {
@@ -170,11 +178,11 @@ func dsns(cfg Config) (writer, reader string, err error) {
 	case SyncNormal:
 		syncMode = "NORMAL"
 	default:
-		return "", "", fmt.Errorf("config: sync %q is not %q or %q", cfg.Sync, SyncFull, SyncNormal)
+		return "", "", "", fmt.Errorf("config: sync %q is not %q or %q", cfg.Sync, SyncFull, SyncNormal)
 	}
 	abs, err := filepath.Abs(cfg.Path)
 	if err != nil {
-		return "", "", fmt.Errorf("config: path %s: %w", cfg.Path, err)
+		return "", "", "", fmt.Errorf("config: path %s: %w", cfg.Path, err)
 	}
 	uri := func(extra url.Values) string {
 		q := url.Values{"_pragma": {
@@ -189,10 +197,12 @@ func dsns(cfg Config) (writer, reader string, err error) {
 		u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
 		return u.String()
 	}
-	// _txlock applies to every BeginTx of a pool, so only the writer gets it.
-	writer = uri(url.Values{"_txlock": {"immediate"}})
+	// _txlock applies to every BeginTx of a pool, so only the writer gets
+	// it. The writer checkpoints the log itself only as a backstop (see
+	// StartCheckpoints).
+	writer = uri(url.Values{"_txlock": {"immediate"}, "_pragma": {"wal_autocheckpoint(" + strconv.Itoa(backstopPages) + ")"}})
 	reader = uri(url.Values{"_pragma": {"query_only(1)"}})
-	return writer, reader, nil
+	return writer, reader, uri(nil), nil
 }
 
 // Close closes both pools. It first closes the Reader, then folds the change
@@ -204,6 +214,9 @@ func dsns(cfg Config) (writer, reader string, err error) {
 // read-only. Calling Close again returns the first result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		if db.stopCheckpoints != nil {
+			db.stopCheckpoints()
+		}
 		errR := db.Reader.Close()
 		var errF error
 		if db.vouched.Load() {

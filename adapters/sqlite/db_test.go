@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/octostore/octostore/adapters/sqlite"
 	"github.com/octostore/octostore/domain"
@@ -109,5 +110,52 @@ func TestCloseTwice(t *testing.T) {
 	}
 	if err := db.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestBackgroundCheckpoints: the writer leaves the log to the background
+// checkpointer (its own automatic checkpoint waits for 10,000 pages), whose
+// checkpoint copies every committed page of the log into the main file
+// beside an open writer; Close stops it and still leaves one
+// self-contained file.
+func TestBackgroundCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pragma(t, db.Writer, "wal_autocheckpoint"); got != "10000" {
+		t.Errorf("writer wal_autocheckpoint = %s, want 10000", got)
+	}
+	var failed []error
+	// An hour: the test's own call below is the only checkpoint.
+	if err := db.StartCheckpoints(time.Hour, func(err error) { failed = append(failed, err) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Writer.ExecContext(ctx, "CREATE TABLE blobs (b BLOB)"); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		// 256 KiB each: 512 pages of log in all, below the backstop.
+		if _, err := db.Writer.ExecContext(ctx, "INSERT INTO blobs VALUES (randomblob(262144))"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames, copied, err := sqlite.CheckpointNow(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frames < 512 || copied != frames {
+		t.Errorf("checkpoint: %d of %d frames copied, want all of at least 512", copied, frames)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) > 0 {
+		t.Errorf("checkpoints failed: %v", failed)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("the log holds %d bytes after Close", fi.Size())
 	}
 }

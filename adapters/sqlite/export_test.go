@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"testing"
 
 	"github.com/octostore/octostore/adapters/sqlite/sqlitedb"
@@ -58,4 +59,11 @@ func LogPayload(changes ...domain.Change) []byte {
 func PlainLogPayload(changes ...domain.Change) []byte {
 	p := LogPayload(changes...)
 	return append([]byte{logFormatPlain}, p[checkedHeader:len(p)-4]...)
+}
+
+// CheckpointNow runs one of the background checkpointer's checkpoints on
+// its connection (StartCheckpoints must have run) and returns the log's
+// frames and those copied.
+func CheckpointNow(db *DB) (logFrames, copied int64, err error) {
+	return passiveCheckpoint(context.Background(), db.checkpointer)
 }
