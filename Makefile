@@ -79,8 +79,9 @@ bench-events: build ## OctoStore's cycles/s with 1,000 watch streams open vs non
 	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -webhook-503 -duration 60s
 	go test -run '^$$' -bench BenchmarkWatchDelivery -benchtime 400x ./bootstrap/
 
-bench-config: build ## config reads/s and writes/s (64 clients); lock acquire p99 alone and beside 8 clients writing 256 KiB config values
+bench-config: build ## config reads/s and writes/s (64 clients); lock acquire p99 alone and beside 8 clients writing 256 KiB config values (config.write_rate at its default, then off)
 	go run ./cmd/octobench config -bin bin/octostore
+	go run ./cmd/octobench config -bin bin/octostore -write-rate 0
 
 bench-acl: build ## OctoStore's cycles/s with 1,000 ACL rules in the load's org vs none (each check decided through a team); the Policy.Allows micro-benchmark
 	go run ./cmd/octobench compare -bin bin/octostore -targets octostore -acl-rules 1000

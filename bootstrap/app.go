@@ -264,7 +264,7 @@ func newHTTPAPI(env Env, cfg Config, clk ports.Clock, svc apiServices, log *slog
 	}
 	return httpapi.New(httpapi.Config{Version: env.Version, Logger: log, Now: clk.Now, WatchHeartbeat: cfg.Watch.Heartbeat,
 		DashboardURL: cfg.OAuth.DashboardURL, Metrics: m.Handler(), MetricsPublic: cfg.Metrics.Public, Requests: m,
-		APIRate: float64(cfg.API.Rate), APIBurst: cfg.API.Burst}, services)
+		APIRate: float64(cfg.API.Rate), APIBurst: cfg.API.Burst, ConfigWriteRate: cfg.ConfigStore.WriteRate}, services)
 }
 
 // Listener is the API's bound socket. Start-up binds it before generating

@@ -92,6 +92,8 @@ type StorageConfig struct {
 type ConfigStore struct {
 	// History is how many versions of each key are kept.
 	History int `koanf:"history" doc:"versions of each config key kept for GET /config/{key}/history and ?version= (the newest ones, deletions included); an org's older versions also hold at most quotas.config_bytes of values"`
+	// WriteRate bounds each org's config write bytes per second.
+	WriteRate int `koanf:"write_rate" doc:"bytes of config write bodies (PUT /config/{key}) one org may send per second on average, a second's worth (at least 1 MiB) at once; beyond, 429 rate_limited with Retry-After, so one tenant's large values cannot take the CPUs and the writer from everybody's locks (0 turns it off)"`
 }
 
 // LocksConfig configures the lock engine.
@@ -244,7 +246,7 @@ func DefaultConfig() Config {
 			Timeout: 5 * time.Second, Workers: 8},
 		Quotas: QuotasConfig{Locks: 100_000, Sessions: 10_000, Waiters: 10_000, Webhooks: 25, WatchStreams: 1_000,
 			ConfigKeys: 10_000, ConfigBytes: 64 << 20, Flags: 10_000, Limits: 100_000},
-		ConfigStore: ConfigStore{History: domain.DefaultConfigHistory},
+		ConfigStore: ConfigStore{History: domain.DefaultConfigHistory, WriteRate: 4 << 20},
 		API:         APIConfig{Rate: 1_000, Burst: 2_000},
 		OAuth: OAuthConfig{GitHub: GitHubOAuthConfig{AuthorizeURL: oauth.DefaultAuthorizeURL, TokenURL: oauth.DefaultTokenURL,
 			APIURL: oauth.DefaultAPIURL, PersonalOrgs: true}},
@@ -544,6 +546,9 @@ func (c Config) Validate() error {
 	positive("api.burst", c.API.Burst)
 	if c.API.Rate < 0 {
 		bad("api.rate", "must be 0 (off) or more, got %d", c.API.Rate)
+	}
+	if c.ConfigStore.WriteRate < 0 {
+		bad("config.write_rate", "must be 0 (off) or more, got %d", c.ConfigStore.WriteRate)
 	}
 	for key, d := range map[string]time.Duration{"watch.heartbeat": c.Watch.Heartbeat, "webhooks.backoff": c.Webhooks.Backoff,
 		"webhooks.max_backoff": c.Webhooks.MaxBackoff, "webhooks.timeout": c.Webhooks.Timeout} {

@@ -432,6 +432,9 @@ func TestValidate(t *testing.T) {
 			"config: oauth.github.orgs[1]: GitHub org \"ACME-corp\" is mapped already by oauth.github.orgs[0]"},
 		{"github sign-in without personal orgs or a mapping", func(c *bootstrap.Config) { *c = withOAuth(*c); c.OAuth.GitHub.PersonalOrgs = false },
 			"config: oauth.github.personal_orgs: false needs oauth.github.orgs"},
+		{"negative config write rate", func(c *bootstrap.Config) { c.ConfigStore.WriteRate = -1 },
+			"config: config.write_rate: must be 0 (off) or more, got -1"},
+		{"config write rate off", func(c *bootstrap.Config) { c.ConfigStore.WriteRate = 0 }, ""},
 		{"token that is a word of the message", func(c *bootstrap.Config) { c.StaticTokens = []string{"bob:short"} },
 			"config: static_tokens[0]: token for default/bob is shorter than 16 characters"},
 	}

@@ -193,7 +193,7 @@ func (s *Server) registerConfig() {
 			"The version is on disk before the response is sent, and a `config.updated` event (without the value) goes to watches, the events page and webhooks.",
 	}, s.putConfig, append(writes, errValueTooLarge,
 		errorDoc{http.StatusTooManyRequests, quotaCodes("config_keys` (a new key) or `config_bytes` (the values' bytes"),
-			&domain.QuotaExceededError{Quota: domain.QuotaConfigKeys, Limit: 10_000}})...)
+			&domain.QuotaExceededError{Quota: domain.QuotaConfigKeys, Limit: 10_000}}, errConfigRateLimited)...)
 	s.documentConfigWriteBody(s.api.OpenAPI().Paths["/config/{key}"].Put)
 
 	register(s, huma.Operation{
@@ -276,6 +276,11 @@ func parseETag(s string) (uint64, error) {
 func etag(version uint64) string { return `"` + strconv.FormatUint(version, 10) + `"` }
 
 func (s *Server) putConfig(ctx context.Context, in *putConfigInput) (*configOutput, error) {
+	if p := principal(ctx); !p.Admin {
+		if wait, ok := s.configWrites.allowN(string(p.Org), len(in.RawBody), s.cfg.Now()); !ok {
+			return nil, configRateLimitedProblem(wait)
+		}
+	}
 	release, err := s.takeTurn(ctx, len(in.RawBody))
 	if err != nil {
 		return nil, err

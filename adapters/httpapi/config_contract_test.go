@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -556,4 +557,38 @@ func TestLargeConfigWritesTakeTurns(t *testing.T) {
 		t.Errorf("%v: want version 1", r)
 	}
 	a.get(configPath("gave-up", ""), aliceTok).problem(t, http.StatusNotFound, "config_not_found")
+}
+
+// TestConfigWriteRatePerOrg: an org's config writes share a budget of
+// body bytes (config.write_rate per second, a second's worth and at least
+// 1 MiB at once): beyond it every user of the org gets 429 rate_limited
+// with a Retry-After after which the write passes, nothing is stored by a
+// refused write, and another org is not held back.
+func TestConfigWriteRatePerOrg(t *testing.T) {
+	t.Parallel()
+	const rate = 512 << 10
+	a := newAPIWith(t, setup{configWriteRate: rate})
+	body := `{"value":"` + strings.Repeat("x", 200<<10) + `"}`
+	put := func(token, key string) *response {
+		return a.send(request{method: http.MethodPut, path: configPath(key, ""), token: token, body: body})
+	}
+	fit := (1 << 20) / len(body) // the burst is 1 MiB
+	for range fit {
+		put(aliceTok, "big").ok(t, http.StatusOK)
+	}
+	r := put(aliceTok, "big").problem(t, http.StatusTooManyRequests, "rate_limited")
+	left := 1<<20 - fit*len(body)
+	wantWait := int(math.Ceil(float64(len(body)-left) / rate))
+	if got := r.header.Get("Retry-After"); got != strconv.Itoa(wantWait) {
+		t.Errorf("Retry-After %q, want %d", got, wantWait)
+	}
+	put(bobTok, "bob-big").problem(t, http.StatusTooManyRequests, "rate_limited")
+	put(carolTok, "big").ok(t, http.StatusOK)
+	a.get(configPath("bob-big", ""), bobTok).problem(t, http.StatusNotFound, "config_not_found")
+	if v := a.get(configPath("big", ""), aliceTok).ok(t, http.StatusOK).num(t, "version"); v != uint64(fit) {
+		t.Errorf("version %d after %d writes passed", v, fit)
+	}
+
+	a.clock.Advance(time.Duration(wantWait) * time.Second)
+	put(aliceTok, "big").ok(t, http.StatusOK)
 }

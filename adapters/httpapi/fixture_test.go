@@ -87,7 +87,9 @@ type setup struct {
 	// apiRate and apiBurst are Config.APIRate and APIBurst (0: off).
 	apiRate  float64
 	apiBurst int
-	quotas   domain.Limits // server-wide quotas (nil: the defaults)
+	// configWriteRate is Config.ConfigWriteRate (0: off).
+	configWriteRate int
+	quotas          domain.Limits // server-wide quotas (nil: the defaults)
 }
 
 // sendFunc is a ports.WebhookSender made of a function.
@@ -142,7 +144,7 @@ func newAPIWith(t *testing.T, s setup) *api {
 	orgs := application.NewOrgService(e, auth)
 	srv := httpapi.New(httpapi.Config{Version: "v-contract", Now: clk.Now, WatchHeartbeat: s.heartbeat, WatchWriteTimeout: s.writeTimeout,
 		DashboardURL: dashboardURL, Metrics: m.Handler(), MetricsPublic: s.metricsPublic, Requests: m,
-		APIRate: s.apiRate, APIBurst: s.apiBurst}, httpapi.Services{
+		APIRate: s.apiRate, APIBurst: s.apiBurst, ConfigWriteRate: s.configWriteRate}, httpapi.Services{
 		Locks:    application.NewLockService(e, s.defaultDelay),
 		Sessions: application.NewSessionService(e),
 		Auth:     auth,

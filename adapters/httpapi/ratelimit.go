@@ -35,22 +35,28 @@ func newAPIGuard(perSecond float64, burst int) *apiGuard {
 // allow takes one token of p's bucket at now. When none is left it takes
 // nothing and returns how long until one is.
 func (g *apiGuard) allow(p domain.Principal, now time.Time) (time.Duration, bool) {
-	if g.off {
-		return 0, true
-	}
 	key := ""
 	if !p.Admin {
 		key = string(p.Org) + "/" + p.User
+	}
+	return g.allowN(key, 1, now)
+}
+
+// allowN takes n tokens of key's bucket at now. When fewer are left it
+// takes nothing and returns how long until n are.
+func (g *apiGuard) allowN(key string, n int, now time.Time) (time.Duration, bool) {
+	if g.off {
+		return 0, true
 	}
 	v, ok := g.buckets.Load(key)
 	if !ok {
 		v, _ = g.buckets.LoadOrStore(key, rate.NewLimiter(g.limit, g.burst))
 	}
 	lim := v.(*rate.Limiter)
-	if lim.AllowN(now, 1) {
+	if lim.AllowN(now, n) {
 		return 0, true
 	}
-	r := lim.ReserveN(now, 1)
+	r := lim.ReserveN(now, n)
 	wait := r.DelayFrom(now)
 	r.CancelAt(now)
 	return wait, false
@@ -60,6 +66,19 @@ func (g *apiGuard) allow(p domain.Principal, now time.Time) (time.Duration, bool
 // that needs a token can answer.
 var errRateLimited = errorDoc{http.StatusTooManyRequests, "`rate_limited`: you (this org/user) sent more requests than the server allows per second (`api.rate`, `api.burst`); retry after `Retry-After` seconds.",
 	rateLimitedProblem(time.Second)}
+
+// errConfigRateLimited documents the refusal of a config write beyond its
+// org's config.write_rate.
+var errConfigRateLimited = errorDoc{http.StatusTooManyRequests, "`rate_limited`: your org's config writes passed `config.write_rate` bytes per second; retry after `Retry-After` seconds.",
+	rateLimitedProblem(time.Second)}
+
+// configRateLimitedProblem refuses a config write beyond its org's byte
+// rate: retry after wait.
+func configRateLimitedProblem(wait time.Duration) *Problem {
+	p := rateLimitedProblem(wait)
+	p.Detail = "your org's config writes passed the bytes per second the server allows (config.write_rate); slow down"
+	return p
+}
 
 // rateLimitedProblem is the guard's 429: retry after wait, in whole
 // seconds (at least 1).

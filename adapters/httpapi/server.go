@@ -78,6 +78,11 @@ type Config struct {
 	// protection off.
 	APIRate  float64
 	APIBurst int
+	// ConfigWriteRate is how many bytes of config write bodies each org
+	// may send per second on average, with a second's worth (at least one
+	// largest body) at once; beyond, the answer is 429 rate_limited. 0
+	// turns the limit off.
+	ConfigWriteRate int
 }
 
 // Services are the use cases the API serves. Any may be nil when only the
@@ -121,6 +126,9 @@ type Server struct {
 	flags    *application.FlagService
 	limits   *application.LimitService
 	guard    *apiGuard
+	// configWrites keeps each org's config write bytes within
+	// Config.ConfigWriteRate.
+	configWrites *apiGuard
 	// largeWrites holds a turn for each large config write being served
 	// (see takeTurn).
 	largeWrites chan struct{}
@@ -164,7 +172,8 @@ func New(cfg Config, svc Services) *Server {
 	s := &Server{cfg: cfg, log: cfg.Logger, locks: svc.Locks, sessions: svc.Sessions, auth: svc.Auth, engine: svc.Engine,
 		events: svc.Events, webhooks: svc.Webhooks, orgs: svc.Orgs, quotas: svc.Quotas, access: svc.Access, login: svc.Login, admin: svc.Admin, config: svc.Config, github: svc.GitHub,
 		flags: svc.Flags, limits: svc.Limits, guard: newAPIGuard(cfg.APIRate, cfg.APIBurst),
-		largeWrites: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
+		configWrites: newAPIGuard(float64(cfg.ConfigWriteRate), max(cfg.ConfigWriteRate, MaxBodyBytes)),
+		largeWrites:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("OctoStore", cfg.Version)
 	// No $schema field, Link header or /schemas route: clients see plain

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,8 @@ type configFlags struct {
 	writers  int
 	valueKiB int
 	keep     bool
+	// writeRate is the server's config.write_rate (-1: its default).
+	writeRate int
 }
 
 func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +47,7 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&cf.writers, "writers", 8, "clients writing large config values beside the lock load")
 	fs.IntVar(&cf.valueKiB, "value-kib", 256, "size of each large value in KiB (256 is the largest the server accepts)")
 	fs.BoolVar(&cf.keep, "keep", false, "keep the temp dir (database, server log) and print its path")
+	fs.IntVar(&cf.writeRate, "write-rate", -1, "config.write_rate of the server started (bytes/s per org; 0: off; -1: the server's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +70,11 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		} else {
 			defer os.RemoveAll(tmp)
 		}
-		p, addr, err := startOctostore(ctx, tmp, &cf.bin, creds, stderr)
+		var extra []string
+		if cf.writeRate >= 0 {
+			extra = append(extra, "OCTOSTORE_CONFIG__WRITE_RATE="+strconv.Itoa(cf.writeRate))
+		}
+		p, addr, err := startOctostore(ctx, tmp, &cf.bin, creds, stderr, extra...)
 		if err != nil {
 			return err
 		}
@@ -123,7 +131,7 @@ func configCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // startOctostore builds the binary into dir when *bin is empty and starts
 // it on a free port with the generated tokens and a fresh database.
-func startOctostore(ctx context.Context, dir string, bin *string, creds []credential, stderr io.Writer) (*proc, string, error) {
+func startOctostore(ctx context.Context, dir string, bin *string, creds []credential, stderr io.Writer, env ...string) (*proc, string, error) {
 	if *bin == "" {
 		*bin = filepath.Join(dir, "octostore")
 		fmt.Fprintf(stderr, "octobench: building %s\n", *bin)
@@ -137,13 +145,24 @@ func startOctostore(ctx context.Context, dir string, bin *string, creds []creden
 	if err != nil {
 		return nil, "", err
 	}
-	env := append(withoutPrefix(os.Environ(), "OCTOSTORE_"), "OCTOSTORE_STATIC_TOKENS="+staticTokensEnv(creds))
+	env = append(append(withoutPrefix(os.Environ(), "OCTOSTORE_"), "OCTOSTORE_STATIC_TOKENS="+staticTokensEnv(creds)), env...)
 	p, err := startProc("octostore", filepath.Join(dir, "octostore.log"), env, *bin,
 		"serve", "--addr", addr, "--db", filepath.Join(dir, "octostore.db"), "--log-level", "warn", "--storage.sync", "full")
 	if err != nil {
 		return nil, "", err
 	}
 	return p, addr, nil
+}
+
+// writeRateNote names the server's config.write_rate for the report.
+func writeRateNote(rate int) string {
+	switch {
+	case rate < 0:
+		return "config.write_rate at its default"
+	case rate == 0:
+		return "config.write_rate off"
+	}
+	return "config.write_rate " + strconv.Itoa(rate) + " B/s"
 }
 
 // configRow is the outcome of one config workload.
@@ -154,6 +173,7 @@ type configRow struct {
 	lat      latencies
 	errors   int64
 	firstErr error
+	refused  int64 // answered 429 and retried after Retry-After
 }
 
 func (r *configRow) rate() float64 {
@@ -251,6 +271,7 @@ type bigWriters struct {
 	lat     latencies
 	first   error
 	written atomic.Int64 // bytes of values acknowledged
+	refused atomic.Int64 // writes refused with 429 (the org's config.write_rate)
 }
 
 func startBigWriters(ctx context.Context, api httpAPI, creds []credential, run string, size int) *bigWriters {
@@ -268,6 +289,17 @@ func startBigWriters(ctx context.Context, api httpAPI, creds []credential, run s
 				status, resp, err := cn.call(ctx, "PUT", path, c.token, body)
 				if ctx.Err() != nil {
 					return
+				}
+				if err == nil && status == http.StatusTooManyRequests {
+					// The org's config.write_rate: wait as told, as a
+					// client should.
+					b.refused.Add(1)
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(cn.retryAfter(time.Second)):
+					}
+					continue
 				}
 				if err == nil && status != 200 {
 					err = unexpected("PUT", path, status, resp)
@@ -295,7 +327,7 @@ func (b *bigWriters) stop() configRow {
 	b.cancel()
 	b.wg.Wait()
 	return configRow{name: "large config writes", window: time.Since(b.began), ops: b.ops.Load(), lat: b.lat,
-		errors: b.errs.Load(), firstErr: b.first}
+		errors: b.errs.Load(), firstErr: b.first, refused: b.refused.Load()}
 }
 
 // writeConfigReport prints the markdown tables and the machine.
@@ -306,7 +338,7 @@ func writeConfigReport(w io.Writer, rows []configRow, alone, beside *result, big
 	for _, r := range append(slices.Clone(rows), big) {
 		name := r.name
 		if r.name == big.name {
-			name = fmt.Sprintf("%s (%d clients, %d KiB each, during the second lock run)", r.name, cf.writers, cf.valueKiB)
+			name = fmt.Sprintf("%s (%d clients, %d KiB each, during the second lock run; %d answered 429, %s)", r.name, cf.writers, cf.valueKiB, r.refused, writeRateNote(cf.writeRate))
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s |\n", name, r.rate(), ms(r.lat.percentile(50)), ms(r.lat.percentile(99)), ms(r.lat.max()))
 	}

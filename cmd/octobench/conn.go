@@ -79,6 +79,17 @@ type conn struct {
 	last time.Time    // when nc last finished an answer
 	req  []byte       // the request being sent
 	body bytes.Buffer // the last answer's body
+	// retry is the last answer's Retry-After, in seconds ("" if none).
+	retry string
+}
+
+// retryAfter returns the last answer's Retry-After (whole seconds), or
+// fallback when it had none.
+func (c *conn) retryAfter(fallback time.Duration) time.Duration {
+	if n, err := strconv.Atoi(c.retry); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	return fallback
 }
 
 // call sends a request and returns the status and body. A request with a
@@ -187,6 +198,7 @@ func (c *conn) roundTrip(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	c.retry = resp.Header.Get("Retry-After")
 	c.body.Reset()
 	_, err = c.body.ReadFrom(io.LimitReader(resp.Body, maxBody))
 	if err == nil && c.body.Len() == maxBody {
