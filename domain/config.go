@@ -286,6 +286,22 @@ type ConfigSizes struct {
 	Sizes []uint32
 }
 
+// Validate reports the first rule c breaks: a valid org and key, and a
+// floor from 1 to math.MaxInt64. Storage adapters check every purge with
+// it; the error has no Kind.
+func (c ConfigPurged) Validate() error {
+	if _, err := ParseOrgID(string(c.Key.Org)); err != nil {
+		return kindless(err)
+	}
+	if _, err := ParseLockName(string(c.Key.Name)); err != nil {
+		return kindless(err)
+	}
+	if c.Floor == 0 || c.Floor > 1<<63-1 {
+		return fmt.Errorf("config %s floor %d is out of range", c.Key.Name, c.Floor)
+	}
+	return nil
+}
+
 func (ConfigSaved) isChange()   {}
 func (ConfigDeleted) isChange() {}
 func (ConfigPurged) isChange()  {}

@@ -525,14 +525,8 @@ func (j *Journal) checkConfig(top map[domain.LockKey]uint64, e domain.ConfigEntr
 // checkPurge validates a purge as SQLite does and records in top that the
 // key has no version left.
 func (j *Journal) checkPurge(top map[domain.LockKey]uint64, c domain.ConfigPurged) error {
-	if _, err := domain.ParseOrgID(string(c.Key.Org)); err != nil {
-		return fmt.Errorf("purge config: %v", err)
-	}
-	if _, err := domain.ParseLockName(string(c.Key.Name)); err != nil {
-		return fmt.Errorf("purge config: %v", err)
-	}
-	if c.Floor == 0 || c.Floor > math.MaxInt64 {
-		return fmt.Errorf("purge config %s: floor %d is out of range", c.Key.Name, c.Floor)
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("purge config: %w", err)
 	}
 	if newest := j.newestConfig(top, c.Key); c.Floor < newest {
 		return fmt.Errorf("purge config %s: floor %d is below its version %d", c.Key.Name, c.Floor, newest)

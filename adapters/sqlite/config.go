@@ -52,14 +52,8 @@ func applyConfig(ctx context.Context, q *sqlitedb.Queries, e domain.ConfigEntry,
 // applyConfigPurge drops every version of a key and raises its org's
 // floor, refusing a floor below the key's newest version.
 func applyConfigPurge(ctx context.Context, q *sqlitedb.Queries, c domain.ConfigPurged) error {
-	if _, err := domain.ParseOrgID(string(c.Key.Org)); err != nil {
-		return fmt.Errorf("purge config: %v", err)
-	}
-	if _, err := domain.ParseLockName(string(c.Key.Name)); err != nil {
-		return fmt.Errorf("purge config: %v", err)
-	}
-	if c.Floor == 0 || c.Floor > math.MaxInt64 {
-		return fmt.Errorf("purge config %s: floor %d is out of range", c.Key.Name, c.Floor)
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("purge config: %w", err)
 	}
 	org, name := string(c.Key.Org), string(c.Key.Name)
 	newest, err := q.NewestConfigVersion(ctx, sqlitedb.NewestConfigVersionParams{Org: org, Name: name})
