@@ -40,7 +40,9 @@ SELECT org, version FROM config_floors ORDER BY org;
 
 -- name: ConfigVersionSizes :many
 -- The size of a version is its value's bytes: length() of TEXT would
--- count characters.
-SELECT org, name, version, CAST(COALESCE(length(CAST(value AS BLOB)), 0) AS INTEGER) AS size
+-- count characters. octet_length() reads them off the record's header,
+-- not from the value's pages (a cast to BLOB would read every value:
+-- 0.1 s per 150 MB at start-up).
+SELECT org, name, version, CAST(COALESCE(octet_length(value), 0) AS INTEGER) AS size
 FROM config_versions
 ORDER BY org, name, version;

@@ -89,7 +89,7 @@ func (q *Queries) ConfigHistory(ctx context.Context, arg ConfigHistoryParams) ([
 }
 
 const ConfigVersionSizes = `-- name: ConfigVersionSizes :many
-SELECT org, name, version, CAST(COALESCE(length(CAST(value AS BLOB)), 0) AS INTEGER) AS size
+SELECT org, name, version, CAST(COALESCE(octet_length(value), 0) AS INTEGER) AS size
 FROM config_versions
 ORDER BY org, name, version
 `
@@ -102,7 +102,9 @@ type ConfigVersionSizesRow struct {
 }
 
 // The size of a version is its value's bytes: length() of TEXT would
-// count characters.
+// count characters. octet_length() reads them off the record's header,
+// not from the value's pages (a cast to BLOB would read every value:
+// 0.1 s per 150 MB at start-up).
 func (q *Queries) ConfigVersionSizes(ctx context.Context) ([]ConfigVersionSizesRow, error) {
 	rows, err := q.query(ctx, q.configVersionSizesStmt, ConfigVersionSizes)
 	if err != nil {
